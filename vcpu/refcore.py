@@ -1,0 +1,381 @@
+"""The reference core: the whole ISA in plain Python, the executable specification.
+
+The native core (`native/core.c`) must agree with this file instruction for instruction;
+the lockstep tests hold it to that. Where the two could differ (TLB contents, the order of
+checks inside an instruction, what `badaddr` holds for an access that straddles pages)
+this file is the definition.
+
+Order of work at every instruction boundary:
+  1. budget spent?                 -> exit BUDGET
+  2. timer due?                    -> mark the timer interrupt pending
+  3. interrupt pending and IE = 1? -> take it (timer before device)
+  4. fetch the opcode byte, then the rest of the instruction (fetch faults, cause 7),
+     undefined opcode (4), privileged in user mode (3), then execute.
+A faulting instruction does not retire and leaves no trace but the trap.
+"""
+from __future__ import annotations
+
+from .exits import VMExit
+from .isa import (CR, FAULT_CAUSES, LENGTHS, NUM_CRS, STATUS_MASK, TLB_ENTRIES, Cause, Exit,
+                  Irq, Status)
+
+M32 = 0xFFFF_FFFF
+KM, IE, PG, PKM, PIE = (int(Status.KM), int(Status.IE), int(Status.PG), int(Status.PKM),
+                        int(Status.PIE))
+P_BIT, W_BIT, U_BIT = 1, 2, 4
+READ, WRITE, FETCH = 5, 6, 7      # access kinds are their page-fault causes
+INT_MIN = 0x8000_0000
+ST, EV, EPC, CAU, BAD, PTBR = (int(CR.status), int(CR.evec), int(CR.epc), int(CR.cause),
+                               int(CR.badaddr), int(CR.ptbr))
+
+
+class _Trap(Exception):
+    """Raised inside an instruction; caught by the run loop, which takes the trap."""
+
+    def __init__(self, cause: int, badaddr: int = 0):
+        self.cause = cause
+        self.badaddr = badaddr
+
+
+def _signed(v: int) -> int:
+    return v - 0x1_0000_0000 if v & 0x8000_0000 else v
+
+
+def sdiv(a: int, b: int) -> tuple[int, int]:
+    """Signed 32-bit quotient and remainder, truncating toward zero."""
+    if a == INT_MIN and b == M32:
+        return INT_MIN, 0
+    sa, sb = _signed(a), _signed(b)
+    q = abs(sa) // abs(sb)
+    if (sa < 0) != (sb < 0):
+        q = -q
+    return q & M32, (sa - q * sb) & M32
+
+
+class RefCore:
+    name = "py"
+
+    def __init__(self, mem_size: int = 65536, memory: bytearray | None = None):
+        self.mem = memory if memory is not None else bytearray(mem_size)
+        self.mem_size = len(self.mem)
+        self.regs = [0] * 16
+        self.pc = 0
+        self.cr = [0] * NUM_CRS
+        self.icount = 0
+        self.timer_period = 0
+        self.timer_next = 0
+        self.pending = 0
+        self.host_traps = 0          # bit c set: a trap with cause c exits to the host
+        self.tlb = [None] * TLB_ENTRIES   # entry: (vpn, frame, rights)
+
+    # --- state as plain data (snapshots, migration, lockstep) ----------------------------
+    def get_state(self) -> dict:
+        return {"regs": list(self.regs), "pc": self.pc, "cr": list(self.cr),
+                "icount": self.icount, "timer_period": self.timer_period,
+                "timer_next": self.timer_next, "pending": self.pending,
+                "host_traps": self.host_traps,
+                "tlb": [list(e) if e else None for e in self.tlb]}
+
+    def set_state(self, s: dict) -> None:
+        self.regs = [v & M32 for v in s["regs"]]
+        self.pc = s["pc"] & M32
+        self.cr = [v & M32 for v in s["cr"]]
+        self.cr[ST] &= STATUS_MASK
+        self.icount = s["icount"]
+        self.timer_period = s["timer_period"]
+        self.timer_next = s["timer_next"]
+        self.pending = s["pending"] & 3
+        self.host_traps = s["host_traps"]
+        self.tlb = [tuple(e) if e else None for e in s["tlb"]]
+
+    def set_timer(self, period: int) -> None:
+        """What `out 0x20, period` does: from the next instruction on, every `period`."""
+        self.timer_period = period & M32
+        self.timer_next = self.icount + self.timer_period
+
+    def raise_irq(self, bits: int) -> None:
+        self.pending |= bits & 3
+
+    def tlb_flush(self) -> None:
+        self.tlb = [None] * TLB_ENTRIES
+
+    # --- memory --------------------------------------------------------------------------
+    def _walk(self, vaddr: int, kind: int) -> tuple[int, int]:
+        """Page-table walk on a TLB miss: (frame address, rights) or a page fault."""
+        size = self.mem_size
+        mem = self.mem
+        pde_addr = (self.cr[PTBR] & ~0xFFF) + (vaddr >> 22) * 4
+        if pde_addr + 4 > size:
+            raise _Trap(kind, vaddr)
+        pde = int.from_bytes(mem[pde_addr:pde_addr + 4], "little")
+        if not pde & P_BIT:
+            raise _Trap(kind, vaddr)
+        pte_addr = (pde & ~0xFFF & M32) + ((vaddr >> 12) & 0x3FF) * 4
+        if pte_addr + 4 > size:
+            raise _Trap(kind, vaddr)
+        pte = int.from_bytes(mem[pte_addr:pte_addr + 4], "little")
+        if not pte & P_BIT:
+            raise _Trap(kind, vaddr)
+        entry = (vaddr >> 12, pte & 0xFFFF_F000, pde & pte & (W_BIT | U_BIT))
+        self.tlb[(vaddr >> 12) % TLB_ENTRIES] = entry
+        return entry[1], entry[2]
+
+    def translate(self, vaddr: int, kind: int) -> int:
+        """Physical address of one byte, or a page fault of `kind` (5 read, 6 write, 7 fetch)."""
+        st = self.cr[ST]
+        if st & PG:
+            e = self.tlb[(vaddr >> 12) % TLB_ENTRIES]
+            if e is not None and e[0] == vaddr >> 12:
+                frame, rights = e[1], e[2]
+            else:
+                frame, rights = self._walk(vaddr, kind)
+            if (not st & KM and not rights & U_BIT) or (kind == WRITE and not rights & W_BIT):
+                raise _Trap(kind, vaddr)
+            paddr = frame | (vaddr & 0xFFF)
+        else:
+            paddr = vaddr
+        if paddr >= self.mem_size:
+            raise _Trap(kind, vaddr)
+        return paddr
+
+    def _span(self, vaddr: int, n: int, kind: int) -> list[int]:
+        """Physical addresses of n bytes from vaddr; every byte is checked before any is
+        touched, and a fault names the first byte that fails."""
+        first = self.translate(vaddr, kind)
+        if (vaddr & 0xFFF) + n <= 0x1000 and first + n <= self.mem_size:
+            return list(range(first, first + n))
+        return [self.translate((vaddr + i) & M32, kind) for i in range(n)]
+
+    def load(self, vaddr: int, n: int, kind: int = READ) -> int:
+        mem = self.mem
+        return int.from_bytes(bytes(mem[p] for p in self._span(vaddr, n, kind)), "little")
+
+    def store(self, vaddr: int, n: int, value: int) -> None:
+        phys = self._span(vaddr, n, WRITE)
+        for i, p in enumerate(phys):
+            self.mem[p] = (value >> (8 * i)) & 0xFF
+
+    # --- traps ---------------------------------------------------------------------------
+    def _take_trap(self, cause: int, epc: int, badaddr: int, insn: bytes = b"") -> VMExit | None:
+        """Deliver a trap: to the host if its cause is in `host_traps`, else through `evec`.
+        Returns an exit when the run loop must return."""
+        if self.host_traps >> cause & 1:
+            self.pc = epc
+            return VMExit(Exit.TRAP, cause=cause, epc=epc, badaddr=badaddr, insn=insn)
+        cr = self.cr
+        st = cr[ST]
+        if cause in FAULT_CAUSES and (epc == cr[EV] or (cr[EV] == 0 and st & KM)):
+            # A fault at the vector itself can never make progress (double fault), and a
+            # kernel fault with no vector set would restart the program at 0.
+            self.pc = epc
+            return VMExit(Exit.SHUTDOWN, cause=cause, epc=epc, badaddr=badaddr)
+        cr[ST] = (st & PG) | KM | ((st & KM) << 3) | ((st & IE) << 3)
+        cr[EPC] = epc
+        cr[CAU] = cause
+        cr[BAD] = badaddr & M32
+        self.pc = cr[EV]
+        return None
+
+    # --- the run loop --------------------------------------------------------------------
+    def run(self, budget: int) -> VMExit:
+        """Run until an exit; at most `budget` instructions retire (budget >= 0)."""
+        if budget < 0:
+            raise ValueError("budget must be >= 0")
+        end = self.icount + budget
+        regs = self.regs
+        cr = self.cr
+        while True:
+            if self.icount >= end:
+                return VMExit(Exit.BUDGET)
+            if self.timer_period and self.icount >= self.timer_next:
+                self.pending |= Irq.TIMER
+                self.timer_next += self.timer_period
+            if self.pending and cr[ST] & IE:
+                if self.pending & Irq.TIMER:
+                    self.pending &= ~Irq.TIMER
+                    cause = Cause.TIMER
+                else:
+                    self.pending &= ~Irq.DEVICE
+                    cause = Cause.DEVICE
+                ex = self._take_trap(int(cause), self.pc, 0)
+                if ex:
+                    return ex
+                continue
+            pc = self.pc
+            try:
+                ex = self._step(pc, regs, cr)
+            except _Trap as t:
+                # sys and brk retire; faults do not.
+                epc = pc if t.cause in FAULT_CAUSES else (pc + LENGTHS[self._opcode]) & M32
+                if t.cause not in FAULT_CAUSES:
+                    self.icount += 1
+                ex = self._take_trap(t.cause, epc, t.badaddr, self._insn)
+            if ex:
+                return ex
+
+    def step(self) -> VMExit:
+        """Exactly one instruction boundary's worth of work (the lockstep unit)."""
+        return self.run(1)
+
+    def _fetch(self, pc: int) -> bytes:
+        self._insn = b""
+        op = self.mem[self.translate(pc, FETCH)]
+        self._opcode = op
+        n = LENGTHS[op]
+        if n == 0:
+            raise _Trap(Cause.ILLEGAL)
+        raw = bytes(self.mem[p] for p in self._span(pc, n, FETCH)) if n > 1 else bytes((op,))
+        self._insn = raw
+        return raw
+
+    def _step(self, pc: int, regs: list, cr: list) -> VMExit | None:
+        raw = self._fetch(pc)
+        op = raw[0]
+        npc = (pc + len(raw)) & M32
+        if op >= 0x60 and not cr[ST] & KM:
+            raise _Trap(Cause.PRIVILEGED)
+        x = raw[1] >> 4 if len(raw) > 1 else 0
+        y = raw[1] & 15 if len(raw) > 1 else 0
+        if 0x10 <= op <= 0x2C:                       # ALU, register or immediate form
+            a = regs[y]
+            b = regs[raw[2] >> 4] if op < 0x20 else int.from_bytes(raw[2:6], "little")
+            regs[x] = self._alu(op & 0x0F, a, b)
+        elif op == 0x02:                             # li
+            regs[x] = int.from_bytes(raw[2:6], "little")
+        elif op == 0x03:                             # mov
+            regs[x] = regs[y]
+        elif op == 0x01:                             # nop
+            pass
+        elif 0x30 <= op <= 0x36:                     # loads and stores
+            addr = (regs[y] + int.from_bytes(raw[2:6], "little")) & M32
+            width = (4, 2, 1)[op & 3]
+            if op < 0x34:
+                regs[x] = self.load(addr, width)
+            else:
+                self.store(addr, width, regs[x])
+        elif 0x40 <= op <= 0x45:                     # branches
+            a, b = regs[x], regs[y]
+            k = op - 0x40
+            if k == 0:
+                taken = a == b
+            elif k == 1:
+                taken = a != b
+            elif k == 2:
+                taken = _signed(a) < _signed(b)
+            elif k == 3:
+                taken = _signed(a) >= _signed(b)
+            elif k == 4:
+                taken = a < b
+            else:
+                taken = a >= b
+            if taken:
+                npc = int.from_bytes(raw[2:6], "little")
+        elif op == 0x48:                             # jmp label
+            npc = int.from_bytes(raw[1:5], "little")
+        elif op == 0x49:                             # jmp ra
+            npc = regs[x]
+        elif op == 0x4A or op == 0x4B:               # call
+            target = int.from_bytes(raw[1:5], "little") if op == 0x4A else regs[x]
+            sp = (regs[15] - 4) & M32
+            self.store(sp, 4, npc)
+            regs[15] = sp
+            npc = target
+        elif op == 0x4C:                             # ret
+            npc = self.load(regs[15], 4)
+            regs[15] = (regs[15] + 4) & M32
+        elif op == 0x50:                             # push
+            sp = (regs[15] - 4) & M32
+            self.store(sp, 4, regs[x])
+            regs[15] = sp
+        elif op == 0x51:                             # pop (pop sp keeps the loaded value)
+            v = self.load(regs[15], 4)
+            regs[15] = (regs[15] + 4) & M32
+            regs[x] = v
+        elif op == 0x58:                             # sys
+            raise _Trap(Cause.SYSCALL, int.from_bytes(raw[1:5], "little"))
+        elif op == 0x59:                             # brk
+            raise _Trap(Cause.BREAKPOINT)
+        else:
+            return self._privileged(op, raw, x, y, npc)
+        self.pc = npc
+        self.icount += 1
+        return None
+
+    def _alu(self, f: int, a: int, b: int) -> int:
+        if f == 0:
+            return (a + b) & M32
+        if f == 1:
+            return (a - b) & M32
+        if f == 2:
+            return (a * b) & M32
+        if 3 <= f <= 6:
+            if b == 0:
+                raise _Trap(Cause.DIVIDE)
+            if f == 3:
+                return sdiv(a, b)[0]
+            if f == 4:
+                return a // b
+            if f == 5:
+                return sdiv(a, b)[1]
+            return a % b
+        if f == 7:
+            return a & b
+        if f == 8:
+            return a | b
+        if f == 9:
+            return a ^ b
+        if f == 10:
+            return (a << (b & 31)) & M32
+        if f == 11:
+            return a >> (b & 31)
+        if f == 12:
+            return (_signed(a) >> (b & 31)) & M32
+        raise _Trap(Cause.ILLEGAL)  # pragma: no cover - opcodes 0x1D..0x1F are undefined
+
+    def _privileged(self, op: int, raw: bytes, x: int, y: int, npc: int) -> VMExit | None:
+        """Kernel-mode instructions (the mode check is already done)."""
+        cr = self.cr
+        ex = None
+        if op == 0x60:                               # halt
+            ex = VMExit(Exit.HALT)
+        elif op == 0x61:                             # wfi
+            if not self.pending:
+                if self.timer_period:
+                    # Idle time counts: the clock runs on to the next timer interrupt.
+                    self.icount = max(self.icount, self.timer_next - 1)
+                else:
+                    ex = VMExit(Exit.WFI)
+        elif op == 0x62:                             # in
+            ex = VMExit(Exit.IO_IN, port=raw[2], reg=x)
+        elif op == 0x63:                             # out
+            ex = VMExit(Exit.IO_OUT, port=raw[2], value=self.regs[x])
+        elif op == 0x64:                             # cli
+            cr[ST] &= ~IE
+        elif op == 0x65:                             # sti
+            cr[ST] |= IE
+        elif op == 0x66:                             # iret
+            st = cr[ST]
+            cr[ST] = (st & (PG | PKM | PIE)) | ((st >> 3) & (KM | IE))
+            npc = cr[EPC]
+        elif op == 0x67 or op == 0x68:               # mfcr / mtcr
+            n = y if op == 0x67 else x
+            if n >= NUM_CRS:
+                raise _Trap(Cause.ILLEGAL)
+            if op == 0x67:
+                self.regs[x] = cr[n]
+            else:
+                v = self.regs[y]
+                if n == ST:
+                    v &= STATUS_MASK
+                    if (v ^ cr[ST]) & PG:
+                        self.tlb_flush()
+                elif n == PTBR:
+                    self.tlb_flush()
+                cr[n] = v
+        elif op == 0x69:                             # tlbflush
+            self.tlb_flush()
+        else:                                        # 0x6A.. are undefined (LENGTHS = 0)
+            raise _Trap(Cause.ILLEGAL)  # pragma: no cover
+        self.pc = npc
+        self.icount += 1
+        return ex
