@@ -1,0 +1,125 @@
+"""Trap-and-emulate: each privileged instruction, executed by a guest in *virtual* kernel
+mode, trapped to the hypervisor and is carried out here against the guest's virtual state.
+
+One function per instruction. Each one retires the instruction (pc moves on, the guest's
+instruction count grows by one, exactly as on the bare machine) and returns a short text of
+what it did, for the trace.
+"""
+from __future__ import annotations
+
+from vcpu.isa import CR, NUM_CRS, STATUS_MASK, Cause, Status, decode
+
+from .trap import fault
+
+M32 = 0xFFFF_FFFF
+KM, IE, PG, PKM, PIE = (int(Status.KM), int(Status.IE), int(Status.PG), int(Status.PKM),
+                        int(Status.PIE))
+ST, EPC, PTBR = int(CR.status), int(CR.epc), int(CR.ptbr)
+
+
+def _retire(vm, length: int) -> None:
+    core = vm.core
+    core.pc = (core.pc + length) & M32
+    core.icount += 1
+
+
+def emulate_halt(vm, f, n):
+    _retire(vm, n)
+    vm.power_off(0)
+    return "power off (status 0)"
+
+
+def emulate_wfi(vm, f, n):
+    _retire(vm, n)
+    if vm.vpending:
+        return "wfi: interrupt already pending"
+    if vm.vtimer_period:
+        # Idle time counts as retired instructions, as on the bare machine.
+        skipped = max(0, vm.vtimer_next - vm.core.icount)
+        vm.core.icount += skipped
+        return f"wfi: idle {skipped} instructions until the timer"
+    vm.stop("wfi", "wfi with no timer and no interrupt pending would never wake")
+    return "wfi: never wakes, guest stopped"
+
+
+def emulate_in(vm, f, n):
+    _retire(vm, n)
+    value = vm.bus.read(f["port"])
+    vm.core.regs[f["x"]] = value
+    return f"in r{f['x']} ← port 0x{f['port']:02x} = 0x{value:x}"
+
+
+def emulate_out(vm, f, n):
+    _retire(vm, n)
+    value = vm.core.regs[f["x"]]
+    vm.bus.write(f["port"], value)
+    return f"out port 0x{f['port']:02x} ← 0x{value:x}"
+
+
+def emulate_cli(vm, f, n):
+    _retire(vm, n)
+    vm.vcr[ST] &= ~IE
+    return "virtual IE ← 0"
+
+
+def emulate_sti(vm, f, n):
+    _retire(vm, n)
+    vm.vcr[ST] |= IE
+    return "virtual IE ← 1"
+
+
+def emulate_iret(vm, f, n):
+    st = vm.vcr[ST]
+    vm.vcr[ST] = (st & (PG | PKM | PIE)) | ((st >> 3) & (KM | IE))
+    vm.core.pc = vm.vcr[EPC]
+    vm.core.icount += 1
+    vm.shadow.activate()
+    mode = "kernel" if vm.vcr[ST] & KM else "user"
+    return f"iret → {mode} mode at 0x{vm.vcr[EPC]:08x}"
+
+
+def emulate_mfcr(vm, f, n):
+    cr = f["y"]
+    if cr >= NUM_CRS:
+        return fault(vm, Cause.ILLEGAL, vm.core.pc)
+    _retire(vm, n)
+    vm.core.regs[f["x"]] = vm.vcr[cr]
+    return f"mfcr r{f['x']} ← {CR(cr).name} = 0x{vm.vcr[cr]:x}"
+
+
+def emulate_mtcr(vm, f, n):
+    cr = f["x"]
+    if cr >= NUM_CRS:
+        return fault(vm, Cause.ILLEGAL, vm.core.pc)
+    _retire(vm, n)
+    value = vm.core.regs[f["y"]]
+    old = vm.vcr[cr]
+    if cr == ST:
+        value &= STATUS_MASK
+    vm.vcr[cr] = value
+    if cr == PTBR or (cr == ST and (old ^ value) & PG):
+        vm.shadow.flush()            # a new address space: rebuild the shadow lazily
+    elif cr == ST:
+        vm.shadow.activate()         # the mode may have changed
+    return f"mtcr {CR(cr).name} ← 0x{value:x}"
+
+
+def emulate_tlbflush(vm, f, n):
+    _retire(vm, n)
+    vm.shadow.flush()
+    return "tlbflush: shadow tables dropped"
+
+
+EMULATORS = {
+    "halt": emulate_halt, "wfi": emulate_wfi, "in": emulate_in, "out": emulate_out,
+    "cli": emulate_cli, "sti": emulate_sti, "iret": emulate_iret, "mfcr": emulate_mfcr,
+    "mtcr": emulate_mtcr, "tlbflush": emulate_tlbflush,
+}
+
+
+def emulate(vm, insn: bytes) -> tuple[str, str]:
+    """Emulate the privileged instruction `insn`; returns (mnemonic, what was done)."""
+    d = decode(insn)
+    m = d.instr.mnemonic
+    vm.stats.emulated[m] += 1
+    return m, EMULATORS[m](vm, d.fields, d.instr.length)

@@ -1,0 +1,104 @@
+"""The host: one memory pool, the guests carved from it, and the scheduler that shares the
+CPU between them. The run loop is KVM-shaped: `core.run(budget)` returns an exit, the
+hypervisor handles it (trap.py) and runs the guest again.
+
+Scheduling is deterministic round robin: each runnable guest in turn gets a slice of
+`slice × weight` of its own instructions. Guests count time in their own retired
+instructions, so the order of slices never changes what a guest computes or prints.
+"""
+from __future__ import annotations
+
+import time
+
+from vcpu.exits import VMExit
+from vcpu.isa import PAGE_SIZE, Exit
+
+from .memory import MemoryPool
+from .shadow import TABLE_FRAMES
+from .trap import handle_trap, inject, tick
+from .vm import VM
+
+M32 = 0xFFFF_FFFF
+
+
+def frames_needed(mem_size: int) -> int:
+    """Frames one guest takes from the pool: its memory plus its shadow tables."""
+    return mem_size // PAGE_SIZE + 3 + -(-mem_size // (PAGE_SIZE * 1024)) + TABLE_FRAMES
+
+
+class Host:
+    def __init__(self, pool_size: int, trace=None):
+        self.pool = MemoryPool(pool_size)
+        self.vms: list[VM] = []
+        self.trace = trace          # None, or an object with .event(vm, kind, **fields)
+
+    def add(self, name, image, **kw) -> VM:
+        vm = VM(name, image, self.pool, **kw)
+        self.vms.append(vm)
+        return vm
+
+    def run(self, slice_: int = 10_000, max_steps: int | None = None) -> None:
+        while True:
+            runnable = [vm for vm in self.vms if vm.running]
+            if not runnable:
+                return
+            for vm in runnable:
+                if self.trace:
+                    self.trace.event(vm, "schedule", what=f"slice of {slice_ * vm.weight}")
+                self.run_slice(vm, slice_ * vm.weight, max_steps)
+
+    def run_slice(self, vm: VM, budget: int, max_steps: int | None = None) -> None:
+        """Run one guest for up to `budget` of its instructions."""
+        core = vm.core
+        stats = vm.stats
+        trace = self.trace
+        end = core.icount + budget
+        stats.slices += 1
+        clock = time.perf_counter
+        while vm.running:
+            t0 = clock()
+            tick(vm)
+            did = inject(vm)
+            if did and trace:
+                trace.event(vm, "inject", what=did)
+            if not vm.running:
+                break
+            now = core.icount
+            if max_steps is not None and now >= max_steps:
+                vm.stop("max-steps", f"stopped after {max_steps} instructions (--max-steps)")
+                break
+            if now >= end:
+                break
+            b = end - now
+            if vm.vtimer_period:
+                b = min(b, vm.vtimer_next - now)
+            if max_steps is not None:
+                b = min(b, max_steps - now)
+            t1 = clock()
+            ex = core.run(b)
+            t2 = clock()
+            stats.core_time += t2 - t1
+            if ex.reason == Exit.BUDGET:
+                stats.exits["budget"] += 1
+                stats.hv_time += t1 - t0
+                continue
+            self.handle_exit(vm, ex)
+            stats.hv_time += (t1 - t0) + (clock() - t2)
+
+    def handle_exit(self, vm: VM, ex: VMExit) -> None:
+        if ex.reason == Exit.TRAP:
+            vm.stats.exits[f"trap:{ex.cause}"] += 1
+            pc = ex.epc
+            kind, did = handle_trap(vm, ex)
+            if self.trace:
+                self.trace.event(vm, kind, pc=pc, cause=ex.cause, insn=ex.insn, what=did,
+                                 badaddr=ex.badaddr)
+            return
+        # The guest runs in real user mode with every trap sent here, so any other exit
+        # means the core broke its contract: stop this guest, keep the others.
+        vm.stats.exits[ex.reason.name.lower()] += 1
+        vm.stop("error", f"unexpected exit from the core: {ex.describe()}")
+
+    def close(self) -> None:
+        for vm in self.vms:
+            vm.stop("error", "host stopped")

@@ -1,0 +1,78 @@
+"""The trap path: what the hypervisor does with each exit of a guest's real core.
+
+    privileged instruction, guest in virtual kernel mode  -> emulate  (emulate.py)
+    privileged instruction, guest in virtual user mode    -> reflect cause 3
+    page fault the guest's own tables allow               -> fill the shadow, re-execute
+    any other fault, syscall, breakpoint                  -> reflect into the guest's evec
+    virtual interrupt pending and virtual IE = 1          -> inject
+
+Reflecting a trap does to the virtual state exactly what the bare CPU does to the real one,
+so the guest kernel cannot tell the difference (Popek & Goldberg's equivalence).
+"""
+from __future__ import annotations
+
+from vcpu.isa import CAUSE_TEXT, CR, FAULT_CAUSES, Cause, Irq, Status
+
+M32 = 0xFFFF_FFFF
+KM, IE, PG = int(Status.KM), int(Status.IE), int(Status.PG)
+ST, EV, EPC, CAU, BAD = (int(CR.status), int(CR.evec), int(CR.epc), int(CR.cause),
+                         int(CR.badaddr))
+
+
+def deliver(vm, cause: int, epc: int, badaddr: int = 0) -> str:
+    """Enter the guest kernel at its `evec`, as the bare CPU would on a trap."""
+    v = vm.vcr
+    st = v[ST]
+    if cause in FAULT_CAUSES and (epc == v[EV] or (v[EV] == 0 and st & KM)):
+        text = CAUSE_TEXT.get(cause, f"cause {cause}")
+        vm.stop("shutdown", f"double fault: {text} at pc 0x{epc:08x} (badaddr 0x{badaddr:x}) "
+                f"with no way into a trap handler")
+        return "guest stopped: double fault"
+    v[ST] = (st & PG) | KM | ((st & KM) << 3) | ((st & IE) << 3)
+    v[EPC] = epc & M32
+    v[CAU] = cause
+    v[BAD] = badaddr & M32
+    vm.core.pc = v[EV]
+    vm.shadow.activate()
+    return f"→ evec 0x{v[EV]:08x}"
+
+
+def fault(vm, cause: int, epc: int, badaddr: int = 0) -> str:
+    """Reflect a trap into the guest kernel."""
+    vm.stats.reflected[int(cause)] += 1
+    return f"reflect {CAUSE_TEXT.get(cause, cause)} " + deliver(vm, int(cause), epc, badaddr)
+
+
+def handle_trap(vm, ex) -> tuple[str, str]:
+    """Handle a TRAP exit; returns (kind, what was done) for the trace."""
+    from .emulate import emulate
+    cause = ex.cause
+    if cause == Cause.PRIVILEGED and vm.vcr[ST] & KM:
+        m, did = emulate(vm, ex.insn)
+        return "emulate", did
+    if cause in (Cause.PAGE_FAULT_READ, Cause.PAGE_FAULT_WRITE, Cause.PAGE_FAULT_FETCH):
+        if vm.shadow.fill(ex.badaddr, cause):
+            return "shadow-fill", f"map 0x{ex.badaddr & ~0xFFF:08x}"
+    return "reflect", fault(vm, cause, ex.epc, ex.badaddr)
+
+
+def tick(vm) -> None:
+    """The virtual timer: due every `period` guest instructions (at most one pending)."""
+    p = vm.vtimer_period
+    if p and vm.core.icount >= vm.vtimer_next:
+        vm.vpending |= Irq.TIMER
+        vm.vtimer_next += ((vm.core.icount - vm.vtimer_next) // p + 1) * p
+
+
+def inject(vm) -> str | None:
+    """Deliver a pending virtual interrupt if the guest's virtual IE allows it."""
+    if not vm.vpending or not vm.vcr[ST] & IE:
+        return None
+    if vm.vpending & Irq.TIMER:
+        vm.vpending &= ~Irq.TIMER
+        cause = Cause.TIMER
+    else:
+        vm.vpending &= ~Irq.DEVICE
+        cause = Cause.DEVICE
+    vm.stats.injected[int(cause)] += 1
+    return f"inject {CAUSE_TEXT[cause]} " + deliver(vm, int(cause), vm.core.pc)

@@ -1,0 +1,141 @@
+"""One guest virtual machine: its frames of host memory, its real core (always in user mode,
+every trap sent to the host), its *virtual* CPU state, and its devices.
+
+The guest's general registers and pc live in the real core: the guest runs directly on it.
+What the guest believes about modes and control registers lives here, in `vcr`
+(virtual status, evec, epc, cause, badaddr, ptbr, scratch), together with the virtual timer
+and the virtual pending-interrupt bits.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from vcpu.cores import make_core
+from vcpu.devices import DMAError, standard_devices
+from vcpu.image import Image, ImageError
+from vcpu.isa import NUM_CRS, PAGE_SIZE, SP, Cause, Status
+
+from .shadow import ShadowMMU
+
+M32 = 0xFFFF_FFFF
+# The real core sends every trap to the hypervisor.
+ALL_TRAPS = sum(1 << int(c) for c in Cause)
+
+
+@dataclass
+class Stats:
+    exits: Counter = field(default_factory=Counter)        # by exit reason / trap cause
+    emulated: Counter = field(default_factory=Counter)     # by instruction
+    reflected: Counter = field(default_factory=Counter)    # by cause
+    injected: Counter = field(default_factory=Counter)     # by cause
+    core_time: float = 0.0                                 # seconds inside core.run
+    hv_time: float = 0.0                                   # seconds handling exits
+    slices: int = 0
+
+
+class VM:
+    def __init__(self, name: str, image: Image, pool, *, mem_size: int, core: str = "c",
+                 console_write=None, console_input=None, disk: str | None = None,
+                 weight: int = 1, symbols=None):
+        if mem_size % PAGE_SIZE or mem_size <= 0:
+            raise ValueError(f"{name}: guest memory must be a positive multiple of 4K")
+        if image.size() > mem_size:
+            raise ImageError(f"{name}: the image needs {image.size()} bytes; the guest has "
+                             f"{mem_size} (use --mem)")
+        self.name = name
+        self.image = image
+        self.mem_size = mem_size
+        self.weight = weight
+        self.pool = pool
+        self.frames = pool.alloc(mem_size // PAGE_SIZE)
+        self.core = make_core(core, memory=pool.mem)
+        self.core.host_traps = ALL_TRAPS
+        self.vcr = [0] * NUM_CRS
+        self.vtimer_period = 0
+        self.vtimer_next = 0
+        self.vpending = 0
+        self.stats = Stats()
+        self.state = "running"         # running | stopped
+        self.stop_kind = ""            # poweroff | max-steps | shutdown | wfi | error
+        self.status = 0
+        self.reason = ""
+        self.output = bytearray()
+        self._console_write = console_write
+        self.shadow = ShadowMMU(self, pool)
+        for addr, data in image.segments:
+            self.dma_write(addr, data)
+        # Boot state as the bare machine defines it, kept in the virtual registers.
+        self.vcr[0] = int(Status.KM)
+        self.core.pc = image.entry
+        self.core.regs[SP] = mem_size & M32
+        self.core.cr[0] = int(Status.PG)   # real: user mode, paging on (the shadow)
+        self.shadow.activate()
+        self.bus = standard_devices(self, self._write_console, console_input, disk)
+
+    # --- guest-physical memory -----------------------------------------------------------
+    def _host(self, gpa: int) -> int:
+        return self.frames[gpa >> 12] + (gpa & 0xFFF)
+
+    def read_phys32(self, gpa: int) -> int | None:
+        """A word of guest-physical memory, or None outside the guest (a walk that faults)."""
+        if gpa + 4 > self.mem_size:
+            return None
+        h = self._host(gpa)
+        return int.from_bytes(self.pool.mem[h:h + 4], "little")
+
+    def dma_read(self, gpa: int, n: int) -> bytes:
+        if gpa + n > self.mem_size:
+            raise DMAError
+        out = bytearray()
+        while n:
+            k = min(n, PAGE_SIZE - (gpa & 0xFFF))
+            h = self._host(gpa)
+            out += self.pool.mem[h:h + k]
+            gpa, n = gpa + k, n - k
+        return bytes(out)
+
+    def dma_write(self, gpa: int, data: bytes) -> None:
+        if gpa + len(data) > self.mem_size:
+            raise DMAError
+        pos = 0
+        while pos < len(data):
+            k = min(len(data) - pos, PAGE_SIZE - (gpa & 0xFFF))
+            h = self._host(gpa)
+            self.pool.mem[h:h + k] = data[pos:pos + k]
+            gpa, pos = gpa + k, pos + k
+
+    # --- platform interface for the devices ---------------------------------------------
+    def _write_console(self, data: bytes) -> None:
+        self.output += data
+        if self._console_write:
+            self._console_write(self, data)
+
+    def set_timer(self, period: int) -> None:
+        self.vtimer_period = period & M32
+        self.vtimer_next = self.core.icount + self.vtimer_period
+
+    def raise_irq(self, bits: int) -> None:
+        self.vpending |= bits & 3
+
+    def power_off(self, status: int) -> None:
+        self.stop("poweroff", "powered off", status & M32)
+
+    # --- lifecycle -----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def stop(self, kind: str, reason: str, status: int = 0) -> None:
+        if self.state != "running":
+            return
+        self.state = "stopped"
+        self.stop_kind = kind
+        self.reason = reason
+        self.status = status
+        self.bus.close()
+
+    def final_state(self) -> dict:
+        """What a guest can observe of itself: registers, pc, virtual control registers."""
+        return {"regs": list(self.core.regs), "pc": self.core.pc, "cr": list(self.vcr),
+                "icount": self.core.icount}

@@ -1,0 +1,142 @@
+"""The bare machine: one core, its memory and the devices, running one image in real kernel
+mode. The core runs until an exit; this loop handles the exit (device I/O, power-off) and
+calls `run` again, as a KVM user-space does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .devices import ConsoleInput, DMAError, standard_devices
+from .exits import VMExit
+from .image import Image, ImageError
+from .isa import CAUSE_TEXT, DEFAULT_MEMORY, PAGE_SIZE, SP, Exit
+
+M32 = 0xFFFF_FFFF
+SLICE = 1 << 20          # instructions per run() call: bounds the latency of --max-steps
+
+
+class PowerOff(Exception):
+    def __init__(self, status: int):
+        self.status = status
+
+
+@dataclass
+class Outcome:
+    """How a run ended. `kind` is 'poweroff', 'max-steps', 'shutdown' or 'wfi'."""
+    kind: str
+    status: int = 0
+    message: str = ""
+    icount: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "poweroff"
+
+
+def parse_size(text: str) -> int:
+    """'64K', '1M', '65536' -> bytes: a multiple of 4 KiB, at most 1 GiB."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = 1
+    if t and t[-1] in "KMG":
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[t[-1]]
+        t = t[:-1]
+    try:
+        n = int(t, 0) * mult
+    except ValueError:
+        raise ValueError(f"bad memory size {text!r} (try 64K, 1M)") from None
+    if n < PAGE_SIZE or n % PAGE_SIZE or n > 1 << 30:
+        raise ValueError(f"memory size {text!r} must be a multiple of 4K between 4K and 1G")
+    return n
+
+
+def boot_state(core, image: Image, mem_top: int) -> None:
+    """The architectural boot state: kernel mode, everything 0 but sp and pc."""
+    core.pc = image.entry
+    core.regs[SP] = mem_top & M32
+    core.cr[0] = 1            # status.KM
+
+
+def stop_message(ex: VMExit) -> str:
+    text = CAUSE_TEXT.get(ex.cause, f"cause {ex.cause}")
+    return (f"machine stopped: double fault: {text} at pc 0x{ex.epc:08x}"
+            f" (badaddr 0x{ex.badaddr:x}) with no way into a trap handler")
+
+
+WFI_FOREVER = "machine stopped: wfi with no timer and no interrupt pending would never wake"
+
+
+class Machine:
+    """A bare machine. Also the *platform* its devices talk to."""
+
+    def __init__(self, image: Image, *, mem_size: int = DEFAULT_MEMORY, core: str = "c",
+                 console_write=None, console_input: ConsoleInput | None = None,
+                 disk: str | None = None):
+        from .cores import make_core
+        self.image = image
+        self.core = make_core(core, mem_size=mem_size)
+        if image.size() > mem_size:
+            raise ImageError(f"the image needs {image.size()} bytes; memory is {mem_size} "
+                             f"(use --mem)")
+        image.load_into(self.core.mem)
+        boot_state(self.core, image, mem_size)
+        self.output = bytearray()
+        self._console_write = console_write
+        self.bus = standard_devices(self, self._write_console, console_input, disk)
+
+    # --- platform interface for the devices ---------------------------------------------
+    def _write_console(self, data: bytes) -> None:
+        self.output += data
+        if self._console_write:
+            self._console_write(data)
+
+    def set_timer(self, period: int) -> None:
+        self.core.set_timer(period)
+
+    def raise_irq(self, bits: int) -> None:
+        self.core.raise_irq(bits)
+
+    def dma_read(self, gpa: int, n: int) -> bytes:
+        if gpa + n > self.core.mem_size:
+            raise DMAError
+        return bytes(self.core.mem[gpa:gpa + n])
+
+    def dma_write(self, gpa: int, data: bytes) -> None:
+        if gpa + len(data) > self.core.mem_size:
+            raise DMAError
+        self.core.mem[gpa:gpa + len(data)] = data
+
+    def power_off(self, status: int) -> None:
+        raise PowerOff(status)
+
+    # --- the run loop --------------------------------------------------------------------
+    def run(self, max_steps: int | None = None) -> Outcome:
+        core = self.core
+        try:
+            while True:
+                budget = SLICE
+                if max_steps is not None:
+                    budget = min(budget, max_steps - core.icount)
+                    if budget <= 0:
+                        return Outcome("max-steps", message=f"stopped after {max_steps} "
+                                       f"instructions (--max-steps)", icount=core.icount)
+                ex = core.run(budget)
+                r = ex.reason
+                if r == Exit.BUDGET:
+                    continue
+                if r == Exit.IO_OUT:
+                    self.bus.write(ex.port, ex.value)
+                elif r == Exit.IO_IN:
+                    core.regs[ex.reg] = self.bus.read(ex.port)
+                elif r == Exit.HALT:
+                    return Outcome("poweroff", 0, icount=core.icount)
+                elif r == Exit.WFI:
+                    return Outcome("wfi", message=WFI_FOREVER, icount=core.icount)
+                elif r == Exit.SHUTDOWN:
+                    return Outcome("shutdown", message=stop_message(ex), icount=core.icount)
+                else:   # a TRAP exit needs a host-trap mask, which the bare machine never sets
+                    return Outcome("shutdown", message=f"unexpected exit {ex.describe()}",
+                                   icount=core.icount)
+        except PowerOff as p:
+            return Outcome("poweroff", p.status & M32, icount=core.icount)
+        finally:
+            self.bus.close()
