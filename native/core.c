@@ -1,0 +1,739 @@
+/* The native core of hv: an interpreter of the whole ISA with the contract of
+ * vcpu/refcore.py (the executable specification). Where the two could differ -- TLB
+ * contents and fill policy, the order of checks inside an instruction, badaddr for an
+ * access that straddles pages, wfi fast-forward, the order of work at an instruction
+ * boundary, the double-fault SHUTDOWN rule, the host-trap mask, icount -- refcore.py is
+ * the definition, and the lockstep tests (tests/test_lockstep.py) hold this file to it.
+ *
+ * Shape of the hot loop
+ * ---------------------
+ * The guest pc lives in the loop as a host pointer `ip` into a *fetch window*: a run of
+ * guest memory where an instruction of up to 6 bytes can be read directly (all of
+ * memory when paging is off; the current code page when paging is on and the TLB holds
+ * it with the rights of the current mode). `PC()` turns `ip` back into the guest pc.
+ * An instruction outside every window (at a page end, at the end of memory, or one that
+ * faults) is fetched by the slow path into a small buffer, exactly as refcore does it.
+ * Anything that could make a window stale (a TLB fill or flush, a mode or status change,
+ * a trap) drops the window, and the next fetch builds a new one.
+ *
+ * The work of an instruction boundary (budget spent? timer due? interrupt to take?) is
+ * done in `boundary:`. Between boundaries with something to do, the loop compares icount
+ * against one precomputed value, `stop_at` = min(end of budget, timer_next when the timer
+ * is on). Instructions that can change what the boundary would decide (sti, iret, mtcr,
+ * tlbflush, traps) go through `boundary:` themselves.
+ *
+ * Dispatch is computed goto over the table generated in opcodes.h (HV_INSTRUCTIONS),
+ * with a switch when the compiler is not GNU-compatible (or HV_NO_COMPUTED_GOTO is set).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "opcodes.h"
+#include "core.h"
+
+_Static_assert(NUM_CRS == 7, "struct hv_cpu.cr must have NUM_CRS entries (opcodes.h)");
+_Static_assert(HV_TLB_ENTRIES == 64, "struct hv_cpu.tlb must have HV_TLB_ENTRIES entries");
+_Static_assert(HV_PAGE_SIZE == 4096, "the page size is 4 KiB");
+
+#if defined(__GNUC__) && !defined(HV_NO_COMPUTED_GOTO)
+#define HV_CGOTO 1
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define HV_CGOTO 0
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
+
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+#define P_BIT 1u
+#define W_BIT 2u
+#define U_BIT 4u
+#define K_READ 5
+#define K_WRITE 6
+#define K_FETCH 7
+#define TLB_EMPTY 0xffffffffu
+
+/* --- little-endian memory access ------------------------------------------------------ */
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LE32(v) __builtin_bswap32(v)
+#define LE16(v) __builtin_bswap16(v)
+#else
+#define LE32(v) (v)
+#define LE16(v) (v)
+#endif
+
+static inline uint32_t ld32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return LE32(v); }
+static inline uint32_t ld16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return LE16(v); }
+static inline void st32(uint8_t *p, uint32_t v) { v = LE32(v); memcpy(p, &v, 4); }
+static inline void st16(uint8_t *p, uint32_t v) { uint16_t h = LE16((uint16_t)v); memcpy(p, &h, 2); }
+
+/* --- state ---------------------------------------------------------------------------- */
+
+void hv_tlb_flush(struct hv_cpu *c)
+{
+    for (int i = 0; i < HV_TLB_ENTRIES; i++) {
+        c->tlb[i].vpn = TLB_EMPTY;
+        c->tlb[i].frame = 0;
+        c->tlb[i].rights = 0;
+        c->tlb[i].valid = 0;
+    }
+}
+
+void hv_init(struct hv_cpu *c, uint8_t *mem, uint32_t mem_size)
+{
+    memset(c, 0, sizeof *c);
+    c->mem = mem;
+    c->mem_size = mem ? mem_size : 0;
+    hv_tlb_flush(c);
+}
+
+static void clear_exit(struct hv_cpu *c, uint32_t reason)
+{
+    c->exit_reason = reason;
+    c->exit_port = c->exit_value = c->exit_reg = 0;
+    c->exit_cause = c->exit_epc = c->exit_badaddr = 0;
+    c->exit_insn_len = 0;
+    memset(c->exit_insn, 0, sizeof c->exit_insn);
+}
+
+/* --- address translation (refcore: _walk, translate, _span) --------------------------- */
+
+static int walk(struct hv_cpu *c, uint32_t va, int kind)
+{
+    const uint64_t size = c->mem_size;
+    uint64_t pde_addr = (uint64_t)(c->cr[CR_PTBR] & ~0xfffu) + (uint64_t)(va >> 22) * 4;
+    if (pde_addr + 4 > size)
+        goto fault;
+    uint32_t pde = ld32(c->mem + pde_addr);
+    if (!(pde & P_BIT))
+        goto fault;
+    uint64_t pte_addr = (uint64_t)(pde & ~0xfffu) + (uint64_t)((va >> 12) & 0x3ff) * 4;
+    if (pte_addr + 4 > size)
+        goto fault;
+    uint32_t pte = ld32(c->mem + pte_addr);
+    if (!(pte & P_BIT))
+        goto fault;
+    struct hv_tlb_entry *e = &c->tlb[(va >> 12) & (HV_TLB_ENTRIES - 1)];
+    e->vpn = va >> 12;
+    e->frame = pte & 0xfffff000u;
+    e->rights = pde & pte & (W_BIT | U_BIT);
+    e->valid = 1;
+    return 0;
+fault:
+    c->fault_addr = va;
+    return kind;
+}
+
+int hv_translate(struct hv_cpu *c, uint32_t va, int kind, uint32_t *paddr)
+{
+    const uint32_t st = c->cr[CR_STATUS];
+    uint32_t pa;
+    if (st & ST_PG) {
+        struct hv_tlb_entry *e = &c->tlb[(va >> 12) & (HV_TLB_ENTRIES - 1)];
+        if (!(e->valid && e->vpn == (va >> 12))) {
+            int f = walk(c, va, kind);
+            if (f)
+                return f;
+        }
+        if ((!(st & ST_KM) && !(e->rights & U_BIT)) || (kind == K_WRITE && !(e->rights & W_BIT))) {
+            c->fault_addr = va;
+            return kind;
+        }
+        pa = e->frame | (va & 0xfffu);
+    } else {
+        pa = va;
+    }
+    if (pa >= c->mem_size) {
+        c->fault_addr = va;
+        return kind;
+    }
+    *paddr = pa;
+    return 0;
+}
+
+/* Physical addresses of n bytes from va; every byte is checked before any is touched and
+ * a fault names the first byte that fails. */
+static int span(struct hv_cpu *c, uint32_t va, unsigned n, int kind, uint32_t *pa)
+{
+    uint32_t first;
+    int f = hv_translate(c, va, kind, &first);
+    if (f)
+        return f;
+    if ((va & 0xfffu) + n <= 0x1000u && (uint64_t)first + n <= c->mem_size) {
+        for (unsigned i = 0; i < n; i++)
+            pa[i] = first + i;
+        return 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        f = hv_translate(c, va + i, kind, &pa[i]);
+        if (f)
+            return f;
+    }
+    return 0;
+}
+
+static NOINLINE int load_slow(struct hv_cpu *c, uint32_t va, unsigned n, uint32_t *out)
+{
+    uint32_t pa[4];
+    int f = span(c, va, n, K_READ, pa);
+    if (f)
+        return f;
+    uint32_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint32_t)c->mem[pa[i]] << (8 * i);
+    *out = v;
+    return 0;
+}
+
+static NOINLINE int store_slow(struct hv_cpu *c, uint32_t va, unsigned n, uint32_t v)
+{
+    uint32_t pa[4];
+    int f = span(c, va, n, K_WRITE, pa);
+    if (f)
+        return f;
+    for (unsigned i = 0; i < n; i++)
+        c->mem[pa[i]] = (uint8_t)(v >> (8 * i));
+    return 0;
+}
+
+/* The fast path of a data access: a host pointer when the access lies in one page that the
+ * TLB holds with the needed rights (or, paging off, inside memory); NULL otherwise. */
+static inline uint8_t *fast_ptr(const struct hv_cpu *c, uint8_t *mem, uint64_t msize, uint32_t pg,
+                                uint32_t req, uint32_t va, unsigned n)
+{
+    if (!pg)
+        return (uint64_t)va + n <= msize ? mem + va : NULL;
+    const struct hv_tlb_entry *e = &c->tlb[(va >> 12) & (HV_TLB_ENTRIES - 1)];
+    if (e->vpn == (va >> 12) && (e->rights & req) == req && (va & 0xfffu) <= 0x1000u - n) {
+        uint32_t pa = e->frame | (va & 0xfffu);
+        if ((uint64_t)pa + n <= msize)
+            return mem + pa;
+    }
+    return NULL;
+}
+
+/* --- traps ---------------------------------------------------------------------------- */
+
+static inline int is_fault(uint32_t cause)
+{
+    return cause >= CAUSE_PRIVILEGED && cause <= CAUSE_DIVIDE;
+}
+
+/* Deliver a trap: to the host if its cause is in host_traps, else through evec.
+ * Returns an exit reason, or -1 when the run goes on (at c->pc). */
+static NOINLINE int take_trap(struct hv_cpu *c, uint32_t cause, uint32_t epc, uint32_t badaddr,
+                              const uint8_t *insn, uint32_t ilen)
+{
+    uint32_t *cr = c->cr;
+    if (cause < 32 && ((c->host_traps >> cause) & 1)) {
+        c->pc = epc;
+        clear_exit(c, EXIT_TRAP);
+        c->exit_cause = cause;
+        c->exit_epc = epc;
+        c->exit_badaddr = badaddr;
+        c->exit_insn_len = ilen;
+        if (ilen)
+            memcpy(c->exit_insn, insn, ilen);
+        return EXIT_TRAP;
+    }
+    uint32_t st = cr[CR_STATUS];
+    if (is_fault(cause) && (epc == cr[CR_EVEC] || (cr[CR_EVEC] == 0 && (st & ST_KM)))) {
+        c->pc = epc;
+        clear_exit(c, EXIT_SHUTDOWN);
+        c->exit_cause = cause;
+        c->exit_epc = epc;
+        c->exit_badaddr = badaddr;
+        return EXIT_SHUTDOWN;
+    }
+    cr[CR_STATUS] = (st & ST_PG) | ST_KM | ((st & ST_KM) << 3) | ((st & ST_IE) << 3);
+    cr[CR_EPC] = epc;
+    cr[CR_CAUSE] = cause;
+    cr[CR_BADADDR] = badaddr;
+    c->pc = cr[CR_EVEC];
+    return -1;
+}
+
+/* --- ALU helpers ---------------------------------------------------------------------- */
+
+static inline uint32_t sdiv32(uint32_t a, uint32_t b)
+{
+    if (a == 0x80000000u && b == 0xffffffffu)
+        return a;
+    return (uint32_t)((int32_t)a / (int32_t)b);
+}
+
+static inline uint32_t srem32(uint32_t a, uint32_t b)
+{
+    if (a == 0x80000000u && b == 0xffffffffu)
+        return 0;
+    return (uint32_t)((int32_t)a % (int32_t)b);
+}
+
+static inline uint32_t sar32(uint32_t a, uint32_t s)
+{
+    s &= 31;
+    /* arithmetic shift without relying on implementation-defined >> of negatives */
+    return (a & 0x80000000u) ? ~(~a >> s) : a >> s;
+}
+
+/* --- the interpreter ------------------------------------------------------------------ */
+
+#if HV_CGOTO
+#define OPCASE(name) L_##name:
+#define OPDEFAULT L_UNDEF:
+#define DISPATCH() goto *disp[*ip]
+#define SWITCH_BEGIN
+#define SWITCH_END
+#else
+#define OPCASE(name) case OP_##name:
+#define OPDEFAULT default:
+#define DISPATCH() goto dispatch
+#define SWITCH_BEGIN dispatch: switch (*ip) {
+#define SWITCH_END }
+#endif
+
+/* operand fields of the instruction at ip */
+#define FX (ip[1] >> 4)
+#define FY (ip[1] & 15)
+#define FZ (ip[2] >> 4)
+#define IMM1 ld32(ip + 1)
+#define IMM2 ld32(ip + 2)
+
+/* the guest pc of ip */
+#define PC() ((uint32_t)(flo + (uint32_t)(ip - fbase)))
+
+/* drop the fetch window (PC() stays valid) */
+#define INVALIDATE() do { wlen = 0; fend = fbase; } while (0)
+
+/* retire a sequential instruction of `len` bytes and go on */
+#define NEXT(len) do {                                   \
+        ip += (len);                                     \
+        if (UNLIKELY(++ic >= stop_at)) goto seq_boundary;\
+        if (UNLIKELY(ip >= fend)) goto seq_refetch;      \
+        DISPATCH();                                      \
+    } while (0)
+
+/* retire an instruction that continues at guest address t */
+#define JUMP(t) do {                                     \
+        uint32_t t_ = (t);                               \
+        uint32_t o_ = t_ - flo;                          \
+        if (UNLIKELY(++ic >= stop_at)) { pc = t_; goto boundary; } \
+        if (UNLIKELY(o_ >= wlen)) { pc = t_; goto fetch_pc; }      \
+        ip = fbase + o_;                                 \
+        DISPATCH();                                      \
+    } while (0)
+
+/* retire and redo the whole boundary check (the instruction changed what it decides) */
+#define RETIRE_TO_BOUNDARY(len) do { ip += (len); ++ic; pc = PC(); goto boundary; } while (0)
+
+/* retire and exit to the host */
+#define RETIRE_EXIT(len, reason) do {                    \
+        ip += (len); ++ic; pc = PC();                    \
+        c->pc = pc; c->icount = ic;                      \
+        clear_exit(c, (reason));                         \
+    } while (0)
+
+/* fault: the instruction does not retire */
+#define FAULT(cause, bad, len) do { f_cause = (cause); f_bad = (bad); f_len = (len); goto fault; } while (0)
+
+#define PRIV(len) do { if (UNLIKELY(ureq)) FAULT(CAUSE_PRIVILEGED, 0, (len)); } while (0)
+
+#define LOAD(va, n, dst, len) do {                                              \
+        uint32_t va_ = (va);                                                    \
+        uint8_t *p_ = fast_ptr(c, M, msize, pg, ureq, va_, (n));                \
+        if (LIKELY(p_ != NULL)) {                                               \
+            dst = (n) == 4 ? ld32(p_) : (n) == 2 ? ld16(p_) : (uint32_t)p_[0];  \
+        } else {                                                                \
+            int f_ = load_slow(c, va_, (n), &dst);                              \
+            INVALIDATE();                                                       \
+            if (f_) FAULT((uint32_t)f_, c->fault_addr, (len));                  \
+        }                                                                       \
+    } while (0)
+
+#define STORE(va, n, val, len) do {                                             \
+        uint32_t va_ = (va), v_ = (val);                                        \
+        uint8_t *p_ = fast_ptr(c, M, msize, pg, ureq | W_BIT, va_, (n));        \
+        if (LIKELY(p_ != NULL)) {                                               \
+            if ((n) == 4) st32(p_, v_);                                         \
+            else if ((n) == 2) st16(p_, v_);                                    \
+            else p_[0] = (uint8_t)v_;                                           \
+        } else {                                                                \
+            int f_ = store_slow(c, va_, (n), v_);                               \
+            INVALIDATE();                                                       \
+            if (f_) FAULT((uint32_t)f_, c->fault_addr, (len));                  \
+        }                                                                       \
+    } while (0)
+
+#define ALU_R(name, expr) OPCASE(name##_R) { uint32_t a = R[FY], b = R[FZ]; R[FX] = (expr); NEXT(3); }
+#define ALU_I(name, expr) OPCASE(name##_I) { uint32_t a = R[FY], b = IMM2; R[FX] = (expr); NEXT(6); }
+#define ALU(name, expr) ALU_R(name, expr) ALU_I(name, expr)
+
+#define DIV_R(name, expr) OPCASE(name##_R) { uint32_t a = R[FY], b = R[FZ];       \
+        if (UNLIKELY(b == 0)) { FAULT(CAUSE_DIVIDE, 0, 3); }                    \
+        R[FX] = (expr);                                                         \
+        NEXT(3); }
+#define DIV_I(name, expr) OPCASE(name##_I) { uint32_t a = R[FY], b = IMM2;         \
+        if (UNLIKELY(b == 0)) { FAULT(CAUSE_DIVIDE, 0, 6); }                    \
+        R[FX] = (expr);                                                         \
+        NEXT(6); }
+#define DIV(name, expr) DIV_R(name, expr) DIV_I(name, expr)
+
+#define BRANCH(name, cond) OPCASE(name) { uint32_t a = R[FX], b = R[FY];         \
+        if (cond) { JUMP(IMM2); }                                               \
+        NEXT(6); }
+
+int hv_run(struct hv_cpu *c, uint64_t budget)
+{
+#if HV_CGOTO
+#define X_LABEL(name, op, len) [op] = &&L_##name,
+    static const void *const disp[256] = {
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Winitializer-overrides"
+#endif
+        [0 ... 255] = &&L_UNDEF,
+        HV_INSTRUCTIONS(X_LABEL)
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+    };
+#undef X_LABEL
+#endif
+    uint32_t *const R = c->regs;
+    uint8_t *const M = c->mem;
+    const uint64_t msize = c->mem_size;
+    uint64_t ic = c->icount;
+    uint64_t end = ic + budget;
+    uint64_t stop_at = 0;
+    uint32_t pc = c->pc;
+    uint8_t ib[8] = {0};          /* an instruction fetched by the slow path */
+    const uint8_t *ip = ib, *fbase = ib, *fend = ib;
+    uint32_t flo = pc, wlen = 0;  /* window: guest [flo, flo + wlen) starts at fbase */
+    uint32_t pg = 0, ureq = 0;    /* status.PG; U_BIT in user mode, else 0 */
+    uint32_t f_cause = 0, f_bad = 0, f_len = 0;
+    int r;
+
+    if (end < ic)
+        end = UINT64_MAX;
+    goto boundary;
+
+    SWITCH_BEGIN
+
+    OPCASE(NOP) NEXT(1);
+    OPCASE(LI) { R[FX] = IMM2; NEXT(6); }
+    OPCASE(MOV) { R[FX] = R[FY]; NEXT(2); }
+
+    ALU(ADD, a + b)
+    ALU(SUB, a - b)
+    ALU(MUL, a * b)
+    DIV(DIV, sdiv32(a, b))
+    DIV(DIVU, a / b)
+    DIV(REM, srem32(a, b))
+    DIV(REMU, a % b)
+    ALU(AND, a & b)
+    ALU(OR, a | b)
+    ALU(XOR, a ^ b)
+    ALU(SHL, a << (b & 31))
+    ALU(SHR, a >> (b & 31))
+    ALU(SAR, sar32(a, b))
+
+    OPCASE(LD) { uint32_t v; LOAD(R[FY] + IMM2, 4, v, 6); R[FX] = v; NEXT(6); }
+    OPCASE(LDH) { uint32_t v; LOAD(R[FY] + IMM2, 2, v, 6); R[FX] = v; NEXT(6); }
+    OPCASE(LDB) { uint32_t v; LOAD(R[FY] + IMM2, 1, v, 6); R[FX] = v; NEXT(6); }
+    OPCASE(ST) { STORE(R[FY] + IMM2, 4, R[FX], 6); NEXT(6); }
+    OPCASE(STH) { STORE(R[FY] + IMM2, 2, R[FX], 6); NEXT(6); }
+    OPCASE(STB) { STORE(R[FY] + IMM2, 1, R[FX], 6); NEXT(6); }
+
+    BRANCH(BEQ, a == b)
+    BRANCH(BNE, a != b)
+    BRANCH(BLT, (int32_t)a < (int32_t)b)
+    BRANCH(BGE, (int32_t)a >= (int32_t)b)
+    BRANCH(BLTU, a < b)
+    BRANCH(BGEU, a >= b)
+
+    OPCASE(JMP_I) JUMP(IMM1);
+    OPCASE(JMP_R) JUMP(R[FX]);
+    OPCASE(CALL_I) {
+        uint32_t target = IMM1, npc = PC() + 5, sp = R[15] - 4;
+        STORE(sp, 4, npc, 5);
+        R[15] = sp;
+        JUMP(target);
+    }
+    OPCASE(CALL_R) {
+        uint32_t target = R[FX], npc = PC() + 2, sp = R[15] - 4;
+        STORE(sp, 4, npc, 2);
+        R[15] = sp;
+        JUMP(target);
+    }
+    OPCASE(RET) {
+        uint32_t target;
+        LOAD(R[15], 4, target, 1);
+        R[15] += 4;
+        JUMP(target);
+    }
+    OPCASE(PUSH) {
+        uint32_t sp = R[15] - 4;
+        STORE(sp, 4, R[FX], 2);
+        R[15] = sp;
+        NEXT(2);
+    }
+    OPCASE(POP) {
+        uint32_t v;
+        LOAD(R[15], 4, v, 2);
+        R[15] += 4;
+        R[FX] = v;
+        NEXT(2);
+    }
+    OPCASE(SYS) { f_cause = CAUSE_SYSCALL; f_bad = IMM1; f_len = 5; goto retire_trap; }
+    OPCASE(BRK) { f_cause = CAUSE_BREAKPOINT; f_bad = 0; f_len = 1; goto retire_trap; }
+
+    OPCASE(HALT) {
+        PRIV(1);
+        RETIRE_EXIT(1, EXIT_HALT);
+        return EXIT_HALT;
+    }
+    OPCASE(WFI) {
+        PRIV(1);
+        if (!c->pending) {
+            if (c->timer_period) {
+                /* idle time counts: the clock runs on to the next timer interrupt */
+                if (c->timer_next > ic + 1)
+                    ic = c->timer_next - 1;
+            } else {
+                RETIRE_EXIT(1, EXIT_WFI);
+                return EXIT_WFI;
+            }
+        }
+        NEXT(1);
+    }
+    OPCASE(IN) {
+        PRIV(3);
+        uint32_t x = FX, port = ip[2];
+        RETIRE_EXIT(3, EXIT_IO_IN);
+        c->exit_port = port;
+        c->exit_reg = x;
+        return EXIT_IO_IN;
+    }
+    OPCASE(OUT) {
+        PRIV(3);
+        uint32_t v = R[FX], port = ip[2];
+        RETIRE_EXIT(3, EXIT_IO_OUT);
+        c->exit_port = port;
+        c->exit_value = v;
+        return EXIT_IO_OUT;
+    }
+    OPCASE(CLI) {
+        PRIV(1);
+        c->cr[CR_STATUS] &= ~(uint32_t)ST_IE;
+        NEXT(1);
+    }
+    OPCASE(STI) {
+        PRIV(1);
+        c->cr[CR_STATUS] |= ST_IE;
+        RETIRE_TO_BOUNDARY(1);
+    }
+    OPCASE(IRET) {
+        PRIV(1);
+        uint32_t st = c->cr[CR_STATUS];
+        c->cr[CR_STATUS] = (st & (ST_PG | ST_PKM | ST_PIE)) | ((st >> 3) & (ST_KM | ST_IE));
+        INVALIDATE();
+        ++ic;
+        pc = c->cr[CR_EPC];
+        goto boundary;
+    }
+    OPCASE(MFCR) {
+        PRIV(2);
+        uint32_t n = FY;
+        if (n >= NUM_CRS)
+            FAULT(CAUSE_ILLEGAL, 0, 2);
+        R[FX] = c->cr[n];
+        NEXT(2);
+    }
+    OPCASE(MTCR) {
+        PRIV(2);
+        uint32_t n = FX;
+        if (n >= NUM_CRS)
+            FAULT(CAUSE_ILLEGAL, 0, 2);
+        uint32_t v = R[FY];
+        if (n == CR_STATUS) {
+            v &= ST_MASK;
+            if ((v ^ c->cr[CR_STATUS]) & ST_PG)
+                hv_tlb_flush(c);
+        } else if (n == CR_PTBR) {
+            hv_tlb_flush(c);
+        }
+        c->cr[n] = v;
+        INVALIDATE();
+        RETIRE_TO_BOUNDARY(2);
+    }
+    OPCASE(TLBFLUSH) {
+        PRIV(1);
+        hv_tlb_flush(c);
+        INVALIDATE();
+        RETIRE_TO_BOUNDARY(1);
+    }
+    OPDEFAULT {
+        /* an undefined opcode reached through a fetch window: nothing but the opcode
+         * byte was fetched, as in the slow path */
+        FAULT(CAUSE_ILLEGAL, 0, 0);
+    }
+
+    SWITCH_END
+
+seq_boundary:
+    pc = PC();
+    goto boundary;
+
+seq_refetch:
+    pc = PC();
+    goto fetch_pc;
+
+boundary:
+    /* the work of an instruction boundary, in refcore's order; pc is the guest pc */
+    if (ic >= end) {
+        c->pc = pc;
+        c->icount = ic;
+        clear_exit(c, EXIT_BUDGET);
+        return EXIT_BUDGET;
+    }
+    if (c->timer_period && ic >= c->timer_next) {
+        c->pending |= IRQ_TIMER;
+        c->timer_next += c->timer_period;
+    }
+    if (c->pending && (c->cr[CR_STATUS] & ST_IE)) {
+        uint32_t cause;
+        if (c->pending & IRQ_TIMER) {
+            c->pending &= ~(uint32_t)IRQ_TIMER;
+            cause = CAUSE_TIMER;
+        } else {
+            c->pending &= ~(uint32_t)IRQ_DEVICE;
+            cause = CAUSE_DEVICE;
+        }
+        r = take_trap(c, cause, pc, 0, NULL, 0);
+        if (r >= 0) {
+            c->icount = ic;
+            return r;
+        }
+        pc = c->pc;
+        INVALIDATE();
+        goto boundary;
+    }
+    stop_at = end;
+    if (c->timer_period && c->timer_next < stop_at)
+        stop_at = c->timer_next;
+    /* fall through */
+
+fetch_pc: {
+        /* fetch the instruction at guest pc: through the current window, a new one, or
+         * the slow path */
+        const uint32_t st = c->cr[CR_STATUS];
+        pg = st & ST_PG;
+        ureq = (st & ST_KM) ? 0 : U_BIT;
+        uint32_t off = pc - flo;
+        if (off < wlen) {
+            ip = fbase + off;
+            DISPATCH();
+        }
+        if (!pg) {
+            if (msize >= 6 && (uint64_t)pc + 6 <= msize) {
+                flo = 0;
+                fbase = M;
+                wlen = (uint32_t)(msize - 5);
+                fend = fbase + wlen;
+                ip = M + pc;
+                DISPATCH();
+            }
+        } else {
+            const struct hv_tlb_entry *e = &c->tlb[(pc >> 12) & (HV_TLB_ENTRIES - 1)];
+            if (e->vpn == (pc >> 12) && (e->rights & ureq) == ureq && !(e->frame & 0xfffu)
+                && e->frame < msize) {
+                uint64_t avail = msize - e->frame;
+                if (avail > 0x1000)
+                    avail = 0x1000;
+                if ((pc & 0xfffu) + 6 <= avail) {
+                    flo = pc & ~0xfffu;
+                    fbase = M + e->frame;
+                    wlen = (uint32_t)avail - 5;
+                    fend = fbase + wlen;
+                    ip = fbase + (pc & 0xfffu);
+                    DISPATCH();
+                }
+            }
+        }
+        goto fetch_slow;
+    }
+
+fetch_slow: {
+        /* refcore's _fetch: the opcode byte, undefined opcode, then the rest */
+        uint32_t p;
+        int f = hv_translate(c, pc, K_FETCH, &p);
+        flo = pc;
+        fbase = ib;
+        ip = ib;
+        INVALIDATE();
+        if (f) {
+            f_cause = (uint32_t)f;
+            f_bad = c->fault_addr;
+            f_len = 0;
+            goto fault;
+        }
+        uint8_t op = M[p];
+        unsigned n = hv_length[op];
+        if (n == 0) {
+            f_cause = CAUSE_ILLEGAL;
+            f_bad = 0;
+            f_len = 0;
+            goto fault;
+        }
+        if (n > 1) {
+            uint32_t pa[6];
+            f = span(c, pc, n, K_FETCH, pa);
+            if (f) {
+                f_cause = (uint32_t)f;
+                f_bad = c->fault_addr;
+                f_len = 0;
+                goto fault;
+            }
+            for (unsigned i = 0; i < n; i++)
+                ib[i] = M[pa[i]];
+        } else {
+            ib[0] = op;
+        }
+        for (unsigned i = n; i < sizeof ib; i++)
+            ib[i] = 0;
+        DISPATCH();
+    }
+
+fault:
+    /* a fault of the instruction at PC(): it does not retire */
+    pc = PC();
+    r = take_trap(c, f_cause, pc, f_bad, ip, f_len);
+    if (r >= 0) {
+        c->icount = ic;
+        return r;
+    }
+    pc = c->pc;
+    INVALIDATE();
+    goto boundary;
+
+retire_trap:
+    /* sys and brk: they retire, and epc is the next instruction */
+    ++ic;
+    pc = PC();
+    r = take_trap(c, f_cause, pc + f_len, f_bad, ip, f_len);
+    if (r >= 0) {
+        c->icount = ic;
+        return r;
+    }
+    pc = c->pc;
+    INVALIDATE();
+    goto boundary;
+}

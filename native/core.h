@@ -1,0 +1,62 @@
+/* The native core of hv: the whole ISA in C, with the contract of vcpu/refcore.py.
+ *
+ * Memory belongs to the caller (a Python bytearray handed over with ffi.from_buffer), so
+ * several cores can share one buffer and Python reads and writes it without copies.
+ *
+ * The part between BEGIN CDEF and END CDEF is also the cffi declaration (build_core.py
+ * reads it), so it holds plain declarations with literal sizes only; core.c checks those
+ * sizes against the generated opcodes.h.
+ */
+#ifndef HV_CORE_H
+#define HV_CORE_H
+
+#include <stdint.h>
+
+/* BEGIN CDEF */
+struct hv_tlb_entry {
+    uint32_t vpn;        /* virtual page number; 0xffffffff when the entry is empty */
+    uint32_t frame;      /* physical address of the frame (pte & 0xfffff000) */
+    uint32_t rights;     /* pde & pte & (writable | user) */
+    uint32_t valid;      /* 1 when the entry holds a translation (get_state/set_state) */
+};
+
+struct hv_cpu {
+    uint32_t regs[16];
+    uint32_t pc;
+    uint32_t cr[7];
+    uint64_t icount;          /* retired instructions */
+    uint64_t timer_next;      /* icount at which the timer is next due */
+    uint32_t timer_period;    /* 0 = timer off */
+    uint32_t pending;         /* pending interrupts: bit 0 timer, bit 1 device */
+    uint32_t host_traps;      /* bit c set: a trap with cause c exits to the host */
+    uint32_t mem_size;
+    uint8_t *mem;
+    struct hv_tlb_entry tlb[64];
+
+    /* the last exit (valid after hv_run returns) */
+    uint32_t exit_reason;
+    uint32_t exit_port;
+    uint32_t exit_value;
+    uint32_t exit_reg;
+    uint32_t exit_cause;
+    uint32_t exit_epc;
+    uint32_t exit_badaddr;
+    uint32_t exit_insn_len;   /* 0 when the instruction was not (completely) fetched */
+    uint8_t exit_insn[8];
+
+    uint32_t fault_addr;      /* scratch: badaddr of the last failed translation */
+};
+
+/* Zero the CPU state and attach memory (mem may be NULL when mem_size is 0). */
+void hv_init(struct hv_cpu *c, uint8_t *mem, uint32_t mem_size);
+/* Run until an exit; at most `budget` instructions retire. Returns the exit reason. */
+int hv_run(struct hv_cpu *c, uint64_t budget);
+/* Drop every TLB entry. */
+void hv_tlb_flush(struct hv_cpu *c);
+/* Translate one byte's virtual address exactly as an access of `kind` would (5 read,
+ * 6 write, 7 fetch), filling the TLB on a walk. Returns 0 and sets *paddr, or returns the
+ * page-fault cause. */
+int hv_translate(struct hv_cpu *c, uint32_t vaddr, int kind, uint32_t *paddr);
+/* END CDEF */
+
+#endif /* HV_CORE_H */

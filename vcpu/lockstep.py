@@ -1,0 +1,272 @@
+"""Lockstep: the same program on two cores, one instruction boundary at a time.
+
+Each step is one `run(1)` on both cores. After every step the exits, pc, registers,
+control registers, icount, pending interrupts and timer are compared; memory and the TLB
+are compared every `mem_every` steps, on every exit other than BUDGET, and at the end.
+The first difference is reported with the step number, the pc and the instruction there.
+
+Exits are serviced identically for both cores: IO_OUT is recorded (and, with `devices`,
+port 0x20 sets the timer and port 0xFF powers off), IO_IN writes the same value
+(`in_value`, 0xffffffff by default, "no input") into the register, and HALT, WFI,
+SHUTDOWN, a TRAP exit and power-off end the run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .exits import VMExit
+from .image import Image
+from .isa import CR, DEFAULT_MEMORY, SP, DecodeError, Exit, Port, decode
+
+M32 = 0xFFFF_FFFF
+STOP_EXITS = (Exit.HALT, Exit.WFI, Exit.SHUTDOWN, Exit.TRAP)
+
+
+@dataclass
+class Divergence:
+    step: int            # 0-based index of the step after which the cores differ
+    pc: int              # pc before that step (the same on both cores)
+    insn: str            # the instruction at pc, disassembled, or its bytes in hex
+    diffs: list[str]     # what differs, one line each
+
+    def describe(self, names: tuple[str, str] = ("c", "py")) -> str:
+        lines = [f"divergence at step {self.step}, pc 0x{self.pc:08x}: {self.insn}"]
+        lines += [f"  {d}" for d in self.diffs]
+        return "\n".join(lines)
+
+
+@dataclass
+class Result:
+    steps: int                                   # steps run on both cores
+    divergence: Divergence | None = None
+    last_exit: VMExit | None = None
+    stop: str = "max-steps"                      # why the run ended
+    output: list[tuple[int, int]] = field(default_factory=list)   # (port, value) of IO_OUT
+    icount: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.divergence is None
+
+    def describe(self) -> str:
+        if self.divergence:
+            return self.divergence.describe()
+        return f"no divergence in {self.steps} instructions ({self.stop})"
+
+
+# --- building the cores -------------------------------------------------------------------
+
+def _boot(core, image: Image) -> None:
+    image.load_into(core.mem, core.mem_size)
+    core.pc = image.entry
+    core.regs[SP] = core.mem_size & M32
+    core.cr[CR.status] = 1
+
+
+def _setup_fn(image_or_setup) -> Callable:
+    if isinstance(image_or_setup, Image):
+        return lambda core: _boot(core, image_or_setup)
+    if isinstance(image_or_setup, (bytes, bytearray)):
+        return lambda core: _boot(core, Image(0, [(0, bytes(image_or_setup))]))
+    if callable(image_or_setup):
+        return image_or_setup
+    raise TypeError("lockstep needs an Image, raw code bytes or a setup(core) function")
+
+
+# --- inspecting without side effects --------------------------------------------------------
+
+def _peek(core, vaddr: int, n: int = 6) -> bytes:
+    """Up to n bytes at vaddr as the core would fetch them, walking the page tables by hand
+    (the TLB is neither used nor filled); stops at the first unreadable byte."""
+    mem, size, cr = core.mem, core.mem_size, core.cr
+    out = bytearray()
+    for i in range(n):
+        va = (vaddr + i) & M32
+        pa = va
+        if cr[CR.status] & 4:
+            pde_a = (cr[CR.ptbr] & ~0xFFF) + (va >> 22) * 4
+            if pde_a + 4 > size:
+                break
+            pde = int.from_bytes(mem[pde_a:pde_a + 4], "little")
+            pte_a = (pde & 0xFFFFF000) + ((va >> 12) & 0x3FF) * 4
+            if not pde & 1 or pte_a + 4 > size:
+                break
+            pte = int.from_bytes(mem[pte_a:pte_a + 4], "little")
+            if not pte & 1:
+                break
+            pa = (pte & 0xFFFFF000) | (va & 0xFFF)
+        if pa >= size:
+            break
+        out.append(mem[pa])
+    return bytes(out)
+
+
+def disassemble(raw: bytes) -> str:
+    """One instruction as text, or its bytes in hex when it does not decode."""
+    try:
+        d = decode(raw)
+    except DecodeError as e:
+        return f"{raw.hex(' ') or '(no bytes)'} ({e})"
+    ops = []
+    for kind, v in d.operand_values():
+        if kind == "reg":
+            ops.append(f"r{v}")
+        elif kind == "mem":
+            ops.append(f"[r{v[0]} + 0x{v[1]:x}]")
+        elif kind == "cr":
+            ops.append(CR(v).name if v < len(CR) else f"cr{v}")
+        else:
+            ops.append(f"0x{v:x}")
+    text = d.instr.mnemonic + (" " + ", ".join(ops) if ops else "")
+    return f"{text}  ({raw[:d.instr.length].hex(' ')})"
+
+
+def _quick(core) -> tuple:
+    return (core.pc, core.icount, core.pending, core.timer_period, core.timer_next,
+            list(core.regs), list(core.cr))
+
+
+_QUICK_NAMES = ("pc", "icount", "pending", "timer_period", "timer_next")
+
+
+def _diff(a, b, names, ea: VMExit, eb: VMExit, full: bool) -> list[str]:
+    na, nb = names
+    diffs = []
+    if ea != eb:
+        diffs.append(f"exit: {na} {ea} != {nb} {eb}")
+    qa, qb = _quick(a), _quick(b)
+    for i, name in enumerate(_QUICK_NAMES):
+        if qa[i] != qb[i]:
+            diffs.append(f"{name}: {na} 0x{qa[i]:x} != {nb} 0x{qb[i]:x}")
+    for r in range(16):
+        if qa[5][r] != qb[5][r]:
+            diffs.append(f"r{r}: {na} 0x{qa[5][r]:08x} != {nb} 0x{qb[5][r]:08x}")
+    for r in range(len(qa[6])):
+        if qa[6][r] != qb[6][r]:
+            diffs.append(f"{CR(r).name}: {na} 0x{qa[6][r]:08x} != {nb} 0x{qb[6][r]:08x}")
+    if a.host_traps != b.host_traps:
+        diffs.append(f"host_traps: {na} 0x{a.host_traps:x} != {nb} 0x{b.host_traps:x}")
+    if full:
+        diffs += _diff_mem_tlb(a, b, names)
+    return diffs
+
+
+def _diff_mem_tlb(a, b, names) -> list[str]:
+    na, nb = names
+    diffs = []
+    if a.mem != b.mem:
+        ma, mb = a.mem, b.mem
+        n = min(len(ma), len(mb))
+        bad = [i for i in range(n) if ma[i] != mb[i]]
+        if len(ma) != len(mb):
+            diffs.append(f"memory size: {na} {len(ma)} != {nb} {len(mb)}")
+        if bad:
+            shown = ", ".join(f"0x{i:x}: {ma[i]:02x}/{mb[i]:02x}" for i in bad[:8])
+            more = f" (+{len(bad) - 8} more)" if len(bad) > 8 else ""
+            diffs.append(f"memory differs at {len(bad)} bytes ({na}/{nb}): {shown}{more}")
+    ta, tb = a.get_state()["tlb"], b.get_state()["tlb"]
+    for i, (x, y) in enumerate(zip(ta, tb)):
+        if (list(x) if x else None) != (list(y) if y else None):
+            diffs.append(f"tlb[{i}]: {na} {x} != {nb} {y}")
+    return diffs
+
+
+# --- the lockstep loop --------------------------------------------------------------------
+
+def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
+             kinds: tuple[str, str] = ("c", "py"), cores=None, mem_every: int = 64,
+             in_value: int = M32, devices: bool = True) -> Result:
+    """Run a program on two cores in lockstep for at most `max_steps` steps.
+
+    `image_or_setup`: an `Image` (booted as the bare machine boots it), raw code bytes
+    (loaded at 0, entry 0), or a function `setup(core)` that loads and prepares a fresh
+    core (it is called once per core, so both start identical). `cores` overrides `kinds`
+    with two ready-made cores (then `image_or_setup` may be None)."""
+    if cores is None:
+        from .cores import make_core
+        cores = (make_core(kinds[0], mem_size=mem_size), make_core(kinds[1], mem_size=mem_size))
+        setup = _setup_fn(image_or_setup)
+        for c in cores:
+            setup(c)
+    elif image_or_setup is not None:
+        setup = _setup_fn(image_or_setup)
+        for c in cores:
+            setup(c)
+    a, b = cores
+    names = (getattr(a, "name", "a"), getattr(b, "name", "b"))
+    result = Result(0)
+
+    first = _diff(a, b, names, VMExit(Exit.BUDGET), VMExit(Exit.BUDGET), True)
+    if first:
+        result.divergence = Divergence(0, a.pc, "(before the first step)", first)
+        return result
+
+    step = 0
+    ex = None
+    while step < max_steps:
+        pc = a.pc
+        ea = a.run(1)
+        eb = b.run(1)
+        is_exit = ea.reason != Exit.BUDGET or eb.reason != Exit.BUDGET
+        full = is_exit or (step % mem_every == mem_every - 1)
+        # cheap comparison first; the full one (with messages) only when something differs
+        if ea != eb or _quick(a) != _quick(b) or (full and (a.mem != b.mem or
+                                                             a.get_state()["tlb"] != b.get_state()["tlb"])):
+            diffs = _diff(a, b, names, ea, eb, True)
+            if diffs:
+                result.divergence = Divergence(step, pc, disassemble(_peek(a, pc)), diffs)
+                result.steps = step + 1
+                result.last_exit = ea
+                result.icount = a.icount
+                return result
+        step += 1
+        ex = ea
+        r = ea.reason
+        if r == Exit.BUDGET:
+            continue
+        if r == Exit.IO_OUT:
+            result.output.append((ea.port, ea.value))
+            if devices and ea.port == Port.TIMER:
+                a.set_timer(ea.value)
+                b.set_timer(ea.value)
+            elif devices and ea.port == Port.POWER:
+                result.stop = f"power off ({ea.value})"
+                break
+        elif r == Exit.IO_IN:
+            a.regs[ea.reg] = in_value & M32
+            b.regs[eb.reg] = in_value & M32
+        else:
+            result.stop = ea.describe()
+            break
+    result.steps = step
+    result.last_exit = ex
+    result.icount = a.icount
+    diffs = _diff(a, b, names, ex or VMExit(Exit.BUDGET), ex or VMExit(Exit.BUDGET), True)
+    if diffs:
+        result.divergence = Divergence(step, a.pc, disassemble(_peek(a, a.pc)),
+                                       ["at the end: " + d for d in diffs])
+    return result
+
+
+def run_lockstep_command(path, max_steps: int, mem_size: int = DEFAULT_MEMORY,
+                         out=None) -> int:
+    """`hv lockstep`: run an image on the C and the Python core in lockstep and report.
+    `path` is an `Image` or the path of an image file. Returns 0 (no divergence),
+    1 (divergence) or 2 (the native core is not built)."""
+    import sys
+
+    from .cores import native_available
+    out = out or sys.stdout
+    if isinstance(path, Image):
+        image = path
+    else:
+        image = Image.from_bytes(Path(path).read_bytes(), str(path))
+    if not native_available():
+        print("hv lockstep: the native core is not built; nothing to compare against",
+              file=sys.stderr)
+        return 2
+    res = lockstep(image, max_steps, mem_size=mem_size)
+    print(res.describe(), file=out)
+    return 0 if res.ok else 1

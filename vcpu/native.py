@@ -1,0 +1,181 @@
+"""The native core behind RefCore's Python surface.
+
+`NativeCore` wraps `struct hv_cpu` (native/core.h) from the cffi extension `vcpu._core`.
+Memory is a Python bytearray handed to C with `ffi.from_buffer`: no copies, and several
+cores may share one buffer. `regs` and `cr` are cffi arrays: `core.regs[3] = 5`,
+`list(core.regs)` and slicing work as on a list of ints (values must fit in 32 bits).
+
+The extension is optional; import this module only through `vcpu.cores` unless you know it
+is built (`vcpu.cores.native_available()`).
+"""
+from __future__ import annotations
+
+from .exits import VMExit
+from .isa import NUM_CRS, STATUS_MASK, TLB_ENTRIES, Exit
+
+from ._core import ffi, lib  # noqa: E402  (ImportError when the extension is not built)
+
+M32 = 0xFFFF_FFFF
+M64 = (1 << 64) - 1
+_TLB_EMPTY = 0xFFFF_FFFF
+
+_EXITS = [Exit(i) for i in range(len(Exit))]
+_BUDGET, _HALT, _IO_OUT, _IO_IN, _WFI, _TRAP, _SHUTDOWN = (
+    Exit.BUDGET, Exit.HALT, Exit.IO_OUT, Exit.IO_IN, Exit.WFI, Exit.TRAP, Exit.SHUTDOWN)
+
+
+class NativeCore:
+    """The C core, with exactly RefCore's Python interface."""
+
+    name = "c"
+
+    def __init__(self, mem_size: int = 65536, memory: bytearray | None = None):
+        self.mem = memory if memory is not None else bytearray(mem_size)
+        self.mem_size = len(self.mem)
+        if self.mem_size > M32:
+            raise ValueError("memory larger than 4 GiB")
+        self._cpu = ffi.new("struct hv_cpu *")
+        # The cdata keeps the bytearray's buffer exported (it cannot be resized under us).
+        self._buf = ffi.from_buffer("uint8_t[]", self.mem, require_writable=True)
+        lib.hv_init(self._cpu, self._buf if self.mem_size else ffi.NULL, self.mem_size)
+        self.regs = self._cpu.regs
+        self.cr = self._cpu.cr
+        self._run = lib.hv_run
+
+    # --- scalar state ----------------------------------------------------------------------
+    @property
+    def pc(self) -> int:
+        return self._cpu.pc
+
+    @pc.setter
+    def pc(self, v: int) -> None:
+        self._cpu.pc = v & M32
+
+    @property
+    def icount(self) -> int:
+        return self._cpu.icount
+
+    @icount.setter
+    def icount(self, v: int) -> None:
+        self._cpu.icount = v
+
+    @property
+    def timer_period(self) -> int:
+        return self._cpu.timer_period
+
+    @timer_period.setter
+    def timer_period(self, v: int) -> None:
+        self._cpu.timer_period = v
+
+    @property
+    def timer_next(self) -> int:
+        return self._cpu.timer_next
+
+    @timer_next.setter
+    def timer_next(self, v: int) -> None:
+        self._cpu.timer_next = v
+
+    @property
+    def pending(self) -> int:
+        return self._cpu.pending
+
+    @pending.setter
+    def pending(self, v: int) -> None:
+        self._cpu.pending = v & 3
+
+    @property
+    def host_traps(self) -> int:
+        return self._cpu.host_traps
+
+    @host_traps.setter
+    def host_traps(self, v: int) -> None:
+        self._cpu.host_traps = v & M32
+
+    @property
+    def tlb(self) -> list:
+        """The TLB as RefCore holds it: per slot None or (vpn, frame, rights)."""
+        out = []
+        for e in self._cpu.tlb:
+            out.append((e.vpn, e.frame, e.rights) if e.valid else None)
+        return out
+
+    # --- state as plain data ----------------------------------------------------------------
+    def get_state(self) -> dict:
+        c = self._cpu
+        return {"regs": list(c.regs), "pc": c.pc, "cr": list(c.cr),
+                "icount": c.icount, "timer_period": c.timer_period,
+                "timer_next": c.timer_next, "pending": c.pending,
+                "host_traps": c.host_traps,
+                "tlb": [[e.vpn, e.frame, e.rights] if e.valid else None for e in c.tlb]}
+
+    def set_state(self, s: dict) -> None:
+        c = self._cpu
+        regs = s["regs"]
+        crs = s["cr"]
+        tlb = s["tlb"]
+        if len(regs) != 16 or len(crs) != NUM_CRS or len(tlb) != TLB_ENTRIES:
+            raise ValueError("state has the wrong number of registers or TLB entries")
+        for i, v in enumerate(regs):
+            c.regs[i] = v & M32
+        c.pc = s["pc"] & M32
+        for i, v in enumerate(crs):
+            c.cr[i] = v & M32
+        c.cr[0] &= STATUS_MASK
+        c.icount = s["icount"]
+        c.timer_period = s["timer_period"]
+        c.timer_next = s["timer_next"]
+        c.pending = s["pending"] & 3
+        c.host_traps = s["host_traps"]
+        for i, e in enumerate(tlb):
+            t = c.tlb[i]
+            if e:
+                t.vpn, t.frame, t.rights = e
+                t.valid = 1
+            else:
+                t.vpn, t.frame, t.rights, t.valid = _TLB_EMPTY, 0, 0, 0
+
+    def set_timer(self, period: int) -> None:
+        """What `out 0x20, period` does: from the next instruction on, every `period`."""
+        c = self._cpu
+        c.timer_period = period & M32
+        c.timer_next = c.icount + (period & M32)
+
+    def raise_irq(self, bits: int) -> None:
+        self._cpu.pending |= bits & 3
+
+    def tlb_flush(self) -> None:
+        lib.hv_tlb_flush(self._cpu)
+
+    def translate(self, vaddr: int, kind: int) -> int:
+        """Physical address of one byte, as an access of `kind` (5, 6, 7) would see it
+        (filling the TLB on a walk). Raises LookupError(cause) on a page fault."""
+        p = ffi.new("uint32_t *")
+        f = lib.hv_translate(self._cpu, vaddr & M32, kind, p)
+        if f:
+            raise LookupError(f)
+        return p[0]
+
+    # --- running ----------------------------------------------------------------------------
+    def run(self, budget: int) -> VMExit:
+        """Run until an exit; at most `budget` instructions retire (budget >= 0)."""
+        if budget < 0:
+            raise ValueError("budget must be >= 0")
+        c = self._cpu
+        r = self._run(c, budget if budget <= M64 else M64)
+        if r == 0:
+            return VMExit(_BUDGET)
+        if r == 2:
+            return VMExit(_IO_OUT, c.exit_port, c.exit_value)
+        if r == 3:
+            return VMExit(_IO_IN, c.exit_port, 0, c.exit_reg)
+        if r == 5:
+            return VMExit(_TRAP, cause=c.exit_cause, epc=c.exit_epc, badaddr=c.exit_badaddr,
+                          insn=bytes(ffi.buffer(c.exit_insn, c.exit_insn_len)))
+        if r == 6:
+            return VMExit(_SHUTDOWN, cause=c.exit_cause, epc=c.exit_epc,
+                          badaddr=c.exit_badaddr)
+        return VMExit(_EXITS[r])
+
+    def step(self) -> VMExit:
+        """Exactly one instruction boundary's worth of work (the lockstep unit)."""
+        return self.run(1)
