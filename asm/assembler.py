@@ -22,7 +22,7 @@ from vcpu import isa
 from vcpu.image import CODE, CONST, DATA, Image, Symbol
 
 from . import macros
-from .errors import MAX_ERRORS, AsmError, Diagnostic, LineError, Location, did_you_mean
+from .errors import MAX_ERRORS, AsmError, Diagnostic, LineError, Location, did_you_mean, short
 from .expr import Num, Reg, Sym, evaluate
 from .source import split_lines
 from .syntax import Mem, Str, parse_line
@@ -33,6 +33,7 @@ ADDRESS_LIMIT = 1 << 32
 MAX_SPACE = 16 << 20          # one .space / .align / .org gap
 MAX_IMAGE = 64 << 20          # all the bytes of one image
 MAX_INCLUDE_DEPTH = 64
+MAX_LINE = 64 * 1024          # characters; longer lines are refused before parsing
 
 CONTROL_REGISTERS = {cr.name: cr.value for cr in isa.CR}
 REGISTER_LIST = sorted(isa.REGISTER_NAMES, key=lambda r: (len(r), r))
@@ -153,7 +154,7 @@ class Assembler:
         self._read(raw, filename)
         if self.defining is not None:
             m = self.defining
-            self._error(Location(m.file, m.line, 1), f"macro '{m.name}' has no .endm")
+            self._error(Location(m.file, m.line, 1, m.header), f"macro '{m.name}' has no .endm")
             self.defining = None
         self._settle_pending(DATA)
         self._second_pass()
@@ -206,6 +207,13 @@ class Assembler:
             self.records.append(record)
         notes = _expansion_notes(expansion)
         try:
+            if len(text) > MAX_LINE:
+                # A long comment is harmless; long code would only be slow to reject.
+                code = macros.strip_comment(text[:MAX_LINE])
+                if len(code) == MAX_LINE:
+                    raise LineError(f"line too long ({len(text)} characters; the limit is "
+                                    f"{MAX_LINE})", 1)
+                text = code
             if self.macros and self._maybe_macro_call(text, loc, expansion):
                 return
             if ".macro" in text.lower() and macros.MACRO_START.match(text):
@@ -237,7 +245,7 @@ class Assembler:
         first = self.labels.get(name)
         first = first[1] if first else (self.equs[name][1] if name in self.equs else None)
         if first is not None:
-            raise LineError(f"duplicate symbol '{name}' (first defined at "
+            raise LineError(f"duplicate symbol '{short(name)}' (first defined at "
                             f"{first.file}:{first.line})", col)
 
     def _settle_pending(self, kind: int) -> None:
@@ -257,11 +265,11 @@ class Assembler:
         if name in self.equs:
             return self._equ_value(name, sym)
         if not self.pass2:
-            raise LineError(f"undefined symbol '{name}' (this value fixes an address, so it may "
+            raise LineError(f"undefined symbol '{short(name)}' (this value fixes an address, so it may "
                             f"only use symbols defined above it)", sym.col)
         if name.lower() in isa.REGISTER_NAMES:
             raise LineError(f"register '{name}' cannot be part of an expression", sym.col)
-        raise LineError(f"undefined symbol '{name}'"
+        raise LineError(f"undefined symbol '{short(name)}'"
                         + did_you_mean(name, list(self.labels) + list(self.equs)), sym.col)
 
     def _equ_value(self, name: str, sym: Sym) -> int:
@@ -370,7 +378,7 @@ class Assembler:
         elif name == ".endm":
             raise LineError(".endm without .macro", stmt.col)
         else:
-            raise LineError(f"unknown directive '{stmt.spelling}'" + did_you_mean(name, DIRECTIVES),
+            raise LineError(f"unknown directive '{short(stmt.spelling)}'" + did_you_mean(name, DIRECTIVES),
                             stmt.col)
 
     def _address_value(self, node, what: str) -> int:
@@ -410,7 +418,7 @@ class Assembler:
             first = self.macros[key]
             raise LineError(f"duplicate macro '{name}' (first defined at {first.file}:{first.line})",
                             col)
-        self.defining = macros.Macro(name, params, loc.file, loc.line)
+        self.defining = macros.Macro(name, params, loc.file, loc.line, header=text)
 
     def _macro_body_line(self, text: str, loc: Location) -> None:
         m = self.defining
@@ -461,7 +469,7 @@ class Assembler:
             hint = did_you_mean(stmt.name, candidates)
             if not hint and stmt.name.startswith("."):
                 hint = did_you_mean(stmt.name, DIRECTIVES)
-            raise LineError(f"unknown mnemonic '{stmt.spelling}'{hint}", stmt.col)
+            raise LineError(f"unknown mnemonic '{short(stmt.spelling)}'{hint}", stmt.col)
         instr = _select_form(stmt, forms)
         fixed, exprs = {}, []
         for (kind, fld), op in zip(instr.syntax, stmt.operands):
@@ -643,7 +651,7 @@ def _describe(op) -> str:
     if t is Num:
         return f"the number {op.value}"
     if t is Sym:
-        return f"'{op.name}'"
+        return f"'{short(op.name)}'"
     return "an expression"
 
 
@@ -680,7 +688,10 @@ def _select_form(stmt, forms) -> isa.Instr:
         kinds = [f.syntax[i][0] for f in same_count]
         if any(_matches(k, op) for k in kinds):
             continue
-        raise LineError(_kind_mismatch(kinds, op, i + 1) + f" (usage: {_usage(forms)})", op.col)
+        message = _kind_mismatch(kinds, op, i + 1)
+        if "did you mean" not in message:
+            message += f" (usage: {_usage(forms)})"
+        raise LineError(message, op.col)
     # Each operand fits some form, but no form fits them all (e.g. mixed forms).
     raise LineError(f"no form of '{stmt.name}' takes these operands (usage: {_usage(forms)})",
                     stmt.col)
@@ -691,11 +702,11 @@ def _kind_mismatch(kinds: list[str], op, position: int) -> str:
     if "reg" in kinds and t is Sym:
         low = op.name.lower()
         if low[:1] == "r" and low[1:].isdigit():
-            return f"there is no register '{op.name}' (registers are r0..r15 and sp)"
+            return f"there is no register '{short(op.name)}' (registers are r0..r15 and sp)"
         if "cr" not in kinds:
-            return f"expected a register, got '{op.name}'" + did_you_mean(op.name, REGISTER_LIST)
+            return f"expected a register, got '{short(op.name)}'" + did_you_mean(op.name, REGISTER_LIST)
     if "cr" in kinds and t is Sym:
-        return (f"unknown control register '{op.name}'"
+        return (f"unknown control register '{short(op.name)}'"
                 + (did_you_mean(op.name, list(CONTROL_REGISTERS))
                    or f" (control registers: {', '.join(CONTROL_REGISTERS)})"))
     want = " or ".join(dict.fromkeys(KIND_TEXT[k] for k in kinds))

@@ -92,16 +92,28 @@ def _caret_lines(text: str, col: int) -> list[str]:
     return ["    " + text, "    " + pad + "^"]
 
 
+def short(name: str, limit: int = 40) -> str:
+    """A name as a message shows it: long ones cut, so one bad line prints as one line."""
+    return name if len(name) <= limit else name[:limit - 3] + "..."
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """'; did you mean 'x'?' for the nearest candidate, or ''."""
-    cands = list(candidates)
-    match = difflib.get_close_matches(word, cands, n=1, cutoff=0.6)
-    if not match:
-        # A difference in case only is the commonest slip with case-sensitive symbols.
-        lower = {c.lower(): c for c in cands}
-        if word.lower() in lower:
-            match = [lower[word.lower()]]
-        else:
-            match = difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
-            match = [lower[m] for m in match]
-    return f"; did you mean '{match[0]}'?" if match else ""
+    """'; did you mean 'x'?' for the nearest candidate, or ''. Ties go to a candidate that
+    starts with `word` ('ad' -> 'add', not 'and'), then to the earlier candidate."""
+    if len(word) > 64:
+        return ""
+    best = None
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(word.lower())
+    for order, cand in enumerate(candidates):
+        matcher.set_seq1(cand.lower())
+        if (matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6):
+            continue
+        score = matcher.ratio()
+        if cand == word or score < 0.6:
+            continue
+        key = (-score, cand != word and cand.lower() != word.lower(),
+               not cand.lower().startswith(word.lower()), order)
+        if best is None or key < best[0]:
+            best = (key, cand)
+    return f"; did you mean '{best[1]}'?" if best else ""

@@ -35,6 +35,7 @@ class Macro:
     file: str
     line: int
     body: list[tuple[str, str, int]] = field(default_factory=list)    # (text, file, line)
+    header: str = ""       # the .macro line, for messages
 
 
 def parse_header(text: str) -> tuple[str, list[str], int]:

@@ -174,15 +174,29 @@ class _ToLine(Transformer):
         return unary("~", items[0], items[0].col - 1)
 
 
-def _binary_rule(op):
-    def rule(self, items):
-        return binary(op, items[0], items[1], items[1].col)
-    return rule
+    def binop_chain(self, items):
+        # Operator precedence (C's, all left-associative) over `a op b op c ...`.
+        values = [items[0]]
+        ops: list[str] = []
+        for k in range(1, len(items), 2):
+            op = str(items[k])
+            level = PRECEDENCE[op]
+            while ops and PRECEDENCE[ops[-1]] >= level:
+                _reduce(values, ops)
+            ops.append(op)
+            values.append(items[k + 1])
+        while ops:
+            _reduce(values, ops)
+        return values[0]
 
 
-for _name, _op in (("or_", "|"), ("xor_", "^"), ("and_", "&"), ("shl", "<<"), ("shr", ">>"),
-                   ("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"), ("mod", "%")):
-    setattr(_ToLine, _name, _binary_rule(_op))
+PRECEDENCE = {"|": 1, "^": 2, "&": 3, "<<": 4, ">>": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+
+
+def _reduce(values: list, ops: list) -> None:
+    right = values.pop()
+    left = values.pop()
+    values.append(binary(ops.pop(), left, right, right.col))
 
 
 def _split_address(expr, col: int) -> Mem:
@@ -253,8 +267,7 @@ _TERMINALS = {
     "NAME": "a name", "NUMBER": "a number", "CHAR": "a character", "STRING": "a string",
     "DIRECTIVE": "a directive", "$END": "end of line",
 }
-_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "LSHIFT", "RSHIFT", "AMPERSAND",
-              "VBAR", "CIRCUMFLEX", "TILDE", "__ANON_0", "__ANON_1"}
+_OPERATORS = {"BINOP", "PLUS", "MINUS", "TILDE"}
 _EXPR_START = {"NUMBER", "CHAR", "NAME", "LPAR"}
 
 
