@@ -15,6 +15,7 @@ Directives (case-insensitive): `.equ NAME, expr`, `.org addr`, `.word e, ...`,
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -609,7 +610,6 @@ def _seq(seg, segments) -> int:
 
 
 def _labels_of(prefix: str, text: str):
-    import re
     for m in re.finditer(r"([A-Za-z_]\w*)\s*:", prefix):
         yield m.group(1), m.start(1) + 1
 

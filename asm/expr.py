@@ -157,17 +157,3 @@ def _evaluate(node, lookup) -> int:
         raise LineError(f"register '{node.name}' cannot be part of an expression", node.col)
     raise LineError("expected an expression", getattr(node, "col", None))
 
-
-def symbols_in(node) -> list[Sym]:
-    """Every symbol an expression mentions (iteratively: expressions may be deep)."""
-    out, todo = [], [node]
-    while todo:
-        n = todo.pop()
-        t = type(n)
-        if t is Sym:
-            out.append(n)
-        elif t is BinOp:
-            todo += (n.right, n.left)
-        elif t is UnOp:
-            todo.append(n.arg)
-    return out

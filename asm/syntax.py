@@ -9,13 +9,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from vcpu.isa import REGISTER_NAMES
 
 from .errors import LineError
-from .expr import Num, Reg, Sym, BinOp, UnOp, binary, unary
+from .expr import BinOp, Num, Reg, Sym, binary, unary
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -243,11 +243,12 @@ def parser() -> Lark:
     return _parser
 
 
-def _cache_path():
-    # lark's default cache lives in the temp directory; fall back to no cache when that
-    # is not writable (the parser still works, just 20 ms slower to build).
-    import tempfile, os
-    return True if os.access(tempfile.gettempdir(), os.W_OK) else False
+def _cache_path() -> bool:
+    # lark's cache lives in the temp directory; without a writable one, build the parser
+    # each time (20 ms slower, same result).
+    import os
+    import tempfile
+    return os.access(tempfile.gettempdir(), os.W_OK)
 
 
 def parse_line(text: str) -> Line:
