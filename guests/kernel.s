@@ -1,0 +1,148 @@
+; kernel.s -- a small but real operating system for the hv machine.
+;
+; Run it:   hv run guests/kernel.s --mem 128K
+;           hv boot guests/kernel.s --mem 128K      (the same image, under the hypervisor)
+;
+; The kernel boots, gives each of five user tasks its own address space, runs them in user
+; mode with round-robin preemption from the timer, serves their system calls, and kills
+; the ones that misbehave. When every task has finished it prints a summary and powers the
+; machine off with exit status 0. It needs 128 KiB of memory (--mem 128K); see the map below.
+;
+; What it shows, and where to look:
+;   kernel/boot.s      building page tables: a kernel/user split, one page directory per
+;                      task, the same user virtual addresses backed by different frames;
+;                      turning paging on; starting the timer
+;   kernel/trap.s      the trap path: saving all 16 registers of whatever was running, one
+;                      vector for every cause, a table of handlers, returning with `iret`;
+;                      faults from user mode (the task is killed, the kernel carries on)
+;                      and demand paging (a fault the kernel repairs, then re-executes)
+;   kernel/syscall.s   system calls: `sys n`, a numbered table, arguments checked against
+;                      the caller's page table before the kernel touches them
+;   kernel/sched.s     the scheduler: round robin, sleeping, the idle loop with `wfi`,
+;                      exit, and the final summary
+;   kernel/user.s      the user program every task runs, with a small user-space library
+;
+; Every trap path runs at least once: system calls, timer interrupts, a privileged
+; instruction in user mode (task 3), page faults in user mode (task 4 reads kernel memory
+; and is killed; task 1 touches its heap page and the kernel maps it on demand), a
+; breakpoint (task 1), a divide by zero (task 5), and, in the kernel itself, mfcr, mtcr,
+; iret, tlbflush and wfi (the idle loop, once only the sleeping task is left).
+;
+; The output is the same on every run, bare or under the hypervisor: the timer counts
+; retired instructions, not seconds, so every preemption falls on the same instruction.
+;
+; System calls (`sys n`; arguments in r1, r2; the result in r1; every other register is
+; preserved):
+;   1  write(buf, len)   print len bytes from buf; returns len, or -1 for a bad buffer
+;   2  yield()          give the CPU to the next ready task
+;   3  getpid()         returns the caller's pid (1..5)
+;   4  sleep(ticks)     sleep for that many timer ticks
+;   5  exit(code)       end the task with an exit code (does not return)
+;   6  uptime()         returns the number of timer ticks since boot
+;   any other n         returns -1
+;
+; Memory map (physical = what the machine has; virtual = what every task sees):
+;
+;   physical            what                        virtual, in every address space
+;   0x00000-0x03fff     the kernel (code, data,     the same addresses, kernel-only
+;                       kernel stack at the top)
+;   0x04000-0x0ffff     frame pool                  the same addresses, kernel-only
+;   0x10000-0x13fff     the user program template   the user window: each task sees ITS
+;                       at 0x10000 (the rest is       own frames here, with the U bit:
+;                       pool: frames the kernel       0x10000 code   (read-only)
+;                       only ever uses as user        0x11000 data   (read/write)
+;                       pages)                        0x12000 stack  (read/write)
+;                                                     0x13000 heap   (mapped on first use)
+;   0x14000-0x1ffff     frame pool                  the same addresses, kernel-only
+;
+; The kernel maps all of physical memory at its own address (identity mapping) so that it
+; can keep using the addresses the assembler gave its labels after paging is turned on,
+; and it leaves out the U bit, so no user task can reach any of it. Only the user window,
+; virtual 0x10000-0x13fff, differs between address spaces.
+;
+; Why is the user program at 0x10000 in the image? The assembler gives every label its
+; address in this one image, so the user program has to be assembled at the virtual address
+; it will run at. The kernel copies that template into a fresh code frame per task; the
+; copies sit at different physical addresses but all run at virtual 0x10000.
+;
+; Register conventions inside the kernel: r0 holds 0 (the trap entry sets it; nothing in the
+; kernel writes r0 afterwards), r10 points at the current task's control block, and sp is
+; the kernel stack, reset at every trap (the kernel never waits in the middle of a trap:
+; every trap ends by returning to some task, or in the idle loop).
+
+.equ MEM_NEEDED,    0x20000         ; 128 KiB
+.equ PAGE,          4096
+.equ NTASKS,        5
+.equ TIMER_PERIOD,  1000            ; a timer interrupt every 1000 retired instructions
+
+; The kernel image must end below KERNEL_END (kernel/data.s checks it while assembling).
+.equ KERNEL_END,    0x04000
+
+; The user window (the same virtual addresses in every task).
+.equ USER_CODE,     0x10000
+.equ USER_DATA,     0x11000
+.equ USER_STACK,    0x12000
+.equ USER_HEAP,     0x13000
+.equ USER_END,      0x14000
+
+; Page-table entries: the frame's address in bits 31..12, then the rights.
+.equ PTE_P,         1               ; present
+.equ PTE_W,         2               ; writable
+.equ PTE_U,         4               ; user mode may use it
+
+; status bits
+.equ ST_KM,         1               ; kernel mode
+.equ ST_IE,         2               ; interrupts enabled
+.equ ST_PG,         4               ; paging on
+.equ ST_PKM,        8               ; kernel mode before the last trap
+.equ ST_PIE,        16              ; interrupts enabled before the last trap
+
+; trap causes
+.equ C_SYSCALL,     1
+.equ C_BREAKPOINT,  2
+.equ C_PRIVILEGED,  3
+.equ C_ILLEGAL,     4
+.equ C_PF_READ,     5
+.equ C_PF_WRITE,    6
+.equ C_PF_FETCH,    7
+.equ C_DIVIDE,      8
+.equ C_TIMER,       16
+.equ C_DEVICE,      17
+
+; system call numbers
+.equ SYS_WRITE,     1
+.equ SYS_YIELD,     2
+.equ SYS_GETPID,    3
+.equ SYS_SLEEP,     4
+.equ SYS_EXIT,      5
+.equ SYS_UPTIME,    6
+.equ NSYSCALLS,     7               ; table size: numbers 0..6 (0 is not a system call)
+
+; The task control block (TCB): everything the kernel knows about a task.
+.equ T_REGS,        0               ; r0..r15, 4 bytes each: the task's registers while
+                                    ;   it is not running
+.equ T_PC,          64              ; where it resumes
+.equ T_STATE,       68              ; one of the TS_ values
+.equ T_WAKE,        72              ; when sleeping: the tick to wake up at
+.equ T_PID,         76
+.equ T_DIR,         80              ; physical address of its page directory (its ptbr)
+.equ T_PT,          84              ; physical address of its page table
+.equ T_EXIT,        88              ; exit code, or the cause that killed it
+.equ T_KILLED,      92              ; 0: exited by itself; 1: killed by the kernel
+.equ T_BADADDR,     96              ; for a task killed by a page fault: the address
+.equ T_SIZE,        100
+
+.equ TS_UNUSED,     0
+.equ TS_READY,      1               ; runnable (the running task is READY too)
+.equ TS_SLEEPING,   2
+.equ TS_DONE,       3               ; exited or killed
+
+.entry boot
+
+.include "kernel/boot.s"
+.include "kernel/trap.s"
+.include "kernel/syscall.s"
+.include "kernel/sched.s"
+.include "lib/io.s"
+.include "kernel/data.s"            ; ends the kernel: data, then the kernel stack
+.include "kernel/user.s"            ; at USER_CODE: the user program template
