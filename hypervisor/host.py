@@ -43,9 +43,17 @@ class Host:
             if not runnable:
                 return
             for vm in runnable:
-                if self.trace:
-                    self.trace.event(vm, "schedule", what=f"slice of {slice_ * vm.weight}")
+                trace = self.trace
+                if trace:
+                    trace.event(vm, "schedule", pc=vm.core.pc,
+                                what=f"run {vm.name} for up to {slice_ * vm.weight} instructions")
+                    t0, i0 = time.perf_counter_ns(), vm.core.icount
                 self.run_slice(vm, slice_ * vm.weight, max_steps)
+                if trace:
+                    trace.slice(vm, t0, time.perf_counter_ns(), i0, vm.core.icount)
+                    if not vm.running:
+                        trace.event(vm, "stop", pc=vm.core.pc,
+                                    what=f"{vm.stop_kind}: {vm.reason} (status {vm.status})")
 
     def run_slice(self, vm: VM, budget: int, max_steps: int | None = None) -> None:
         """Run one guest for up to `budget` of its instructions."""

@@ -1,0 +1,245 @@
+"""Trap-and-emulate events and where they go.
+
+An event is one thing the hypervisor did for a guest: an `emulate`, a `reflect`, a
+`shadow-fill`, an `inject`, a `schedule` decision or a guest `stop`. Each carries a
+sequence number, the guest, the guest's instruction count, host time, the pc with its
+symbol (`schedule+0x12`), the disassembled instruction, the cause, and what was done.
+
+Sinks: JSON Lines (`--trace FILE.jsonl`), Chrome/Perfetto trace-event JSON
+(`--trace FILE.json`), and a live coloured view on stderr (`--trace -`). With tracing off
+the host holds `trace = None` and pays one truth test per exit.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import sys
+import time
+from collections import Counter, deque
+
+from vcpu.isa import CAUSE_TEXT
+
+SCHEMA = {
+    "seq": "int: 0, 1, 2, … in the order events happened",
+    "guest": "str: guest name",
+    "icount": "int: the guest's retired-instruction count at the event",
+    "t_ns": "int: host time since the trace began, in nanoseconds",
+    "kind": "str: emulate | reflect | shadow-fill | inject | schedule | stop",
+    "pc": "int or null: guest pc of the instruction involved",
+    "sym": "str or null: pc as symbol+offset from the image's symbol table",
+    "insn": "str or null: the instruction, disassembled",
+    "cause": "int or null: trap cause code",
+    "cause_text": "str or null: the cause in words",
+    "badaddr": "int or null: faulting address (page faults)",
+    "what": "str: what the hypervisor did, with the values involved",
+}
+KINDS = ("emulate", "reflect", "shadow-fill", "inject", "schedule", "stop")
+KIND_STYLE = {"emulate": "cyan", "reflect": "magenta", "shadow-fill": "blue",
+              "inject": "yellow", "schedule": "dim", "stop": "bold red"}
+
+
+class Symbols:
+    """pc -> 'name+0xoff' from an image's code and data labels."""
+
+    def __init__(self, image):
+        syms = sorted((s.value, s.name) for s in image.symbols if s.kind in (0, 1))
+        self.addrs = [a for a, _ in syms]
+        self.names = [n for _, n in syms]
+
+    def __call__(self, pc: int) -> str | None:
+        i = bisect.bisect_right(self.addrs, pc) - 1
+        if i < 0:
+            return None
+        off = pc - self.addrs[i]
+        return self.names[i] + (f"+0x{off:x}" if off else "")
+
+
+def _disasm(insn: bytes) -> str | None:
+    if not insn:
+        return None
+    try:
+        from asm.disasm import disassemble_one
+        return disassemble_one(insn, 0)
+    except Exception:   # an instruction that does not decode is shown as bytes
+        return insn.hex()
+
+
+class Filter:
+    """Keeps the events that match every given criterion."""
+
+    def __init__(self, guests=None, kinds=None, causes=None, insns=None, pc_range=None):
+        self.guests = set(guests) if guests else None
+        self.kinds = set(kinds) if kinds else None
+        self.causes = set(causes) if causes else None
+        self.insns = set(insns) if insns else None
+        self.pc_range = pc_range
+
+    def __call__(self, e: dict) -> bool:
+        if self.guests and e["guest"] not in self.guests:
+            return False
+        if self.kinds and e["kind"] not in self.kinds:
+            return False
+        if self.causes and e.get("cause") not in self.causes:
+            return False
+        if self.insns and (e.get("insn") or "").split(" ")[0] not in self.insns:
+            return False
+        if self.pc_range:
+            pc = e.get("pc")
+            if pc is None or not self.pc_range[0] <= pc <= self.pc_range[1]:
+                return False
+        return True
+
+
+class Tracer:
+    """Builds events and hands them to a sink; optionally keeps only the last N."""
+
+    def __init__(self, sink, images, names, flt: Filter | None = None, last: int | None = None):
+        self.sink = sink
+        self.symbols = {n: Symbols(img) for n, img in zip(names, images)}
+        self.filter = flt
+        self.ring = deque(maxlen=last) if last else None
+        self.seq = 0
+        self.t0 = time.perf_counter_ns()
+        self.counts: Counter = Counter()
+
+    def event(self, vm, kind: str, pc=None, cause=None, insn=b"", what="", badaddr=None):
+        e = {"seq": self.seq, "guest": vm.name, "icount": vm.core.icount,
+             "t_ns": time.perf_counter_ns() - self.t0, "kind": kind, "pc": pc,
+             "sym": self.symbols[vm.name](pc) if pc is not None else None,
+             "insn": _disasm(insn), "cause": cause,
+             "cause_text": CAUSE_TEXT.get(cause) if cause else None,
+             "badaddr": badaddr if cause in (5, 6, 7) else None, "what": what}
+        self.seq += 1
+        if self.filter and not self.filter(e):
+            return
+        self.counts[(vm.name, kind)] += 1
+        if self.ring is not None:
+            self.ring.append(e)
+        else:
+            self.sink.write(e)
+
+    def slice(self, vm, t_start_ns: int, t_end_ns: int, i0: int, i1: int) -> None:
+        if hasattr(self.sink, "slice"):
+            self.sink.slice(vm.name, t_start_ns - self.t0, t_end_ns - self.t0, i0, i1)
+
+    def close(self) -> None:
+        if self.ring is not None:
+            for e in self.ring:
+                self.sink.write(e)
+        self.sink.close()
+
+
+class JsonlSink:
+    def __init__(self, path: str):
+        self.f = open(path, "w")
+
+    def write(self, e: dict) -> None:
+        self.f.write(json.dumps(e) + "\n")
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class PerfettoSink:
+    """Chrome trace-event JSON: one process per guest; run slices on thread 1, hypervisor
+    events as instants on thread 2 (so slices on a track never overlap); an exits counter."""
+
+    def __init__(self, path: str, names):
+        self.path = path
+        self.pid = {n: i + 1 for i, n in enumerate(names)}
+        self.events = []
+        self.exits = Counter()
+        for n, pid in self.pid.items():
+            self.events += [
+                {"name": "process_name", "ph": "M", "pid": pid, "tid": 1, "ts": 0,
+                 "args": {"name": f"guest {n}"}},
+                {"name": "thread_name", "ph": "M", "pid": pid, "tid": 1, "ts": 0,
+                 "args": {"name": "vcpu (guest running)"}},
+                {"name": "thread_name", "ph": "M", "pid": pid, "tid": 2, "ts": 0,
+                 "args": {"name": "hypervisor"}}]
+
+    def write(self, e: dict) -> None:
+        pid = self.pid[e["guest"]]
+        ts = e["t_ns"] / 1000
+        name = e["kind"] + (f" {e['insn'].split(' ')[0]}" if e.get("insn") else "")
+        self.events.append({"name": name, "ph": "i", "s": "t", "ts": ts, "pid": pid,
+                            "tid": 2, "args": {k: e[k] for k in ("seq", "icount", "sym",
+                                                                 "cause_text", "what")}})
+        if e["kind"] != "schedule":
+            self.exits[e["guest"]] += 1
+            self.events.append({"name": "hypervisor events", "ph": "C", "ts": ts, "pid": pid,
+                                "tid": 1, "args": {"events": self.exits[e["guest"]]}})
+
+    def slice(self, name, t0, t1, i0, i1) -> None:
+        self.events.append({"name": "run", "ph": "X", "ts": t0 / 1000,
+                            "dur": max(t1 - t0, 1) / 1000, "pid": self.pid[name], "tid": 1,
+                            "args": {"instructions": i1 - i0}})
+
+    def close(self) -> None:
+        with open(self.path, "w") as f:
+            json.dump({"traceEvents": self.events, "displayTimeUnit": "ns"}, f)
+
+
+def format_event(e: dict):
+    from rich.text import Text
+    t = Text()
+    t.append(f"{e['seq']:>6} ", style="dim")
+    t.append(f"{e['guest']:<10} ", style="bold")
+    t.append(f"{e['icount']:>10} ", style="dim")
+    t.append(f"{e['kind']:<11} ", style=KIND_STYLE.get(e["kind"], ""))
+    if e.get("pc") is not None:
+        t.append(f"0x{e['pc']:08x} {(e.get('sym') or ''):<18} ", style="green")
+    if e.get("insn"):
+        t.append(f"{e['insn']:<20} ")
+    t.append(e.get("what") or "")
+    return t
+
+
+class LiveSink:
+    """Events as they come, coloured, on stderr (stdout stays the guests' console)."""
+
+    def __init__(self):
+        from rich.console import Console
+        self.con = Console(stderr=True, highlight=False)
+        self.counts = Counter()
+
+    def write(self, e: dict) -> None:
+        self.counts[(e["guest"], e["kind"])] += 1
+        self.con.print(format_event(e), soft_wrap=True)
+
+    def close(self) -> None:
+        if self.counts:
+            summary = ", ".join(f"{g}/{k}: {n}" for (g, k), n in sorted(self.counts.items()))
+            self.con.print(f"[dim]events: {summary}[/]")
+
+
+def open_trace(dest: str, images, names, flt=None, last=None) -> Tracer:
+    if dest == "-":
+        sink = LiveSink()
+    elif dest.endswith(".jsonl"):
+        sink = JsonlSink(dest)
+    elif dest.endswith(".json"):
+        sink = PerfettoSink(dest, names)
+    else:
+        raise ValueError(f"--trace {dest}: use FILE.jsonl, FILE.json (Perfetto) or - (live)")
+    return Tracer(sink, images, names, flt, last)
+
+
+def show(path: str, flt: Filter | None = None) -> int:
+    """`hv trace show FILE.jsonl`: print a saved trace with the live view's colouring."""
+    from rich.console import Console
+    con = Console(highlight=False)
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                raise ValueError(f"{path}:{n}: not a JSON object") from None
+            if flt is None or flt(e):
+                con.print(format_event(e), soft_wrap=True)
+    return 0
+
+
+def print_schema(out=sys.stdout) -> None:
+    for k, v in SCHEMA.items():
+        out.write(f"{k}: {v}\n")
