@@ -71,12 +71,13 @@ def test_guest_on_the_bare_machine(name, core):
     check(proc, expected(out))
 
 
+@pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_guest_under_the_hypervisor_prints_the_same(name):
+def test_guest_under_the_hypervisor_prints_the_same(name, core):
     # Popek and Goldberg's equivalence: the unmodified image, with the guest kernel in
     # real user mode and every privileged instruction trapped and emulated.
     args, out, _ = CASES[name]
-    check(hv("boot", source(name), *args), expected(out))
+    check(hv("boot", source(name), *args, "--core", core), expected(out))
 
 
 # --- the disk demo ----------------------------------------------------------------------
@@ -136,9 +137,13 @@ def test_kernel_output_shows_every_trap_path():
 
 
 def test_kernel_needs_more_than_64k():
+    # At 64 KiB the image itself does not fit (the user program sits at 0x10000)...
     proc = hv("run", source("kernel"))
     assert proc.returncode != 0
     assert b"--mem" in proc.stderr
+    # ...and with room for the image but not for the frame pool, the kernel says so.
+    check(hv("run", source("kernel"), "--mem", "80K"),
+          "[kernel] this kernel needs 128 KiB of memory: run it with --mem 128K\n", status=1)
 
 
 def test_echo_without_input():
