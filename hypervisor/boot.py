@@ -72,37 +72,73 @@ def _names(paths: list[str]) -> list[str]:
     return names
 
 
+def stats_rows(vm) -> dict[str, float | int | str]:
+    """One guest's figures, by row name (in display order)."""
+    s = vm.stats
+    icount = vm.core.icount
+    emulated = sum(s.emulated.values())
+    rows: dict = {"state": vm.stop_kind or vm.state,
+                  "guest instructions": icount,
+                  "  run directly on the core": icount - emulated,
+                  "  emulated by the hypervisor": emulated,
+                  "efficiency (direct / total)": (icount - emulated) / icount if icount else 1.0,
+                  "exits (total)": sum(v for k, v in s.exits.items() if k != "budget")}
+    for cause, n in sorted(s.exits.items(), key=lambda kv: str(kv[0])):
+        if cause.startswith("trap:"):
+            c = int(cause[5:])
+            rows[f"  exit: {CAUSE_TEXT.get(c, c)}"] = n
+    rows["  exit: budget (slice or timer)"] = s.exits.get("budget", 0)
+    for m, n in sorted(s.emulated.items()):
+        rows[f"emulate {m}"] = n
+    for c, n in sorted(s.reflected.items()):
+        rows[f"reflect {CAUSE_TEXT.get(c, c)}"] = n
+    for c, n in sorted(s.injected.items()):
+        rows[f"inject {CAUSE_TEXT.get(c, c)}"] = n
+    rows["shadow fills"] = vm.shadow.fills
+    rows["shadow flushes"] = vm.shadow.flushes
+    rows["time in core (s)"] = s.core_time
+    rows["time in hypervisor (s)"] = s.hv_time
+    rows["memory (KiB)"] = vm.mem_size // 1024
+    return rows
+
+
 def stats_table(vms) -> Table:
-    t = Table(title="hv boot: statistics", title_justify="left")
-    for col in ("guest", "state", "instructions", "exits", "emulated", "reflected",
-                "injected", "shadow fills/flushes", "efficiency", "core s", "hv s", "memory"):
-        t.add_column(col, justify="left" if col in ("guest", "state") else "right")
-    tot_i = tot_e = tot_em = 0
+    """Like kvm_stat: one row per event, one column per guest, and a total."""
+    per = [stats_rows(vm) for vm in vms]
+    names: list[str] = []
+    for r in per:
+        names += [k for k in r if k not in names]
+    t = Table(title="hv boot --stats", title_justify="left")
+    t.add_column("event")
     for vm in vms:
-        s = vm.stats
-        icount = vm.core.icount
-        emulated = sum(s.emulated.values())
-        exits = sum(v for k, v in s.exits.items() if k != "budget")
-        eff = (icount - emulated) / icount if icount else 1.0
-        tot_i += icount
-        tot_e += exits
-        tot_em += emulated
-        state = vm.stop_kind or vm.state
-        t.add_row(vm.name, state, f"{icount:,}", f"{exits:,}", _fmt(s.emulated),
-                  _fmt({CAUSE_TEXT.get(k, k): v for k, v in s.reflected.items()}),
-                  _fmt({CAUSE_TEXT.get(k, k): v for k, v in s.injected.items()}),
-                  f"{vm.shadow.fills}/{vm.shadow.flushes}", f"{eff:.4%}",
-                  f"{s.core_time:.3f}", f"{s.hv_time:.3f}",
-                  f"{vm.mem_size // 1024} KiB")
-    if len(vms) > 1:
-        eff = (tot_i - tot_em) / tot_i if tot_i else 1.0
-        t.add_row("total", "", f"{tot_i:,}", f"{tot_e:,}", str(tot_em), "", "", "",
-                  f"{eff:.4%}", "", "", "")
+        t.add_column(vm.name, justify="right")
+    multi = len(vms) > 1
+    if multi:
+        t.add_column("total", justify="right")
+    for name in names:
+        vals = [r.get(name, 0) for r in per]
+        cells = [_cell(name, v) for v in vals]
+        if multi:
+            if name.startswith("efficiency"):
+                tot_i = sum(r["guest instructions"] for r in per)
+                tot_d = sum(r["  run directly on the core"] for r in per)
+                cells.append(_cell(name, tot_d / tot_i if tot_i else 1.0))
+            elif name == "state":
+                cells.append("")
+            else:
+                cells.append(_cell(name, sum(vals)))
+        t.add_row(name, *cells)
     return t
 
 
-def _fmt(counter) -> str:
-    return " ".join(f"{k}:{v}" for k, v in sorted(counter.items(), key=lambda kv: -kv[1])) or "-"
+def _cell(name: str, v) -> str:
+    if isinstance(v, str):
+        return v
+    if name.startswith("efficiency"):
+        return f"{v:.4%}"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return f"{v:,}"
 
 
 def boot_command(args, load, input_bytes, stdout_write, err) -> int:
@@ -111,20 +147,25 @@ def boot_command(args, load, input_bytes, stdout_write, err) -> int:
     disks = args.disk or []
     if len(disks) > len(images):
         raise ValueError(f"{len(disks)} --disk files for {len(images)} guests")
+    weights = args.weight or []
+    if len(weights) > len(images):
+        raise ValueError(f"{len(weights)} --weight values for {len(images)} guests")
     multi = len(images) > 1
     console = SharedConsole(stdout_write, err, multi)
     pool = sum(frames_needed(args.mem) for _ in images) * PAGE_SIZE
     trace = None
     if args.trace:
+        from .cli import trace_filter
         from .trace import open_trace
-        trace = open_trace(args.trace, images, names)
+        trace = open_trace(args.trace, images, names, trace_filter(args), args.trace_last)
     host = Host(pool, trace=trace)
     cin = input_bytes(args)
     for i, (name, image) in enumerate(zip(names, images)):
         console.register(name)
         host.add(name, image, mem_size=args.mem, core=args.core, console_write=console.write,
                  console_input=cin if i == 0 else None,
-                 disk=disks[i] if i < len(disks) else None)
+                 disk=disks[i] if i < len(disks) else None,
+                 weight=weights[i] if i < len(weights) else 1)
     try:
         host.run(slice_=args.slice, max_steps=args.max_steps)
     except KeyboardInterrupt:

@@ -86,6 +86,46 @@ def cmd_boot(args) -> int:
     return boot_command(args, _load, _input_bytes, _stdout_write, err)
 
 
+def _range(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = text.split("-", 1)
+        return int(lo, 0), int(hi, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"address range {text!r}: use LO-HI, e.g. 0x100-0x1ff") from None
+
+
+def _trace_filter_args(p) -> None:
+    p.add_argument("--trace-guest", action="append", metavar="NAME", help="only this guest")
+    p.add_argument("--trace-kind", action="append", metavar="KIND",
+                   choices=("emulate", "reflect", "shadow-fill", "inject", "schedule", "stop"),
+                   help="only this kind of event (repeatable)")
+    p.add_argument("--trace-cause", action="append", type=int, metavar="N",
+                   help="only events with this trap cause code")
+    p.add_argument("--trace-insn", action="append", metavar="MNEMONIC",
+                   help="only events for this instruction (e.g. mtcr)")
+    p.add_argument("--trace-range", type=_range, metavar="LO-HI", help="only pcs in this range")
+
+
+def trace_filter(args):
+    from hypervisor.trace import Filter
+    if not any((args.trace_guest, args.trace_kind, args.trace_cause, args.trace_insn,
+                args.trace_range)):
+        return None
+    return Filter(args.trace_guest, args.trace_kind, args.trace_cause,
+                  [m.lower() for m in args.trace_insn or []], args.trace_range)
+
+
+def cmd_trace_show(args) -> int:
+    from hypervisor.trace import show
+    return show(args.file, trace_filter(args))
+
+
+def cmd_trace_schema(args) -> int:
+    from hypervisor.trace import print_schema
+    print_schema()
+    return 0
+
+
 def cmd_lockstep(args) -> int:
     from vcpu.lockstep import run_lockstep_command
     return run_lockstep_command(_load(args.program), args.max_steps or 1_000_000, args.mem)
@@ -143,9 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print exit, emulation and efficiency statistics on stderr")
     b.add_argument("--slice", type=_steps, default=10_000, metavar="N",
                    help="scheduler time slice in guest instructions (default 10000)")
-    b.add_argument("--trace", metavar="FILE",
-                   help="write trap-and-emulate events: FILE.jsonl, FILE.json (Perfetto) or - ")
+    b.add_argument("--weight", type=_steps, action="append", metavar="W",
+                   help="CPU share of each guest, in order (repeat per guest; default 1)")
+    t = b.add_argument_group("tracing")
+    t.add_argument("--trace", metavar="FILE",
+                   help="write trap-and-emulate events: FILE.jsonl, FILE.json (Perfetto) "
+                   "or - for a live view on stderr")
+    _trace_filter_args(t)
+    t.add_argument("--trace-last", type=_steps, metavar="N",
+                   help="keep only the last N events (written when the run ends)")
     b.set_defaults(func=cmd_boot)
+
+    tr = sub.add_parser("trace", help="work with saved traces")
+    trs = tr.add_subparsers(dest="trace_command", metavar="ACTION")
+    trs.required = True
+    show = trs.add_parser("show", help="print a saved JSON Lines trace, coloured")
+    show.add_argument("file", metavar="FILE.jsonl")
+    _trace_filter_args(show)
+    show.set_defaults(func=cmd_trace_show)
+    sch = trs.add_parser("schema", help="print the JSON Lines event schema")
+    sch.set_defaults(func=cmd_trace_schema)
 
     ls = sub.add_parser("lockstep", help="run an image on both cores and compare every step")
     ls.add_argument("program", metavar="IMAGE|SOURCE.s")

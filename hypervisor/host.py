@@ -66,9 +66,10 @@ class Host:
         while vm.running:
             t0 = clock()
             tick(vm)
+            pc = core.pc
             did = inject(vm)
             if did and trace:
-                trace.event(vm, "inject", what=did)
+                trace.event(vm, "inject", pc=pc, what=did)
             if not vm.running:
                 break
             now = core.icount
@@ -96,7 +97,8 @@ class Host:
     def handle_exit(self, vm: VM, ex: VMExit) -> None:
         if ex.reason == Exit.TRAP:
             vm.stats.exits[f"trap:{ex.cause}"] += 1
-            pc = ex.epc
+            # sys and brk save the next pc; the trace names the instruction itself.
+            pc = (ex.epc - len(ex.insn)) & M32 if ex.cause in (1, 2) else ex.epc
             kind, did = handle_trap(vm, ex)
             if self.trace:
                 self.trace.event(vm, kind, pc=pc, cause=ex.cause, insn=ex.insn, what=did,

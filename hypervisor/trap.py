@@ -40,7 +40,9 @@ def deliver(vm, cause: int, epc: int, badaddr: int = 0) -> str:
 def fault(vm, cause: int, epc: int, badaddr: int = 0) -> str:
     """Reflect a trap into the guest kernel."""
     vm.stats.reflected[int(cause)] += 1
-    return f"reflect {CAUSE_TEXT.get(cause, cause)} " + deliver(vm, int(cause), epc, badaddr)
+    detail = f" {badaddr}" if cause == Cause.SYSCALL else (
+        f" at 0x{badaddr:08x}" if cause in (5, 6, 7) else "")
+    return f"reflect {CAUSE_TEXT.get(cause, cause)}{detail} " + deliver(vm, int(cause), epc, badaddr)
 
 
 def handle_trap(vm, ex) -> tuple[str, str]:
