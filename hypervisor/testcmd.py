@@ -173,10 +173,11 @@ def report(results, args, out) -> None:
 
     combos = list(dict.fromkeys((r.core, r.mode) for r in results))
     table = Table(title="guest tests", title_justify="left", header_style="bold")
-    table.add_column("file", no_wrap=True)
+    table.add_column("file", overflow="fold", min_width=12)
     for core, mode in combos:
-        table.add_column(f"{core}-{mode}", justify="center")
-    table.add_column("time", justify="right")
+        table.add_column(f"{core}-{mode}", justify="center", no_wrap=True,
+                         min_width=len(f"{core}-{mode}"))
+    table.add_column("time", justify="right", no_wrap=True, min_width=6)
     by_file: dict[str, dict] = {}
     for r in results:
         by_file.setdefault(gt.display_path(r.path), {})[(r.core, r.mode)] = r
