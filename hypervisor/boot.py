@@ -181,7 +181,7 @@ def boot_command(args, load, input_bytes, stdout_write, err) -> int:
         if vm.stop_kind != "poweroff":
             where = f"{vm.name}: " if multi else ""
             err.print(f"hv: {where}{vm.reason} after {vm.core.icount} instructions",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
     if multi:
         sys.stdout.flush()
     if args.stats:

@@ -77,7 +77,8 @@ def cmd_run(args) -> int:
     sys.stdout.flush()
     if out.kind == "poweroff":
         return out.status & 0xFF
-    err.print(f"hv: {out.message} after {out.icount} instructions", markup=False)
+    err.print(f"hv: {out.message} after {out.icount} instructions", markup=False,
+              soft_wrap=True)
     return EXIT_MAX_STEPS if out.kind == "max-steps" else EXIT_CRASH
 
 

@@ -11,6 +11,7 @@ so the guest kernel cannot tell the difference (Popek & Goldberg's equivalence).
 """
 from __future__ import annotations
 
+from vcpu.machine import fault_text
 from vcpu.isa import CAUSE_TEXT, CR, FAULT_CAUSES, Cause, Irq, Status
 
 M32 = 0xFFFF_FFFF
@@ -24,10 +25,8 @@ def deliver(vm, cause: int, epc: int, badaddr: int = 0) -> str:
     v = vm.vcr
     st = v[ST]
     if cause in FAULT_CAUSES and (epc == v[EV] or (v[EV] == 0 and st & KM)):
-        text = CAUSE_TEXT.get(cause, f"cause {cause}")
-        vm.stop("shutdown", f"double fault: {text} at pc 0x{epc:08x} (badaddr 0x{badaddr:x}) "
-                f"with no way into a trap handler")
-        return "guest stopped: double fault"
+        vm.stop("shutdown", fault_text(cause, epc, badaddr, v[EV]))
+        return "guest stopped: " + vm.reason
     v[ST] = (st & PG) | KM | ((st & KM) << 3) | ((st & IE) << 3)
     v[EPC] = epc & M32
     v[CAU] = cause

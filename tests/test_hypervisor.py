@@ -59,6 +59,7 @@ def test_double_fault_evec_outside_memory(core_kind):
         r = run_image(img, core_kind, mode)
         assert r.kind == "shutdown", mode
         assert "double fault" in r.reason and "0x7ffff000" in r.reason, r.reason
+        assert "page fault on fetch" in r.reason
 
 
 def test_fault_inside_handler(core_kind):

@@ -56,10 +56,17 @@ def boot_state(core, image: Image, mem_top: int) -> None:
     core.cr[0] = 1            # status.KM
 
 
-def stop_message(ex: VMExit) -> str:
-    text = CAUSE_TEXT.get(ex.cause, f"cause {ex.cause}")
-    return (f"machine stopped: double fault: {text} at pc 0x{ex.epc:08x}"
-            f" (badaddr 0x{ex.badaddr:x}) with no way into a trap handler")
+def stop_message(ex: VMExit, evec: int) -> str:
+    return "machine stopped: " + fault_text(ex.cause, ex.epc, ex.badaddr, evec)
+
+
+def fault_text(cause: int, epc: int, badaddr: int, evec: int) -> str:
+    """Why a fault stopped the machine (the shutdown rule in docs/isa.md)."""
+    text = CAUSE_TEXT.get(cause, f"cause {cause}")
+    where = f"{text} at pc 0x{epc:08x} (badaddr 0x{badaddr:x})"
+    if epc == evec:
+        return f"double fault: {where}, in the trap handler's first instruction"
+    return f"{where} in kernel mode with no trap handler (evec = 0)"
 
 
 WFI_FOREVER = "machine stopped: wfi with no timer and no interrupt pending would never wake"
@@ -132,7 +139,7 @@ class Machine:
                 elif r == Exit.WFI:
                     return Outcome("wfi", message=WFI_FOREVER, icount=core.icount)
                 elif r == Exit.SHUTDOWN:
-                    return Outcome("shutdown", message=stop_message(ex), icount=core.icount)
+                    return Outcome("shutdown", message=stop_message(ex, core.cr[1]), icount=core.icount)
                 else:   # a TRAP exit needs a host-trap mask, which the bare machine never sets
                     return Outcome("shutdown", message=f"unexpected exit {ex.describe()}",
                                    icount=core.icount)

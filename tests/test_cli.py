@@ -1,0 +1,149 @@
+"""The `hv` command: exit statuses, and a clear one-line error (never a traceback) for bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hv(*args, cwd=None, input=b""):
+    p = subprocess.run([sys.executable, "-m", "hypervisor.cli", *map(str, args)], cwd=cwd or ROOT,
+                       input=input, capture_output=True, timeout=120)
+    assert b"Traceback" not in p.stderr, p.stderr.decode()
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+@pytest.fixture
+def src(tmp_path):
+    def _w(text, name="p.s"):
+        f = tmp_path / name
+        f.write_text(text)
+        return f
+    return _w
+
+
+def test_hello_greets_both_ways():
+    for cmd in ("run", "boot"):
+        st, out, _ = hv(cmd, "guests/hello.s")
+        assert st == 0 and "Hello" in out
+
+
+def test_power_off_status_is_the_exit_status(src):
+    f = src("li r1, 7\nout 0xff, r1\n")
+    assert hv("run", f)[0] == 7
+    assert hv("boot", f)[0] == 7
+
+
+def test_max_steps_stops_a_runaway_guest(src):
+    f = src("loop: jmp loop\n")
+    for cmd in ("run", "boot"):
+        st, _, err = hv(cmd, f, "--max-steps", 1000)
+        assert st == 124 and "--max-steps" in err, err
+
+
+@pytest.mark.parametrize("text,words", [
+    ("li r1, 0x7ffffff0\njmp r1\n", "page fault on fetch"),
+    (".byte 0xee\n", "illegal instruction"),
+    ("li r1, 0\ndiv r2, r1, r1\n", "divide by zero"),
+])
+def test_guest_crash_gives_one_line_reason(src, words, text):
+    f = src(text)
+    for cmd in ("run", "boot"):
+        for core in ("c", "py"):
+            st, _, err = hv(cmd, f, "--core", core)
+            assert st == 125 and words in err and "pc 0x" in err, (cmd, core, err)
+            assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_file():
+    st, _, err = hv("run", "nope.s")
+    assert st == 2 and "nope.s" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"\x7fELF" + bytes(60), "not an hv image"),
+    (b"HVIM\x01\x00" + bytes(30), "corrupt image"),
+])
+def test_bad_image_files(tmp_path, content, words):
+    f = tmp_path / "x.img"
+    f.write_bytes(content)
+    for cmd in ("run", "boot", "disasm"):
+        st, _, err = hv(cmd, f)
+        assert st == 2 and words in err, (cmd, err)
+
+
+def test_empty_file(tmp_path):
+    f = tmp_path / "x.img"
+    f.write_bytes(b"")
+    st, _, err = hv("run", f)
+    assert st == 1 and "empty" in err
+
+
+def test_truncated_image(tmp_path):
+    img = tmp_path / "h.img"
+    assert hv("asm", "guests/hello.s", "-o", img)[0] == 0
+    img.write_bytes(img.read_bytes()[:-9])
+    st, _, err = hv("run", img)
+    assert st == 2 and "corrupt" in err
+
+
+def test_program_bigger_than_memory(src):
+    f = src(".org 0x2000\nhalt\n")
+    st, _, err = hv("run", f, "--mem", "4K")
+    assert st == 2 and "--mem" in err
+    st, _, err = hv("boot", f, "--mem", "4K")
+    assert st == 2 and "--mem" in err
+
+
+@pytest.mark.parametrize("size", ["12", "0", "abc", "3G", "5000"])
+def test_bad_memory_sizes(size):
+    st, _, err = hv("run", "guests/hello.s", "--mem", size)
+    assert st == 2 and "--mem" in err
+
+
+def test_assembler_error_points_at_the_line(src):
+    f = src("nop\n  ad r1, r2, r3\n")
+    st, _, err = hv("run", f)
+    assert st == 1 and f"{f}:2:3: error" in err and "add" in err
+
+
+def test_boot_stats_reports_efficiency():
+    st, out, err = hv("boot", "--stats", "guests/fib.s")
+    assert st == 0 and "efficiency" in err and "emulate out" in err
+
+
+def test_several_guests_prefix_their_lines():
+    st, out, _ = hv("boot", "guests/hello.s", "guests/sieve.s")
+    assert st == 0
+    lines = out.splitlines()
+    assert any(line.startswith("[hello]") for line in lines)
+    assert any(line.startswith("[sieve]") for line in lines)
+    assert all(line.startswith(("[hello]", "[sieve]")) for line in lines)
+
+
+def test_trace_destinations_and_show(tmp_path):
+    st, _, err = hv("boot", "guests/hello.s", "--trace", tmp_path / "t.txt")
+    assert st == 2 and ".jsonl" in err
+    t = tmp_path / "t.jsonl"
+    assert hv("boot", "guests/hello.s", "--trace", t)[0] == 0
+    st, out, _ = hv("trace", "show", t, "--trace-insn", "out")
+    assert st == 0 and "out 0x10" in out and "schedule" not in out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{nope\n")
+    st, _, err = hv("trace", "show", bad)
+    assert st == 2 and "bad.jsonl:1" in err
+
+
+def test_disk_and_input_options(tmp_path):
+    disk = tmp_path / "d.img"
+    disk.write_bytes(bytes(8192))
+    st, out, _ = hv("run", "guests/disk.s", "--disk", disk)
+    assert st == 0 and disk.read_bytes() != bytes(8192)
+    st, out, _ = hv("run", "guests/echo.s", "--input", "hi\\n")
+    assert st == 0 and "HI" in out
+    st, out, _ = hv("run", "guests/echo.s", input=b"piped\n")
+    assert st == 0 and "PIPED" in out
