@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     from asm.commands import add_parsers
     add_parsers(sub)
+    from hypervisor.testcmd import add_test_parser
+    add_test_parser(sub)
 
     r = sub.add_parser("run", help="boot an image on the bare machine (real kernel mode)",
                        description="Boot IMAGE or SOURCE.s on the bare machine: kernel mode, "

@@ -2,8 +2,9 @@
 mode, trapped to the hypervisor and is carried out here against the guest's virtual state.
 
 One function per instruction. Each one retires the instruction (pc moves on, the guest's
-instruction count grows by one, exactly as on the bare machine) and returns a short text of
-what it did, for the trace.
+instruction count grows by one, exactly as on the bare machine) and, when the guest is being
+traced, returns a short text of what it did (building that text costs more than the
+emulation itself, so it is skipped otherwise).
 """
 from __future__ import annotations
 
@@ -26,46 +27,46 @@ def _retire(vm, length: int) -> None:
 def emulate_halt(vm, f, n):
     _retire(vm, n)
     vm.power_off(0)
-    return "power off (status 0)"
+    return "power off (status 0)" if vm.tracing else None
 
 
 def emulate_wfi(vm, f, n):
     _retire(vm, n)
     if vm.vpending:
-        return "wfi: interrupt already pending"
+        return "wfi: interrupt already pending" if vm.tracing else None
     if vm.vtimer_period:
         # Idle time counts as retired instructions, as on the bare machine.
         skipped = max(0, vm.vtimer_next - vm.core.icount)
         vm.core.icount += skipped
-        return f"wfi: idle {skipped} instructions until the timer"
+        return f"wfi: idle {skipped} instructions until the timer" if vm.tracing else None
     vm.stop("wfi", "wfi with no timer and no interrupt pending would never wake")
-    return "wfi: never wakes, guest stopped"
+    return "wfi: never wakes, guest stopped" if vm.tracing else None
 
 
 def emulate_in(vm, f, n):
     _retire(vm, n)
     value = vm.bus.read(f["port"])
     vm.core.regs[f["x"]] = value
-    return f"in r{f['x']} ← port 0x{f['port']:02x} = 0x{value:x}"
+    return f"in r{f['x']} ← port 0x{f['port']:02x} = 0x{value:x}" if vm.tracing else None
 
 
 def emulate_out(vm, f, n):
     _retire(vm, n)
     value = vm.core.regs[f["x"]]
     vm.bus.write(f["port"], value)
-    return f"out port 0x{f['port']:02x} ← 0x{value:x}"
+    return f"out port 0x{f['port']:02x} ← 0x{value:x}" if vm.tracing else None
 
 
 def emulate_cli(vm, f, n):
     _retire(vm, n)
     vm.vcr[ST] &= ~IE
-    return "virtual IE ← 0"
+    return "virtual IE ← 0" if vm.tracing else None
 
 
 def emulate_sti(vm, f, n):
     _retire(vm, n)
     vm.vcr[ST] |= IE
-    return "virtual IE ← 1"
+    return "virtual IE ← 1" if vm.tracing else None
 
 
 def emulate_iret(vm, f, n):
@@ -75,7 +76,7 @@ def emulate_iret(vm, f, n):
     vm.core.icount += 1
     vm.shadow.activate()
     mode = "kernel" if vm.vcr[ST] & KM else "user"
-    return f"iret → {mode} mode at 0x{vm.vcr[EPC]:08x}"
+    return f"iret → {mode} mode at 0x{vm.vcr[EPC]:08x}" if vm.tracing else None
 
 
 def emulate_mfcr(vm, f, n):
@@ -84,7 +85,7 @@ def emulate_mfcr(vm, f, n):
         return fault(vm, Cause.ILLEGAL, vm.core.pc)
     _retire(vm, n)
     vm.core.regs[f["x"]] = vm.vcr[cr]
-    return f"mfcr r{f['x']} ← {CR(cr).name} = 0x{vm.vcr[cr]:x}"
+    return f"mfcr r{f['x']} ← {CR(cr).name} = 0x{vm.vcr[cr]:x}" if vm.tracing else None
 
 
 def emulate_mtcr(vm, f, n):
@@ -101,13 +102,13 @@ def emulate_mtcr(vm, f, n):
         vm.shadow.flush()            # a new address space: rebuild the shadow lazily
     elif cr == ST:
         vm.shadow.activate()         # the mode may have changed
-    return f"mtcr {CR(cr).name} ← 0x{value:x}"
+    return f"mtcr {CR(cr).name} ← 0x{value:x}" if vm.tracing else None
 
 
 def emulate_tlbflush(vm, f, n):
     _retire(vm, n)
     vm.shadow.flush()
-    return "tlbflush: shadow tables dropped"
+    return "tlbflush: shadow tables dropped" if vm.tracing else None
 
 
 EMULATORS = {
@@ -117,9 +118,17 @@ EMULATORS = {
 }
 
 
-def emulate(vm, insn: bytes) -> tuple[str, str]:
-    """Emulate the privileged instruction `insn`; returns (mnemonic, what was done)."""
-    d = decode(insn)
-    m = d.instr.mnemonic
+_decoded: dict[bytes, tuple] = {}
+
+
+def emulate(vm, insn: bytes) -> str | None:
+    """Emulate the privileged instruction `insn`; returns what was done (when tracing)."""
+    hit = _decoded.get(insn)
+    if hit is None:
+        # A guest uses few distinct privileged instructions: decode each once.
+        d = decode(insn)
+        hit = _decoded[insn] = (d.instr.mnemonic, EMULATORS[d.instr.mnemonic], d.fields,
+                                d.instr.length)
+    m, fn, fields, length = hit
     vm.stats.emulated[m] += 1
-    return m, EMULATORS[m](vm, d.fields, d.instr.length)
+    return fn(vm, fields, length)

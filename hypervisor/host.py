@@ -34,6 +34,7 @@ class Host:
 
     def add(self, name, image, **kw) -> VM:
         vm = VM(name, image, self.pool, **kw)
+        vm.tracing = self.trace is not None
         self.vms.append(vm)
         return vm
 
@@ -61,38 +62,39 @@ class Host:
         stats = vm.stats
         trace = self.trace
         end = core.icount + budget
+        if max_steps is not None:
+            end = min(end, max_steps)
         stats.slices += 1
         clock = time.perf_counter
+        t_slice = clock()
+        in_core = 0.0
         while vm.running:
-            t0 = clock()
-            tick(vm)
-            pc = core.pc
-            did = inject(vm)
-            if did and trace:
-                trace.event(vm, "inject", pc=pc, what=did)
-            if not vm.running:
-                break
+            if vm.vtimer_period:
+                tick(vm)
+            if vm.vpending:
+                pc = core.pc
+                did = inject(vm)
+                if did and trace:
+                    trace.event(vm, "inject", pc=pc, what=did)
+                if not vm.running:
+                    break
             now = core.icount
-            if max_steps is not None and now >= max_steps:
-                vm.stop("max-steps", f"stopped after {max_steps} instructions (--max-steps)")
-                break
             if now >= end:
+                if max_steps is not None and now >= max_steps:
+                    vm.stop("max-steps", f"stopped after {max_steps} instructions (--max-steps)")
                 break
             b = end - now
             if vm.vtimer_period:
                 b = min(b, vm.vtimer_next - now)
-            if max_steps is not None:
-                b = min(b, max_steps - now)
-            t1 = clock()
+            t = clock()
             ex = core.run(b)
-            t2 = clock()
-            stats.core_time += t2 - t1
+            in_core += clock() - t
             if ex.reason == Exit.BUDGET:
                 stats.exits["budget"] += 1
-                stats.hv_time += t1 - t0
-                continue
-            self.handle_exit(vm, ex)
-            stats.hv_time += (t1 - t0) + (clock() - t2)
+            else:
+                self.handle_exit(vm, ex)
+        stats.core_time += in_core
+        stats.hv_time += clock() - t_slice - in_core
 
     def handle_exit(self, vm: VM, ex: VMExit) -> None:
         if ex.reason == Exit.TRAP:

@@ -33,27 +33,32 @@ def deliver(vm, cause: int, epc: int, badaddr: int = 0) -> str:
     v[BAD] = badaddr & M32
     vm.core.pc = v[EV]
     vm.shadow.activate()
-    return f"→ evec 0x{v[EV]:08x}"
+    return f"→ evec 0x{v[EV]:08x}" if vm.tracing else ""
 
 
 def fault(vm, cause: int, epc: int, badaddr: int = 0) -> str:
     """Reflect a trap into the guest kernel."""
     vm.stats.reflected[int(cause)] += 1
+    if not vm.tracing:
+        deliver(vm, int(cause), epc, badaddr)
+        return None
     detail = f" {badaddr}" if cause == Cause.SYSCALL else (
         f" at 0x{badaddr:08x}" if cause in (5, 6, 7) else "")
     return f"reflect {CAUSE_TEXT.get(cause, cause)}{detail} " + deliver(vm, int(cause), epc, badaddr)
 
 
-def handle_trap(vm, ex) -> tuple[str, str]:
+PRIVILEGED = int(Cause.PRIVILEGED)
+PAGE_FAULTS = (int(Cause.PAGE_FAULT_READ), int(Cause.PAGE_FAULT_WRITE),
+               int(Cause.PAGE_FAULT_FETCH))
+
+
+def handle_trap(vm, ex) -> tuple[str, str | None]:
     """Handle a TRAP exit; returns (kind, what was done) for the trace."""
-    from .emulate import emulate
     cause = ex.cause
-    if cause == Cause.PRIVILEGED and vm.vcr[ST] & KM:
-        m, did = emulate(vm, ex.insn)
-        return "emulate", did
-    if cause in (Cause.PAGE_FAULT_READ, Cause.PAGE_FAULT_WRITE, Cause.PAGE_FAULT_FETCH):
-        if vm.shadow.fill(ex.badaddr, cause):
-            return "shadow-fill", f"map 0x{ex.badaddr & ~0xFFF:08x}"
+    if cause == PRIVILEGED and vm.vcr[ST] & KM:
+        return "emulate", emulate(vm, ex.insn)
+    if cause in PAGE_FAULTS and vm.shadow.fill(ex.badaddr, cause):
+        return "shadow-fill", f"map 0x{ex.badaddr & ~0xFFF:08x}" if vm.tracing else None
     return "reflect", fault(vm, cause, ex.epc, ex.badaddr)
 
 
@@ -76,4 +81,8 @@ def inject(vm) -> str | None:
         vm.vpending &= ~Irq.DEVICE
         cause = Cause.DEVICE
     vm.stats.injected[int(cause)] += 1
-    return f"inject {CAUSE_TEXT[cause]} " + deliver(vm, int(cause), vm.core.pc)
+    did = deliver(vm, int(cause), vm.core.pc)
+    return f"inject {CAUSE_TEXT[cause]} " + did if vm.tracing else "inject"
+
+
+from .emulate import emulate  # noqa: E402  (emulate.py imports `fault` from here)

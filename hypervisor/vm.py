@@ -61,6 +61,7 @@ class VM:
         self.status = 0
         self.reason = ""
         self.output = bytearray()
+        self.tracing = False               # the host sets it when a tracer is attached
         self._console_write = console_write
         self.shadow = ShadowMMU(self, pool)
         for addr, data in image.segments:
