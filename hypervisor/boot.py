@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
 from rich.table import Table
 from rich.text import Text
@@ -63,13 +64,93 @@ class SharedConsole:
         return self._out
 
 
-def _names(paths: list[str]) -> list[str]:
-    names, seen = [], {}
-    for p in paths:
-        base = os.path.splitext(os.path.basename(p))[0] or "guest"
+@dataclass
+class GuestSpec:
+    """One guest of a host description."""
+    program: str
+    name: str = ""
+    mem: int | None = None
+    weight: int = 1
+    disk: str | None = None
+
+
+SPEC_KEYS = ("name", "mem", "weight", "disk")
+
+
+def parse_guest_arg(text: str) -> GuestSpec:
+    """`PATH[:key=value,...]`, e.g. `guests/kernel.s:mem=128K,weight=2,name=os`."""
+    path, sep, opts = text.rpartition(":")
+    if not sep or "=" not in opts:
+        return GuestSpec(text)
+    spec = GuestSpec(path)
+    for item in opts.split(","):
+        key, _, value = item.partition("=")
+        _set(spec, key.strip(), value.strip(), text)
+    return spec
+
+
+def _set(spec: GuestSpec, key: str, value, where: str) -> None:
+    from vcpu.machine import parse_size
+    if key not in SPEC_KEYS:
+        raise ValueError(f"{where}: unknown guest setting {key!r} (use {', '.join(SPEC_KEYS)})")
+    if key == "mem":
+        spec.mem = value if isinstance(value, int) else parse_size(str(value))
+    elif key == "weight":
+        try:
+            spec.weight = int(value)
+        except ValueError:
+            raise ValueError(f"{where}: weight must be a whole number, not {value!r}") from None
+        if spec.weight < 1:
+            raise ValueError(f"{where}: weight must be at least 1")
+    else:
+        setattr(spec, key, str(value))
+
+
+def load_host_file(path: str) -> tuple[dict, list[GuestSpec]]:
+    """A host description in TOML:
+
+        [host]
+        memory = "1M"        # the pool (default: what the guests need)
+        slice = 10000
+
+        [[guest]]
+        image = "guests/kernel.s"
+        name = "os"
+        mem = "128K"
+        weight = 2
+        disk = "os.img"
+    """
+    import tomllib
+    from vcpu.machine import parse_size
+    with open(path, "rb") as f:
+        try:
+            doc = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: {e}") from None
+    base = os.path.dirname(os.path.abspath(path))
+    host = dict(doc.get("host", {}))
+    if "memory" in host:
+        host["memory"] = parse_size(str(host["memory"]))
+    guests = []
+    for i, g in enumerate(doc.get("guest", []), 1):
+        if "image" not in g:
+            raise ValueError(f"{path}: guest {i} has no image")
+        spec = GuestSpec(os.path.join(base, g["image"]))
+        for k, v in g.items():
+            if k != "image":
+                _set(spec, k, os.path.join(base, v) if k == "disk" else v, f"{path}: guest {i}")
+        guests.append(spec)
+    if not guests:
+        raise ValueError(f"{path}: no [[guest]] entries")
+    return host, guests
+
+
+def _name_guests(specs: list[GuestSpec]) -> None:
+    seen: dict[str, int] = {}
+    for spec in specs:
+        base = spec.name or os.path.splitext(os.path.basename(spec.program))[0] or "guest"
         seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}{seen[base]}")
-    return names
+        spec.name = base if seen[base] == 1 else f"{base}{seen[base]}"
 
 
 def stats_rows(vm) -> dict[str, float | int | str]:
@@ -94,6 +175,7 @@ def stats_rows(vm) -> dict[str, float | int | str]:
         rows[f"reflect {CAUSE_TEXT.get(c, c)}"] = n
     for c, n in sorted(s.injected.items()):
         rows[f"inject {CAUSE_TEXT.get(c, c)}"] = n
+    rows["slices (cut short by I/O limit)"] = f"{s.slices:,} ({s.throttled:,})"
     rows["shadow fills"] = vm.shadow.fills
     rows["shadow flushes"] = vm.shadow.flushes
     rows["time in core (s)"] = s.core_time
@@ -141,18 +223,50 @@ def _cell(name: str, v) -> str:
     return f"{v:,}"
 
 
+def summary_table(vms) -> Table:
+    """The end of a multi-guest run: how each guest ended and what it used."""
+    total = sum(vm.core.icount for vm in vms) or 1
+    t = Table(title="hv boot: guests", title_justify="left")
+    for col in ("guest", "state", "reason", "instructions", "exits", "CPU share", "memory"):
+        t.add_column(col, justify="right" if col in ("instructions", "exits", "CPU share",
+                                                     "memory") else "left")
+    for vm in vms:
+        exits = sum(v for k, v in vm.stats.exits.items() if k != "budget")
+        reason = vm.reason if vm.stop_kind != "poweroff" else f"status {vm.status}"
+        t.add_row(vm.name, vm.stop_kind or vm.state, reason, f"{vm.core.icount:,}",
+                  f"{exits:,}", f"{vm.core.icount / total:.1%}", f"{vm.mem_size // 1024} KiB")
+    return t
+
+
 def boot_command(args, load, input_bytes, stdout_write, err) -> int:
-    images = [load(p) for p in args.programs]
-    names = _names(args.programs)
-    disks = args.disk or []
-    if len(disks) > len(images):
-        raise ValueError(f"{len(disks)} --disk files for {len(images)} guests")
-    weights = args.weight or []
-    if len(weights) > len(images):
-        raise ValueError(f"{len(weights)} --weight values for {len(images)} guests")
-    multi = len(images) > 1
+    host_cfg: dict = {}
+    if args.host:
+        host_cfg, specs = load_host_file(args.host)
+        specs = specs + [parse_guest_arg(p) for p in args.programs or []]
+    else:
+        if not args.programs:
+            raise ValueError("no guests: name images or sources, or give --host FILE.toml")
+        specs = [parse_guest_arg(p) for p in args.programs]
+    for i, d in enumerate(args.disk or []):
+        if i >= len(specs):
+            raise ValueError(f"{len(args.disk)} --disk files for {len(specs)} guests")
+        specs[i].disk = specs[i].disk or d
+    for i, w in enumerate(args.weight or []):
+        if i >= len(specs):
+            raise ValueError(f"{len(args.weight)} --weight values for {len(specs)} guests")
+        specs[i].weight = w
+    _name_guests(specs)
+    for spec in specs:
+        spec.mem = spec.mem or args.mem
+    images = [load(spec.program) for spec in specs]
+    names = [spec.name for spec in specs]
+    multi = len(specs) > 1
     console = SharedConsole(stdout_write, err, multi)
-    pool = sum(frames_needed(args.mem) for _ in images) * PAGE_SIZE
+    needed = sum(frames_needed(spec.mem) for spec in specs) * PAGE_SIZE
+    pool = host_cfg.get("memory", needed)
+    if pool < needed:
+        raise ValueError(f"host memory {pool // 1024} KiB cannot hold these guests: they need "
+                         f"{needed // 1024} KiB with their shadow page tables")
     trace = None
     if args.trace:
         from .cli import trace_filter
@@ -160,14 +274,13 @@ def boot_command(args, load, input_bytes, stdout_write, err) -> int:
         trace = open_trace(args.trace, images, names, trace_filter(args), args.trace_last)
     host = Host(pool, trace=trace)
     cin = input_bytes(args)
-    for i, (name, image) in enumerate(zip(names, images)):
-        console.register(name)
-        host.add(name, image, mem_size=args.mem, core=args.core, console_write=console.write,
-                 console_input=cin if i == 0 else None,
-                 disk=disks[i] if i < len(disks) else None,
-                 weight=weights[i] if i < len(weights) else 1)
+    for i, (spec, image) in enumerate(zip(specs, images)):
+        console.register(spec.name)
+        host.add(spec.name, image, mem_size=spec.mem, core=args.core,
+                 console_write=console.write, console_input=cin if i == 0 else None,
+                 disk=spec.disk, weight=spec.weight)
     try:
-        host.run(slice_=args.slice, max_steps=args.max_steps)
+        host.run(slice_=host_cfg.get("slice", args.slice), max_steps=args.max_steps)
     except KeyboardInterrupt:
         host.close()
         err.print("hv: interrupted")
@@ -175,15 +288,19 @@ def boot_command(args, load, input_bytes, stdout_write, err) -> int:
         if trace:
             trace.close()
     sys.stdout.flush()
-    status = 0
     for vm in host.vms:
         console.finish(vm.name)
         if vm.stop_kind != "poweroff":
             where = f"{vm.name}: " if multi else ""
             err.print(f"hv: {where}{vm.reason} after {vm.core.icount} instructions",
                       markup=False, highlight=False, soft_wrap=True)
+    if args.console_dir:
+        os.makedirs(args.console_dir, exist_ok=True)
+        for vm in host.vms:
+            with open(os.path.join(args.console_dir, f"{vm.name}.log"), "wb") as f:
+                f.write(vm.output)
     if multi:
-        sys.stdout.flush()
+        err.print(summary_table(host.vms))
     if args.stats:
         err.print(stats_table(host.vms))
     for vm in host.vms:
@@ -194,4 +311,4 @@ def boot_command(args, load, input_bytes, stdout_write, err) -> int:
     for vm in host.vms:
         if vm.status & 0xFF:
             return vm.status & 0xFF
-    return status
+    return 0

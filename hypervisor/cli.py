@@ -177,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("boot", help="boot one or more guests under the hypervisor",
                        description="Boot guests under the hypervisor: each guest kernel runs in "
                        "real user mode; privileged instructions trap and are emulated.")
-    b.add_argument("programs", nargs="+", metavar="IMAGE|SOURCE.s")
+    b.add_argument("programs", nargs="*", metavar="IMAGE|SOURCE.s[:mem=128K,weight=2,disk=F,name=N]")
+    b.add_argument("--host", metavar="FILE.toml", help="a host description: pool, slice, guests")
+    b.add_argument("--console-dir", metavar="DIR", help="also write each guest's console to "
+                   "DIR/NAME.log")
     _common_machine_args(b)
     _input_args(b)
     b.add_argument("--disk", action="append", metavar="FILE",

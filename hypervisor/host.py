@@ -65,6 +65,7 @@ class Host:
         if max_steps is not None:
             end = min(end, max_steps)
         stats.slices += 1
+        vm.refill_io()
         clock = time.perf_counter
         t_slice = clock()
         in_core = 0.0
@@ -93,6 +94,9 @@ class Host:
                 stats.exits["budget"] += 1
             else:
                 self.handle_exit(vm, ex)
+                if vm.throttled:
+                    stats.throttled += 1
+                    break
         stats.core_time += in_core
         stats.hv_time += clock() - t_slice - in_core
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from vcpu.isa import PAGE_SIZE
 
 
-class PoolExhausted(Exception):
+class PoolExhausted(ValueError):
     pass
 
 

@@ -19,6 +19,12 @@ from vcpu.isa import NUM_CRS, PAGE_SIZE, SP, Cause, Status
 from .shadow import ShadowMMU
 
 M32 = 0xFFFF_FFFF
+# Console and disk traffic per guest: a token bucket of bytes, refilled at every slice. A
+# guest that empties it loses the rest of its slice, so a flood slows the flooder only; its
+# output is unchanged (time is its own instruction count), the others keep their share.
+IO_BUCKET = 16384
+IO_REFILL = 4096
+
 # The real core sends every trap to the hypervisor.
 ALL_TRAPS = sum(1 << int(c) for c in Cause)
 
@@ -32,6 +38,7 @@ class Stats:
     core_time: float = 0.0                                 # seconds inside core.run
     hv_time: float = 0.0                                   # seconds handling exits
     slices: int = 0
+    throttled: int = 0                                     # slices cut short by the bucket
 
 
 class VM:
@@ -62,6 +69,8 @@ class VM:
         self.reason = ""
         self.output = bytearray()
         self.tracing = False               # the host sets it when a tracer is attached
+        self.io_tokens = IO_BUCKET
+        self.throttled = False
         self._console_write = console_write
         self.shadow = ShadowMMU(self, pool)
         for addr, data in image.segments:
@@ -85,9 +94,19 @@ class VM:
         h = self._host(gpa)
         return int.from_bytes(self.pool.mem[h:h + 4], "little")
 
+    def charge_io(self, nbytes: int) -> None:
+        self.io_tokens -= nbytes
+        if self.io_tokens <= 0:
+            self.throttled = True
+
+    def refill_io(self) -> None:
+        self.io_tokens = min(IO_BUCKET, self.io_tokens + IO_REFILL * self.weight)
+        self.throttled = False
+
     def dma_read(self, gpa: int, n: int) -> bytes:
         if gpa + n > self.mem_size:
             raise DMAError
+        self.charge_io(n)
         out = bytearray()
         while n:
             k = min(n, PAGE_SIZE - (gpa & 0xFFF))
@@ -99,6 +118,7 @@ class VM:
     def dma_write(self, gpa: int, data: bytes) -> None:
         if gpa + len(data) > self.mem_size:
             raise DMAError
+        self.charge_io(len(data))
         pos = 0
         while pos < len(data):
             k = min(len(data) - pos, PAGE_SIZE - (gpa & 0xFFF))
@@ -109,6 +129,7 @@ class VM:
     # --- platform interface for the devices ---------------------------------------------
     def _write_console(self, data: bytes) -> None:
         self.output += data
+        self.charge_io(len(data))
         if self._console_write:
             self._console_write(self, data)
 
