@@ -131,25 +131,33 @@ def slowdowns(repeat: int = 3, core: str = "c") -> list[dict]:
 
 def many_guests(counts=(1, 10, 100, 1000), per_guest: int = 200_000, slice_: int = 10_000,
                 core: str = "c") -> list[dict]:
+    """Aggregate throughput of n guests vs one guest doing the same work per guest."""
     img = assemble(COMPUTE.format(n=per_guest // 4), "<compute>")
     rows = []
     for n in counts:
-        host = Host(n * frames_needed(65536) * 4096)
-        vms = [host.add(f"g{i}", img, mem_size=65536, core=core) for i in range(n)]
-        t = time.perf_counter()
-        host.run(slice_=slice_)
-        dt = time.perf_counter() - t
-        total = sum(vm.core.icount for vm in vms)
-        slices = sum(vm.stats.slices for vm in vms)
-        assert all(vm.stop_kind == "poweroff" for vm in vms)
+        dt, total, slices = _many(img, n, slice_, core)
         rows.append({"guests": n, "instructions": total, "seconds": dt, "ips": total / dt,
                      "slices": slices, "pool_bytes_per_guest": frames_needed(65536) * 4096})
     one = rows[0]
     for r in rows:
         r["relative"] = r["ips"] / one["ips"]
-        # what a switch costs beyond the work: extra time per extra slice vs one guest
-        extra_slices = r["slices"] - one["slices"] * r["guests"]
-        ideal = one["seconds"] * r["guests"]
-        r["switch_ns"] = ((r["seconds"] - ideal) / r["slices"] * 1e9) if r["slices"] else 0.0
-        r["extra_slices"] = extra_slices
     return rows
+
+
+def _many(img, n, slice_, core):
+    host = Host(n * frames_needed(65536) * 4096)
+    vms = [host.add(f"g{i}", img, mem_size=65536, core=core) for i in range(n)]
+    t = time.perf_counter()
+    host.run(slice_=slice_)
+    dt = time.perf_counter() - t
+    assert all(vm.stop_kind == "poweroff" for vm in vms)
+    return dt, sum(vm.core.icount for vm in vms), sum(vm.stats.slices for vm in vms)
+
+
+def switch_cost(n: int = 100, per_guest: int = 400_000, core: str = "c") -> float:
+    """ns per guest switch: the same work in slices of 1,000 and of 100,000 instructions;
+    the extra time divided by the extra slices."""
+    img = assemble(COMPUTE.format(n=per_guest // 4), "<compute>")
+    t_small, _, s_small = min((_many(img, n, 1_000, core) for _ in range(3)), key=lambda r: r[0])
+    t_big, _, s_big = min((_many(img, n, 100_000, core) for _ in range(3)), key=lambda r: r[0])
+    return (t_small - t_big) / (s_small - s_big) * 1e9

@@ -148,9 +148,14 @@ class RefCore:
 
     def load(self, vaddr: int, n: int, kind: int = READ) -> int:
         mem = self.mem
+        if not self.cr[ST] & PG and vaddr + n <= self.mem_size:
+            return int.from_bytes(mem[vaddr:vaddr + n], "little")    # the common case
         return int.from_bytes(bytes(mem[p] for p in self._span(vaddr, n, kind)), "little")
 
     def store(self, vaddr: int, n: int, value: int) -> None:
+        if not self.cr[ST] & PG and vaddr + n <= self.mem_size:
+            self.mem[vaddr:vaddr + n] = (value & (1 << 8 * n) - 1).to_bytes(n, "little")
+            return
         phys = self._span(vaddr, n, WRITE)
         for i, p in enumerate(phys):
             self.mem[p] = (value >> (8 * i)) & 0xFF
@@ -219,6 +224,13 @@ class RefCore:
 
     def _fetch(self, pc: int) -> bytes:
         self._insn = b""
+        if not self.cr[ST] & PG and pc < self.mem_size:
+            op = self.mem[pc]
+            self._opcode = op
+            n = LENGTHS[op]
+            if n and pc + n <= self.mem_size:              # paging off, all in memory
+                raw = self._insn = bytes(self.mem[pc:pc + n])
+                return raw
         op = self.mem[self.translate(pc, FETCH)]
         self._opcode = op
         n = LENGTHS[op]

@@ -1,0 +1,122 @@
+"""`hv bench`: every benchmark, side by side in one run, printed and optionally written as
+Markdown (`hv bench --write docs/benchmarks.md`). Figures are ratios measured in the same
+run, because these machines are noisy.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from datetime import date
+
+from rich.console import Console
+from rich.table import Table
+
+from . import hv_bench
+
+
+def _core_rows(quick: bool):
+    try:
+        from .core_bench import run_core_bench
+    except ImportError:
+        return None
+    return run_core_bench(seconds_hint=0.2 if quick else 1.0)
+
+
+def guest_speed(quick: bool) -> list[dict]:
+    """Both cores on the sample guests, bare: guest instructions per second."""
+    from pathlib import Path
+    from asm.loader import load_program
+    root = Path(__file__).resolve().parent.parent
+    rows = []
+    for name in ("fib.s", "sieve.s"):
+        img = load_program(str(root / "guests" / name))
+        row = {"guest": name}
+        for core in ("c", "py"):
+            t, n = min((hv_bench._bare(img, core) for _ in range(1 if quick else 3)),
+                       key=lambda r: r[0])
+            row[core] = n / t
+            row["instructions"] = n
+        row["ratio"] = row["c"] / row["py"]
+        rows.append(row)
+    return rows
+
+
+def bench_command(args) -> int:
+    quick = args.quick
+    con = Console()
+    md: list[str] = []
+    started = time.perf_counter()
+
+    def table(title, cols, rows):
+        t = Table(title=title, title_justify="left")
+        for c in cols:
+            t.add_column(c, justify="left" if c == cols[0] else "right")
+        for r in rows:
+            t.add_row(*r)
+        con.print(t)
+        md.append(f"### {title}\n")
+        md.append("| " + " | ".join(cols) + " |")
+        md.append("|" + "|".join("---" for _ in cols) + "|")
+        md.extend("| " + " | ".join(r) + " |" for r in rows)
+        md.append("")
+
+    core = _core_rows(quick)
+    if core:
+        cols = list(core[0].keys())
+        table("Cores: guest instructions per second", cols,
+              [[_fmt(r[c]) for c in cols] for r in core])
+
+    rows = guest_speed(quick)
+    table("Sample guests on the bare machine (instructions/s)",
+          ["guest", "instructions", "native core", "reference core", "native / reference"],
+          [[r["guest"], f"{r['instructions']:,}", f"{r['c'] / 1e6:.1f} M", f"{r['py'] / 1e6:.2f} M",
+            f"{r['ratio']:.0f}×"] for r in rows])
+
+    tc = hv_bench.trap_costs(20_000 if quick else 100_000, 2 if quick else 3)
+    table("Hypervisor exit costs (native core)", ["what", "ns", "guest instructions"], [
+        ["trap-and-emulate round trip (mfcr)", f"{tc['emulate_ns']:.0f}", f"{tc['emulate_insns']:.0f}"],
+        ["reflected syscall (sys → evec → iret)", f"{tc['syscall_ns']:.0f}", f"{tc['syscall_insns']:.0f}"],
+        ["one guest instruction, bare", f"{tc['ns_per_guest_insn']:.2f}", "1"]])
+
+    sd = hv_bench.slowdowns(1 if quick else 3)
+    table("Virtualized vs bare (native core)",
+          ["guest", "instructions", "exits", "efficiency", "bare ms", "hv ms", "hv speed / bare"],
+          [[r["guest"], f"{r['instructions']:,}", f"{r['exits']:,}", f"{r['efficiency']:.4%}",
+            f"{r['bare_s'] * 1e3:.2f}", f"{r['hv_s'] * 1e3:.2f}", f"{r['speed_ratio']:.2f}×"]
+           for r in sd])
+
+    mg = hv_bench.many_guests((1, 10, 100) if quick else (1, 10, 100, 1000),
+                              per_guest=200_000 if quick else 2_000_000)
+    sw = hv_bench.switch_cost(20 if quick else 100)
+    table("Many guests (64 KiB each, compute loop, slice 10,000)",
+          ["guests", "instructions", "seconds", "M instr/s", "vs 1 guest", "pool KiB/guest"],
+          [[str(r["guests"]), f"{r['instructions']:,}", f"{r['seconds']:.3f}",
+            f"{r['ips'] / 1e6:.0f}", f"{r['relative']:.2f}×",
+            str(r["pool_bytes_per_guest"] // 1024)] for r in mg])
+    table("Guest switch", ["what", "ns"], [["one guest switch (slices of 1,000 vs 100,000)",
+                                            f"{sw:.0f}"]])
+
+    from .asm_speed import measure
+    lps = measure(10_000 if quick else 50_000, 1 if quick else 3)
+    table("Assembler", ["source", "lines/s"], [["generated 50k-line source" if not quick
+                                                  else "generated 10k-line source", f"{lps:,.0f}"]])
+    con.print(f"[dim]hv bench took {time.perf_counter() - started:.1f} s[/]")
+    if args.write:
+        with open(args.write, "w") as f:
+            f.write("# Benchmarks\n\n")
+            f.write(f"Measured {date.today()} on {platform.machine()} "
+                    f"({platform.python_implementation()} {platform.python_version()}) with\n\n"
+                    f"    hv bench{' --quick' if quick else ''} --write {args.write}\n\n"
+                    "Every table is one run, side by side; compare ratios, not absolute "
+                    "figures.\n\n")
+            f.write("\n".join(md) + "\n")
+        con.print(f"wrote {args.write}")
+    return 0
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.2f}" if v < 1000 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
