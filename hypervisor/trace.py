@@ -12,6 +12,7 @@ the host holds `trace = None` and pays one truth test per exit.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import sys
 import time
@@ -54,6 +55,7 @@ class Symbols:
         return self.names[i] + (f"+0x{off:x}" if off else "")
 
 
+@functools.lru_cache(maxsize=4096)
 def _disasm(insn: bytes) -> str | None:
     if not insn:
         return None
