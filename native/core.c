@@ -737,3 +737,10 @@ retire_trap:
     INVALIDATE();
     goto boundary;
 }
+
+uint64_t hv_run_packed(struct hv_cpu *c, uint64_t budget)
+{
+    uint64_t r = (uint64_t)hv_run(c, budget);
+    return r | (uint64_t)(c->exit_port & 0xff) << 8 | (uint64_t)(c->exit_reg & 0xff) << 16
+        | (uint64_t)c->exit_value << 32;
+}

@@ -51,6 +51,9 @@ struct hv_cpu {
 void hv_init(struct hv_cpu *c, uint8_t *mem, uint32_t mem_size);
 /* Run until an exit; at most `budget` instructions retire. Returns the exit reason. */
 int hv_run(struct hv_cpu *c, uint64_t budget);
+/* hv_run, with the exit packed into the result for a cheap return to Python:
+ * bits 0..7 reason, 8..15 port, 16..23 reg (IO_IN), 32..63 value (IO_OUT). */
+uint64_t hv_run_packed(struct hv_cpu *c, uint64_t budget);
 /* Drop every TLB entry. */
 void hv_tlb_flush(struct hv_cpu *c);
 /* Translate one byte's virtual address exactly as an access of `kind` would (5 read,
