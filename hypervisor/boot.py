@@ -14,6 +14,7 @@ from .host import Host, frames_needed
 
 COLOURS = ["cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta"]
 EXIT_MAX_STEPS, EXIT_CRASH = 124, 125
+LINE_MAX = 4096          # a console line longer than this is shown in pieces
 
 
 class SharedConsole:
@@ -39,11 +40,17 @@ class SharedConsole:
             self.raw_write(data)
             return
         buf = self.partial[vm.name]
-        buf += data
-        while b"\n" in buf:
-            line, _, rest = bytes(buf).partition(b"\n")
-            self._emit(vm.name, line)
-            buf[:] = rest
+        if b"\n" in data:
+            lines = (bytes(buf) + data).split(b"\n")
+            for line in lines[:-1]:
+                self._emit(vm.name, line)
+            buf[:] = lines[-1]
+        else:
+            buf += data
+        # A guest that never ends its line must not grow the host without bound.
+        while len(buf) >= LINE_MAX:
+            self._emit(vm.name, bytes(buf[:LINE_MAX]) + " ↵".encode())
+            del buf[:LINE_MAX]
 
     def finish(self, name: str) -> None:
         if self.multi and self.partial.get(name):

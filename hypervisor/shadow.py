@@ -17,6 +17,12 @@ Invalidation is *rebuild on flush*: `tlbflush`, a `ptbr` write or a `PG` change 
 views. That is exactly the guest's TLB contract (it must flush after editing an entry), costs
 no write-protection traps while the guest edits its tables, and costs one hidden fault per
 page touched after each flush (a context switch in the guest refills its working set).
+
+The shadow is a TLB that only a flush empties. The bare machine's TLB also loses an entry
+when another page takes its slot, so a guest that edits a live entry *without* flushing can
+see the new mapping earlier on the bare machine than under the hypervisor. No hypervisor
+can track that exactly while the guest runs directly on the CPU (TLB hits never exit), so
+the machine's contract is the flush: see "TLB" in docs/isa.md.
 """
 from __future__ import annotations
 

@@ -339,10 +339,6 @@ def test_frame_numbers_past_memory_never_become_host_addresses():
 
 # --- the console -----------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="hypervisor/boot.py SharedConsole.write keeps a guest's "
-                   "unfinished line without bound and rescans all of it for b'\\n' on every "
-                   "byte: a guest that prints without newlines grows host memory and makes "
-                   "each console byte cost O(bytes so far)")
 def test_console_line_buffer_is_bounded():
     from hypervisor.boot import SharedConsole
 
@@ -373,11 +369,9 @@ def test_unflushed_edit_stays_inside_the_guest(core):
     assert bytes(middle.output) in (b"AB\n", b"AA\n")
 
 
-@pytest.mark.xfail(strict=True, reason="hypervisor/shadow.py: the shadow tables keep a "
-                   "translation until the guest flushes, while the bare machine's 64-entry "
-                   "direct-mapped TLB evicts it when another page maps to the same slot, so "
-                   "an unflushed page-table edit is seen bare ('AB') but not under the "
-                   "hypervisor ('AA')")
+@pytest.mark.xfail(strict=True, reason="outside the TLB contract (docs/isa.md): the shadow "
+                   "tables keep an unflushed translation until the flush, the bare TLB until "
+                   "the slot is reused; TLB hits never exit, so the hypervisor cannot follow")
 @pytest.mark.parametrize("core", CORES)
 def test_unflushed_edit_same_bare_and_virtualized(core):
     m, outcome = run_bare(core, image("stale_tlb"), 10_000)

