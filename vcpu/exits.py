@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from .isa import CAUSE_TEXT, Exit
 
 
-@dataclass(slots=True)
+@dataclass
 class VMExit:
     reason: Exit
     port: int = 0        # IO_IN / IO_OUT
