@@ -741,6 +741,9 @@ retire_trap:
 uint64_t hv_run_packed(struct hv_cpu *c, uint64_t budget)
 {
     uint64_t r = (uint64_t)hv_run(c, budget);
+    if (r == EXIT_TRAP)     /* cause, instruction length, badaddr; epc is the core's pc */
+        return r | (uint64_t)(c->exit_cause & 0xff) << 8
+            | (uint64_t)(c->exit_insn_len & 0xff) << 16 | (uint64_t)c->exit_badaddr << 32;
     return r | (uint64_t)(c->exit_port & 0xff) << 8 | (uint64_t)(c->exit_reg & 0xff) << 16
         | (uint64_t)c->exit_value << 32;
 }

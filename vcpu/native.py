@@ -26,6 +26,7 @@ _new = object.__new__
 _PROTO_BUDGET = VMExit(Exit.BUDGET).__dict__
 _PROTO_OUT = VMExit(Exit.IO_OUT).__dict__
 _PROTO_IN = VMExit(Exit.IO_IN).__dict__
+_PROTO_TRAP = VMExit(Exit.TRAP).__dict__
 
 
 class NativeCore:
@@ -45,6 +46,7 @@ class NativeCore:
         self.regs = self._cpu.regs
         self.cr = self._cpu.cr
         self._run = lib.hv_run_packed
+        self._insn_buf = ffi.buffer(self._cpu.exit_insn)    # bytes of a trapping instruction
 
     # --- scalar state ----------------------------------------------------------------------
     @property
@@ -189,8 +191,13 @@ class NativeCore:
             return e
         c = self._cpu
         if k == 5:
-            return VMExit(Exit.TRAP, cause=c.exit_cause, epc=c.exit_epc, badaddr=c.exit_badaddr,
-                          insn=bytes(ffi.buffer(c.exit_insn, c.exit_insn_len)))
+            e = _new(VMExit)
+            d = e.__dict__ = _PROTO_TRAP.copy()
+            d["cause"] = (r >> 8) & 255
+            d["epc"] = c.pc
+            d["badaddr"] = r >> 32
+            d["insn"] = self._insn_buf[:(r >> 16) & 255]
+            return e
         if k == 6:
             return VMExit(Exit.SHUTDOWN, cause=c.exit_cause, epc=c.exit_epc,
                           badaddr=c.exit_badaddr)
