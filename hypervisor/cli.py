@@ -34,7 +34,8 @@ def _load(path: str):
     return load_program(path)
 
 
-def _mem(text: str) -> int:
+def memory_size(text: str) -> int:
+    """argparse type: '64K', '1M' -> bytes."""
     from vcpu.machine import parse_size
     try:
         return parse_size(text)
@@ -42,7 +43,8 @@ def _mem(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _steps(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number > 0 (0x.. and 1_000 allowed)."""
     try:
         n = int(text.replace("_", ""), 0)
     except ValueError:
@@ -138,9 +140,9 @@ def cmd_bench(args) -> int:
 
 
 def _common_machine_args(p, default_core="c"):
-    p.add_argument("--mem", type=_mem, default=64 * 1024, metavar="SIZE",
+    p.add_argument("--mem", type=memory_size, default=64 * 1024, metavar="SIZE",
                    help="guest memory, e.g. 64K (default), 256K, 1M")
-    p.add_argument("--max-steps", type=_steps, default=None, metavar="N",
+    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
                    help="stop a runaway guest after N instructions (exit status 124)")
     p.add_argument("--core", choices=("c", "py"), default=default_core,
                    help="native C core (default) or the pure-Python reference core")
@@ -187,16 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="disk image for the guests, in order (repeat per guest)")
     b.add_argument("--stats", action="store_true",
                    help="print exit, emulation and efficiency statistics on stderr")
-    b.add_argument("--slice", type=_steps, default=10_000, metavar="N",
+    b.add_argument("--slice", type=positive_int, default=10_000, metavar="N",
                    help="scheduler time slice in guest instructions (default 10000)")
-    b.add_argument("--weight", type=_steps, action="append", metavar="W",
+    b.add_argument("--weight", type=positive_int, action="append", metavar="W",
                    help="CPU share of each guest, in order (repeat per guest; default 1)")
     t = b.add_argument_group("tracing")
     t.add_argument("--trace", metavar="FILE",
                    help="write trap-and-emulate events: FILE.jsonl, FILE.json (Perfetto) "
                    "or - for a live view on stderr")
     _trace_filter_args(t)
-    t.add_argument("--trace-last", type=_steps, metavar="N",
+    t.add_argument("--trace-last", type=positive_int, metavar="N",
                    help="keep only the last N events (written when the run ends)")
     b.set_defaults(func=cmd_boot)
 

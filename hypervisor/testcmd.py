@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from . import guesttest as gt
+from hypervisor.cli import memory_size, positive_int
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -28,24 +29,6 @@ def _csv(choices):
                 f"{text!r}: choose from {', '.join(choices)} (comma-separated)")
         return list(dict.fromkeys(items))
     return parse
-
-
-def _steps(text: str) -> int:
-    try:
-        n = int(text.replace("_", ""), 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return n
-
-
-def _mem(text: str) -> int:
-    from vcpu.machine import parse_size
-    try:
-        return parse_size(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_test_parser(subparsers) -> argparse.ArgumentParser:
@@ -64,10 +47,10 @@ def add_test_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("-k", dest="keyword", metavar="EXPR",
                    help="only tests whose id (path::core-mode) contains EXPR; words combine "
                         "with and/or/not, e.g. -k 'paging and not py'")
-    t.add_argument("--max-steps", type=_steps, default=gt.DEFAULT_MAX_STEPS, metavar="N",
+    t.add_argument("--max-steps", type=positive_int, default=gt.DEFAULT_MAX_STEPS, metavar="N",
                    help=f"fail a guest that runs more than N instructions "
                         f"(default {gt.DEFAULT_MAX_STEPS:,})")
-    t.add_argument("--mem", type=_mem, default=gt.DEFAULT_MEM, metavar="SIZE",
+    t.add_argument("--mem", type=memory_size, default=gt.DEFAULT_MEM, metavar="SIZE",
                    help="guest memory, e.g. 64K (default), 128K")
     t.add_argument("--pattern", default=gt.DEFAULT_PATTERN, metavar="GLOB",
                    help=f"file names to collect from directories (default {gt.DEFAULT_PATTERN})")
