@@ -14,12 +14,30 @@ from rich.table import Table
 from . import hv_bench
 
 
-def _core_rows(quick: bool):
-    try:
-        from .core_bench import run_core_bench
-    except ImportError:
-        return None
-    return run_core_bench(seconds_hint=0.2 if quick else 1.0)
+def _core_rows(quick: bool) -> tuple[list[list[str]], list[list[str]]]:
+    """Per workload: native core, reference core and native C side by side; exit costs."""
+    from .core_bench import run_core_bench
+    results = run_core_bench(seconds_hint=0.2 if quick else 1.0, out=lambda line: None)
+    by = {}
+    for r in results:
+        by.setdefault(r.get("bench"), {})[r["core"]] = r
+    rows, exits = [], []
+    for name, row in by.items():
+        if name is None or "ns_per_exit" in next(iter(row.values())):
+            continue
+        c, py, C = row.get("c"), row.get("py"), row.get("native C -O2")
+        rows.append([name,
+                     f"{c['mips']:.0f}" if c else "-",
+                     f"{py['mips']:.2f}" if py else "-",
+                     f"{c['mips'] / py['mips']:.0f}×" if c and py else "-",
+                     f"{c['ns_per_iter']:.2f}" if c else "-",
+                     f"{C['ns_per_iter']:.2f}" if C else "-",
+                     f"{c['ns_per_iter'] / C['ns_per_iter']:.1f}×" if c and C else "-"])
+    for r in results:
+        if "ns_per_exit" in r:
+            exits.append([f"{r['core']} core", f"{r['ns_per_exit']:.0f}",
+                          f"{r['ns_raw_call']:.0f}" if "ns_raw_call" in r else "-"])
+    return rows, exits
 
 
 def guest_speed(quick: bool) -> list[dict]:
@@ -60,11 +78,12 @@ def bench_command(args) -> int:
         md.extend("| " + " | ".join(r) + " |" for r in rows)
         md.append("")
 
-    core = _core_rows(quick)
-    if core:
-        cols = list(core[0].keys())
-        table("Cores: guest instructions per second", cols,
-              [[_fmt(r[c]) for c in cols] for r in core])
+    rows, exits = _core_rows(quick)
+    table("Cores: guest MIPS, and ns per loop iteration against the same algorithm in C -O2",
+          ["workload", "native MIPS", "reference MIPS", "native / reference",
+           "native ns/iter", "C -O2 ns/iter", "native / C"], rows)
+    table("Exit round trip: run() returns IO_OUT, Python handles it, run() again",
+          ["core", "ns per exit", "the C call alone, ns"], exits)
 
     rows = guest_speed(quick)
     table("Sample guests on the bare machine (instructions/s)",
@@ -113,10 +132,3 @@ def bench_command(args) -> int:
         con.print(f"wrote {args.write}")
     return 0
 
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:,.2f}" if v < 1000 else f"{v:,.0f}"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)

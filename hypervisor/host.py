@@ -19,6 +19,7 @@ from .trap import handle_trap, inject, tick
 from .vm import VM
 
 M32 = 0xFFFF_FFFF
+LONE_SLICE = 1 << 20
 
 
 def frames_needed(mem_size: int) -> int:
@@ -43,13 +44,16 @@ class Host:
             runnable = [vm for vm in self.vms if vm.running]
             if not runnable:
                 return
+            # Alone, a guest has nobody to share with: long slices, as on the bare machine.
+            alone = len(runnable) == 1
             for vm in runnable:
+                budget = LONE_SLICE if alone else slice_ * vm.weight
                 trace = self.trace
                 if trace:
                     trace.event(vm, "schedule", pc=vm.core.pc,
-                                what=f"run {vm.name} for up to {slice_ * vm.weight} instructions")
+                                what=f"run {vm.name} for up to {budget} instructions")
                     t0, i0 = time.perf_counter_ns(), vm.core.icount
-                self.run_slice(vm, slice_ * vm.weight, max_steps)
+                self.run_slice(vm, budget, max_steps)
                 if trace:
                     trace.slice(vm, t0, time.perf_counter_ns(), i0, vm.core.icount)
                     if not vm.running:
