@@ -242,6 +242,9 @@ def summary_table(vms) -> Table:
         reason = vm.reason if vm.stop_kind != "poweroff" else f"status {vm.status}"
         t.add_row(vm.name, vm.stop_kind or vm.state, reason, f"{vm.core.icount:,}",
                   f"{exits:,}", f"{vm.core.icount / total:.1%}", f"{vm.mem_size // 1024} KiB")
+    pool = vms[0].pool
+    t.add_row("total", "", f"host pool {pool.size // 1024} KiB", f"{total:,}", "", "100%",
+              f"{sum(vm.mem_size for vm in vms) // 1024} KiB")
     return t
 
 
