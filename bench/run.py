@@ -56,7 +56,7 @@ NOTES = """
   field accesses at 100–150 ns apiece. Tracing off skips every description string.
 - **Sample guests virtualized** run 0.2–0.4× their bare speed: they print a lot, and every
   `out` is an emulated instruction. A compute-bound guest runs at bare speed (1.0×).
-- **Guest switch** (~2 µs, goal 300 ns): one Python-level slice (refill the I/O bucket,
+- **Guest switch** (2–3 µs, goal 300 ns): one Python-level slice (refill the I/O bucket,
   timer and interrupt checks, two clock reads, the exit) per switch.
 - **Reference core** (~1 M instructions/s; plain Python interpreters reach 4–8 M): it is the
   readable specification, with a method call per instruction and a bounds-checked path
