@@ -52,6 +52,101 @@ def sdiv(a: int, b: int) -> tuple[int, int]:
     return q & M32, (sa - q * sb) & M32
 
 
+_ALU = (
+    lambda a, b: (a + b) & M32,
+    lambda a, b: (a - b) & M32,
+    lambda a, b: (a * b) & M32,
+    None, None, None, None,                   # the divisions: they can trap, see _alu
+    lambda a, b: a & b,
+    lambda a, b: a | b,
+    lambda a, b: a ^ b,
+    lambda a, b: (a << (b & 31)) & M32,
+    lambda a, b: a >> (b & 31),
+    lambda a, b: (_signed(a) >> (b & 31)) & M32,
+    None, None, None,
+)
+_FROM = int.from_bytes
+
+
+def _fast(core, regs, mem, size, pc) -> bool:
+    """One instruction that cannot trap, with paging off and the whole instruction in
+    memory: the common case, done inline. Returns False (having changed nothing) for
+    anything else, which then takes the specification path, `_step`."""
+    op = mem[pc]
+    if 0x10 <= op <= 0x2C:
+        fn = _ALU[op & 0x0F]
+        if fn is None or LENGTHS[op] == 0:
+            return False
+        b = regs[mem[pc + 2] >> 4] if op < 0x20 else _FROM(mem[pc + 2:pc + 6], "little")
+        regs[mem[pc + 1] >> 4] = fn(regs[mem[pc + 1] & 15], b)
+        npc = pc + (3 if op < 0x20 else 6)
+    elif 0x40 <= op <= 0x45:
+        a, b = regs[mem[pc + 1] >> 4], regs[mem[pc + 1] & 15]
+        if op == 0x40:
+            taken = a == b
+        elif op == 0x41:
+            taken = a != b
+        elif op == 0x42:
+            taken = _signed(a) < _signed(b)
+        elif op == 0x43:
+            taken = _signed(a) >= _signed(b)
+        elif op == 0x44:
+            taken = a < b
+        else:
+            taken = a >= b
+        npc = _FROM(mem[pc + 2:pc + 6], "little") if taken else pc + 6
+    elif 0x30 <= op <= 0x36 and op != 0x33:
+        addr = (regs[mem[pc + 1] & 15] + _FROM(mem[pc + 2:pc + 6], "little")) & M32
+        width = (4, 2, 1)[op & 3]
+        if addr + width > size:
+            return False
+        if op < 0x34:
+            regs[mem[pc + 1] >> 4] = _FROM(mem[addr:addr + width], "little")
+        else:
+            v = regs[mem[pc + 1] >> 4] & ((1 << 8 * width) - 1)
+            mem[addr:addr + width] = v.to_bytes(width, "little")
+        npc = pc + 6
+    elif op == 0x02:
+        regs[mem[pc + 1] >> 4] = _FROM(mem[pc + 2:pc + 6], "little")
+        npc = pc + 6
+    elif op == 0x03:
+        regs[mem[pc + 1] >> 4] = regs[mem[pc + 1] & 15]
+        npc = pc + 2
+    elif op == 0x48:
+        npc = _FROM(mem[pc + 1:pc + 5], "little")
+    elif op == 0x49:
+        npc = regs[mem[pc + 1] >> 4]
+    elif op == 0x4A or op == 0x4B or op == 0x50:          # call label, call ra, push
+        sp = (regs[15] - 4) & M32
+        if sp + 4 > size:
+            return False
+        if op == 0x50:
+            value, npc = regs[mem[pc + 1] >> 4], pc + 2
+        else:
+            value = pc + (5 if op == 0x4A else 2)
+            npc = _FROM(mem[pc + 1:pc + 5], "little") if op == 0x4A else regs[mem[pc + 1] >> 4]
+        mem[sp:sp + 4] = value.to_bytes(4, "little")
+        regs[15] = sp
+    elif op == 0x4C or op == 0x51:                        # ret, pop
+        sp = regs[15]
+        if sp + 4 > size:
+            return False
+        v = _FROM(mem[sp:sp + 4], "little")
+        regs[15] = (sp + 4) & M32
+        if op == 0x4C:
+            npc = v
+        else:
+            regs[mem[pc + 1] >> 4] = v
+            npc = pc + 2
+    elif op == 0x01:
+        npc = pc + 1
+    else:
+        return False
+    core.pc = npc & M32
+    core.icount += 1
+    return True
+
+
 class RefCore:
     name = "py"
 
@@ -189,6 +284,8 @@ class RefCore:
         end = self.icount + budget
         regs = self.regs
         cr = self.cr
+        mem = self.mem
+        size = self.mem_size
         while True:
             if self.icount >= end:
                 return VMExit(Exit.BUDGET)
@@ -207,6 +304,8 @@ class RefCore:
                     return ex
                 continue
             pc = self.pc
+            if not cr[ST] & PG and pc + 6 <= size and _fast(self, regs, mem, size, pc):
+                continue
             try:
                 ex = self._step(pc, regs, cr)
             except _Trap as t:
