@@ -43,14 +43,14 @@ def _core_rows(quick: bool) -> tuple[list[list[str]], list[list[str]]]:
 NOTES = """
 ### What limits these figures
 
-- **Native core**: about 800 M instructions/s on the counted loop (goal 1,000), 500–750 on the
+- **Native core**: 700–1,000 M instructions/s on the counted loop between runs (goal 1,000), 500–780 on the
   others, 5–25× slower per iteration than the same algorithm compiled with gcc -O2. The
   interpreter keeps the registers in memory and decodes register nibbles on every
   instruction; native C runs the loop in about one cycle per iteration, which no interpreter
   without a compiler reaches.
 - **Exit round trip** (~550 ns, goal 250): the C call itself costs ~130 ns; building the
   exit object and Python's call overhead take the rest.
-- **Trap-and-emulate** (~3 µs, goal 1 µs) and **reflected syscall** (~10 µs: the benchmark's
+- **Trap-and-emulate** (3–5 µs between runs, goal 1 µs) and **reflected syscall** (~10 µs: the benchmark's
   handler also emulates `mfcr` and `iret`): the exit, the decode (cached per instruction
   bytes), the emulation and the shadow view switch are each a few Python calls and cffi
   field accesses at 100–150 ns apiece. Tracing off skips every description string.
@@ -58,7 +58,7 @@ NOTES = """
   `out` is an emulated instruction. A compute-bound guest runs at bare speed (1.0×).
 - **Guest switch** (2–3 µs, goal 300 ns): one Python-level slice (refill the I/O bucket,
   timer and interrupt checks, two clock reads, the exit) per switch.
-- **Reference core** (~1 M instructions/s; plain Python interpreters reach 4–8 M): it is the
+- **Reference core** (1–1.6 M instructions/s; plain Python interpreters reach 4–8 M): it is the
   readable specification, with a method call per instruction and a bounds-checked path
   for every access.
 """
