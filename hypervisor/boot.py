@@ -289,11 +289,12 @@ def boot_command(args, load, input_bytes, stdout_write, err) -> int:
         host.add(spec.name, image, mem_size=spec.mem, core=args.core,
                  console_write=console.write, console_input=cin if i == 0 else None,
                  disk=spec.disk, weight=spec.weight)
+    interrupted = False
     try:
         host.run(slice_=host_cfg.get("slice", args.slice), max_steps=args.max_steps)
     except KeyboardInterrupt:
-        host.close()
-        err.print("hv: interrupted")
+        interrupted = True
+        host.close("interrupted (Ctrl-C)")
     finally:
         if trace:
             trace.close()
@@ -313,6 +314,8 @@ def boot_command(args, load, input_bytes, stdout_write, err) -> int:
         err.print(summary_table(host.vms))
     if args.stats:
         err.print(stats_table(host.vms))
+    if interrupted:
+        return 130
     for vm in host.vms:
         if vm.stop_kind == "max-steps":
             return EXIT_MAX_STEPS

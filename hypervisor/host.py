@@ -119,6 +119,7 @@ class Host:
         vm.stats.exits[ex.reason.name.lower()] += 1
         vm.stop("error", f"unexpected exit from the core: {ex.describe()}")
 
-    def close(self) -> None:
+    def close(self, reason: str = "host stopped") -> None:
+        """Stop every guest that still runs (their disks are flushed)."""
         for vm in self.vms:
-            vm.stop("error", "host stopped")
+            vm.stop("interrupted", reason)
