@@ -136,11 +136,19 @@ def load_host_file(path: str) -> tuple[dict, list[GuestSpec]]:
             raise ValueError(f"{path}: {e}") from None
     base = os.path.dirname(os.path.abspath(path))
     host = dict(doc.get("host", {}))
+    unknown = set(host) - {"memory", "slice"}
+    if unknown:
+        raise ValueError(f"{path}: unknown [host] setting {sorted(unknown)[0]!r} "
+                         "(use memory, slice)")
     if "memory" in host:
         host["memory"] = parse_size(str(host["memory"]))
+    if "slice" in host and (not isinstance(host["slice"], int) or host["slice"] < 1):
+        raise ValueError(f"{path}: [host] slice must be a whole number of instructions > 0")
+    if not isinstance(doc.get("guest", []), list):
+        raise ValueError(f"{path}: guests are [[guest]] tables")
     guests = []
     for i, g in enumerate(doc.get("guest", []), 1):
-        if "image" not in g:
+        if not isinstance(g, dict) or not isinstance(g.get("image"), str):
             raise ValueError(f"{path}: guest {i} has no image")
         spec = GuestSpec(os.path.join(base, g["image"]))
         for k, v in g.items():
@@ -212,7 +220,7 @@ def stats_table(vms) -> Table:
                 tot_i = sum(r["guest instructions"] for r in per)
                 tot_d = sum(r["  run directly on the core"] for r in per)
                 cells.append(_cell(name, tot_d / tot_i if tot_i else 1.0))
-            elif name == "state":
+            elif any(isinstance(v, str) for v in vals):
                 cells.append("")
             else:
                 cells.append(_cell(name, sum(vals)))

@@ -116,6 +116,15 @@ def test_boot_stats_reports_efficiency():
     assert st == 0 and "efficiency" in err and "emulate out" in err
 
 
+def test_quickstart_command():
+    """The README's first command: several guests side by side, with statistics."""
+    st, out, err = hv("boot", "--stats", "--mem", "128K", "guests/kernel.s", "guests/fib.s",
+                      "guests/sieve.s")
+    assert st == 0
+    assert "[kernel]" in out and "[fib]" in out and "[sieve]" in out
+    assert "efficiency" in err and "total" in err
+
+
 def test_several_guests_prefix_their_lines():
     st, out, _ = hv("boot", "guests/hello.s", "guests/sieve.s")
     assert st == 0
@@ -147,3 +156,29 @@ def test_disk_and_input_options(tmp_path):
     assert st == 0 and "HI" in out
     st, out, _ = hv("run", "guests/echo.s", input=b"piped\n")
     assert st == 0 and "PIPED" in out
+
+
+@pytest.mark.parametrize("toml,words", [
+    ('[host]\nslice = "x"\n[[guest]]\nimage = "h.s"\n', "slice"),
+    ('[host]\nmemory = "12"\n[[guest]]\nimage = "h.s"\n', "multiple of 4K"),
+    ('[host]\nmemory = "8K"\n[[guest]]\nimage = "h.s"\n', "cannot hold"),
+    ('[[guest]]\nimage = "h.s"\nweight = "heavy"\n', "weight"),
+    ('[[guest]]\nname = "x"\n', "no image"),
+    ('[host]\nspeed = 3\n', "unknown"),
+    ('not toml [', "h.toml"),
+])
+def test_bad_host_files(tmp_path, toml, words):
+    (tmp_path / "h.s").write_text("halt\n")
+    f = tmp_path / "h.toml"
+    f.write_text(toml)
+    st, _, err = hv("boot", "--host", f)
+    assert st == 2 and words in err, err
+
+
+def test_host_file_runs_its_guests(tmp_path):
+    (tmp_path / "a.s").write_text("li r1, 3\nout 0xff, r1\n")
+    f = tmp_path / "h.toml"
+    f.write_text('[host]\nslice = 100\n[[guest]]\nimage = "a.s"\nname = "one"\nmem = "8K"\n'
+                 '[[guest]]\nimage = "a.s"\nweight = 2\n')
+    st, out, err = hv("boot", "--host", f)
+    assert st == 3 and "one" in err and "a " in err
