@@ -8,7 +8,7 @@ emulation itself, so it is skipped otherwise).
 """
 from __future__ import annotations
 
-from vcpu.isa import CR, NUM_CRS, STATUS_MASK, Cause, Status, decode
+from vcpu.isa import CR, NUM_CRS, STATUS_MASK, Cause, Status, decode, status_on_iret
 
 from .trap import fault
 
@@ -71,7 +71,7 @@ def emulate_sti(vm, f, n):
 
 def emulate_iret(vm, f, n):
     st = vm.vcr[ST]
-    vm.vcr[ST] = (st & (PG | PKM | PIE)) | ((st >> 3) & (KM | IE))
+    vm.vcr[ST] = status_on_iret(st)
     vm.core.pc = vm.vcr[EPC]
     vm.core.icount += 1
     vm.shadow.activate()

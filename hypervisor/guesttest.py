@@ -26,7 +26,6 @@ stopped on its own (double fault, a `wfi` that never wakes) or ran past `max_ste
 """
 from __future__ import annotations
 
-import bisect
 import fnmatch
 import os
 import re

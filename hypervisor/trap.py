@@ -12,7 +12,7 @@ so the guest kernel cannot tell the difference (Popek & Goldberg's equivalence).
 from __future__ import annotations
 
 from vcpu.machine import fault_text
-from vcpu.isa import CAUSE_TEXT, CR, FAULT_CAUSES, Cause, Irq, Status
+from vcpu.isa import CAUSE_TEXT, CR, FAULT_CAUSES, Cause, Irq, Status, status_on_trap
 
 M32 = 0xFFFF_FFFF
 KM, IE, PG = int(Status.KM), int(Status.IE), int(Status.PG)
@@ -27,7 +27,7 @@ def deliver(vm, cause: int, epc: int, badaddr: int = 0) -> str:
     if cause in FAULT_CAUSES and (epc == v[EV] or (v[EV] == 0 and st & KM)):
         vm.stop("shutdown", fault_text(cause, epc, badaddr, v[EV]))
         return "guest stopped: " + vm.reason
-    v[ST] = (st & PG) | KM | ((st & KM) << 3) | ((st & IE) << 3)
+    v[ST] = status_on_trap(st)
     v[EPC] = epc & M32
     v[CAU] = cause
     v[BAD] = badaddr & M32

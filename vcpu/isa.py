@@ -34,6 +34,16 @@ class Status(IntEnum):
 STATUS_MASK = 0x1F
 
 
+def status_on_trap(st: int) -> int:
+    """`status` after a trap: PKM ← KM, PIE ← IE, KM ← 1, IE ← 0, PG unchanged."""
+    return (st & Status.PG) | Status.KM | ((st & (Status.KM | Status.IE)) << 3)
+
+
+def status_on_iret(st: int) -> int:
+    """`status` after `iret`: KM ← PKM, IE ← PIE; PKM, PIE and PG unchanged."""
+    return (st & (Status.PG | Status.PKM | Status.PIE)) | ((st >> 3) & (Status.KM | Status.IE))
+
+
 class CR(IntEnum):
     """Control registers, numbered as they are encoded in `mfcr`/`mtcr`."""
     status = 0

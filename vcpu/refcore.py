@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .exits import VMExit
 from .isa import (CR, FAULT_CAUSES, LENGTHS, NUM_CRS, STATUS_MASK, TLB_ENTRIES, Cause, Exit,
-                  Irq, Status)
+                  Irq, Status, status_on_iret, status_on_trap)
 
 M32 = 0xFFFF_FFFF
 KM, IE, PG, PKM, PIE = (int(Status.KM), int(Status.IE), int(Status.PG), int(Status.PKM),
@@ -269,7 +269,7 @@ class RefCore:
             # kernel fault with no vector set would restart the program at 0.
             self.pc = epc
             return VMExit(Exit.SHUTDOWN, cause=cause, epc=epc, badaddr=badaddr)
-        cr[ST] = (st & PG) | KM | ((st & KM) << 3) | ((st & IE) << 3)
+        cr[ST] = status_on_trap(st)
         cr[EPC] = epc
         cr[CAU] = cause
         cr[BAD] = badaddr & M32
@@ -466,7 +466,7 @@ class RefCore:
             cr[ST] |= IE
         elif op == 0x66:                             # iret
             st = cr[ST]
-            cr[ST] = (st & (PG | PKM | PIE)) | ((st >> 3) & (KM | IE))
+            cr[ST] = status_on_iret(st)
             npc = cr[EPC]
         elif op == 0x67 or op == 0x68:               # mfcr / mtcr
             n = y if op == 0x67 else x
