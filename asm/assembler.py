@@ -14,13 +14,14 @@ Directives (case-insensitive): `.equ NAME, expr`, `.org addr`, `.word e, ...`,
 """
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vcpu import isa
-from vcpu.image import CODE, CONST, DATA, Image, Symbol
+from vcpu.image import CODE, CONST, DATA, IN_MACRO, Image, LineRow, Symbol
 
 from . import macros
 from .errors import MAX_ERRORS, AsmError, Diagnostic, LineError, Location, did_you_mean, short
@@ -136,6 +137,9 @@ class Assembler:
         self.entry: tuple[object, Location] | None = None
         self.first_instruction: int | None = None
         self.pass2 = False
+        self._src = ("<input>", 0, 1, 0)
+        self.file_index: dict[str, int] = {}
+        self.line_rows: list[LineRow] = []
 
     # --- entry points ------------------------------------------------------------------
 
@@ -226,6 +230,13 @@ class Assembler:
             stmt = line.statement
             if stmt is None:
                 return
+            # Where the bytes of this line come from, for the line table: the line itself,
+            # or inside a macro the outermost call (the line a person wrote).
+            if expansion:
+                outer = expansion[0][1]
+                self._src = (outer.file, outer.line, outer.col, IN_MACRO)
+            else:
+                self._src = (filename, number, stmt.col, 0)
             if stmt.kind == "directive":
                 self._directive(stmt, loc, expansion, record, notes)
             else:
@@ -500,6 +511,12 @@ class Assembler:
             raise LineError(f"the image would be larger than {MAX_IMAGE >> 20} MiB", 1)
         if settle and self.pending_labels:
             self._settle_pending(kind)
+        if size:
+            file, line, col, flags = self._src
+            fi = self.file_index.get(file)
+            if fi is None:
+                fi = self.file_index[file] = len(self.file_index)
+            self.line_rows.append(LineRow(self.pc, fi, line, col, flags))
         seg = self.segments[-1]
         item = _Item(loc, self.pc, size, len(self.segments) - 1, instr, fixed or {}, list(exprs),
                      directive, record, notes)
@@ -587,10 +604,12 @@ class Assembler:
             entry = segments[0].start
         symbols = [Symbol(n, self.labels[n][0], self.label_kinds.get(n, DATA))
                    for n in self.label_order]
+        _label_sizes(symbols, segments)
         symbols += [Symbol(n, v & UINT32_MAX, CONST) for n, v in self.equ_values.items()
                     if n in self.equs]
+        rows = sorted(self.line_rows, key=lambda r: r.address)
         return Image(entry=entry, segments=[(s.start, b"".join(s.chunks)) for s in segments],
-                     symbols=symbols)
+                     symbols=symbols, files=list(self.file_index), lines=rows)
 
     def _check_overlaps(self, segments: list[_Segment]) -> None:
         ordered = sorted(segments, key=lambda s: s.start)
@@ -603,6 +622,20 @@ class Assembler:
                        f" overlaps 0x{other.start:x}..0x{other.start + other.size:x}{where}")
                 loc = later.loc or Location(self.main_file, 0, 0)
                 self._error(loc, msg)
+
+
+def _label_sizes(symbols: list[Symbol], segments: list[_Segment]) -> None:
+    """A label's size: up to the next label at a higher address in its segment, or to the
+    segment's end (0 for a label outside every segment)."""
+    spans = sorted((s.start, s.start + s.size) for s in segments)
+    addrs = sorted({s.value for s in symbols})
+    for sym in symbols:
+        seg = next(((a, b) for a, b in spans if a <= sym.value < b), None)
+        if seg is None:
+            continue
+        i = bisect.bisect_right(addrs, sym.value)
+        nxt = addrs[i] if i < len(addrs) else seg[1]
+        sym.size = min(nxt, seg[1]) - sym.value
 
 
 def _seq(seg, segments) -> int:

@@ -8,8 +8,10 @@ themselves (nonzero unused bits), are shown as `.byte` so the round trip stays e
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from vcpu import isa
 from vcpu.image import CODE, CONST, DATA, Image, Symbol
@@ -265,9 +267,62 @@ def _code_lines(data: bytes, addr: int, labels: dict[int, str]) -> list[str]:
     return out
 
 
-def disassemble(image: Image) -> str:
+class SourceLines:
+    """Source text by (file, line) for showing the lines the line table names; files that
+    cannot be read show as their name and line number only."""
+
+    def __init__(self, base_dirs=()):
+        self.base_dirs = list(base_dirs)
+        self._files: dict[str, list[str] | None] = {}
+
+    def text(self, file: str, line: int) -> str | None:
+        lines = self._files.get(file, False)
+        if lines is False:
+            lines = None
+            for cand in [file] + [os.path.join(d, file) for d in self.base_dirs]:
+                try:
+                    lines = Path(cand).read_text(errors="replace").splitlines()
+                    break
+                except OSError:
+                    continue
+            self._files[file] = lines
+        if lines is None or not 1 <= line <= len(lines):
+            return None
+        return lines[line - 1]
+
+
+_ADDR_COMMENT = re.compile(r"; ([0-9a-f]{8})(?::|$)")
+
+
+def interleave_source(text: str, image: Image, sources: SourceLines | None = None) -> str:
+    """Put each source line (as a comment) before the first disassembled line it produced."""
+    sources = sources or SourceLines()
+    out, last = [], None
+    for line in text.split("\n"):
+        m = _ADDR_COMMENT.search(line)
+        if m and image.lines:
+            row = image.line_at(int(m.group(1), 16))
+            if row is not None and row.address == int(m.group(1), 16):
+                key = (row.file, row.line)
+                if key != last:
+                    last = key
+                    name = image.files[row.file]
+                    src = sources.text(name, row.line)
+                    where = f"{os.path.basename(name)}:{row.line}"
+                    out.append(f"; {where}: {src.strip()}" if src is not None else f"; {where}")
+        out.append(line)
+    return "\n".join(out)
+
+
+def disassemble(image: Image, source: bool = False) -> str:
     """Source text for `image`: `.org` per segment, `.entry`, `.equ` for constants, labels
-    where the symbol table has them, and symbolic branch, jump and call targets."""
+    where the symbol table has them, and symbolic branch, jump and call targets. With
+    `source`, each source line the line table names comes first, as a comment."""
+    text = _disassemble(image)
+    return interleave_source(text, image) if source else text
+
+
+def _disassemble(image: Image) -> str:
     labels, consts = _usable_names(image)
     by_address: dict[int, str] = {}
     for s in labels:
