@@ -19,9 +19,7 @@ ST, EPC, PTBR = int(CR.status), int(CR.epc), int(CR.ptbr)
 
 
 def _retire(vm, length: int) -> None:
-    core = vm.core
-    core.pc = (core.pc + length) & M32
-    core.icount += 1
+    vm.core.retire(length)
 
 
 def emulate_halt(vm, f, n):

@@ -20,6 +20,10 @@ from .vm import VM
 
 M32 = 0xFFFF_FFFF
 LONE_SLICE = 1 << 20
+BUDGET, TRAP = Exit.BUDGET, Exit.TRAP
+# Exit reasons compare by identity and counter keys are built once: on the exit path each
+# saved attribute lookup or string format is a visible share of the round trip.
+TRAP_KEYS = tuple(f"trap:{c}" for c in range(256))
 
 
 def frames_needed(mem_size: int) -> int:
@@ -73,7 +77,7 @@ class Host:
         clock = time.perf_counter
         t_slice = clock()
         in_core = 0.0
-        while vm.running:
+        while vm.state == "running":
             if vm.vtimer_period:
                 tick(vm)
             if vm.vpending:
@@ -97,7 +101,7 @@ class Host:
             t = clock()
             ex = core.run(b)
             in_core += clock() - t
-            if ex.reason == Exit.BUDGET:
+            if ex.reason is BUDGET:
                 stats.exits["budget"] += 1
             else:
                 self.handle_exit(vm, ex)
@@ -108,12 +112,12 @@ class Host:
         stats.hv_time += clock() - t_slice - in_core
 
     def handle_exit(self, vm: VM, ex: VMExit) -> None:
-        if ex.reason == Exit.TRAP:
-            vm.stats.exits[f"trap:{ex.cause}"] += 1
-            # sys and brk save the next pc; the trace names the instruction itself.
-            pc = (ex.epc - len(ex.insn)) & M32 if ex.cause in (1, 2) else ex.epc
+        if ex.reason is TRAP:
+            vm.stats.exits[TRAP_KEYS[ex.cause]] += 1
             kind, did = handle_trap(vm, ex)
             if self.trace:
+                # sys and brk save the next pc; the trace names the instruction itself.
+                pc = (ex.epc - len(ex.insn)) & M32 if ex.cause in (1, 2) else ex.epc
                 self.trace.event(vm, kind, pc=pc, cause=ex.cause, insn=ex.insn, what=did,
                                  badaddr=ex.badaddr)
             return

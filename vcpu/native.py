@@ -152,6 +152,12 @@ class NativeCore:
     def tlb_flush(self) -> None:
         lib.hv_tlb_flush(self._cpu)
 
+    def retire(self, length: int) -> None:
+        """Retire an instruction of `length` bytes that the host carried out for the core."""
+        c = self._cpu
+        c.pc = (c.pc + length) & M32
+        c.icount += 1
+
     def translate(self, vaddr: int, kind: int) -> int:
         """Physical address of one byte, as an access of `kind` (5, 6, 7) would see it
         (filling the TLB on a walk). Raises LookupError(cause) on a page fault."""

@@ -194,6 +194,11 @@ class RefCore:
     def tlb_flush(self) -> None:
         self.tlb = [None] * TLB_ENTRIES
 
+    def retire(self, length: int) -> None:
+        """Retire an instruction of `length` bytes that the host carried out for the core."""
+        self.pc = (self.pc + length) & M32
+        self.icount += 1
+
     # --- memory --------------------------------------------------------------------------
     def _walk(self, vaddr: int, kind: int) -> tuple[int, int]:
         """Page-table walk on a TLB miss: (frame address, rights) or a page fault."""
