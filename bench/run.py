@@ -83,9 +83,80 @@ def guest_speed(quick: bool) -> list[dict]:
     return rows
 
 
+def section_cores(quick: bool, table) -> None:
+    """native vs reference core vs C -O2; exit round trip; sample guests"""
+    rows, exits = _core_rows(quick)
+    table("Cores: guest MIPS, and ns per loop iteration against the same algorithm in C -O2",
+          ["workload", "native MIPS", "reference MIPS", "native / reference",
+           "native ns/iter", "C -O2 ns/iter", "native / C"], rows)
+    table("Exit round trip: run() returns IO_OUT, Python handles it, run() again",
+          ["core", "ns per exit", "the C call alone, ns"], exits)
+    rows = guest_speed(quick)
+    table("Sample guests on the bare machine (instructions/s)",
+          ["guest", "instructions", "native core", "reference core", "native / reference"],
+          [[r["guest"], f"{r['instructions']:,}", f"{r['c'] / 1e6:.1f} M", f"{r['py'] / 1e6:.2f} M",
+            f"{r['ratio']:.0f}×"] for r in rows])
+
+
+def section_hypervisor(quick: bool, table) -> None:
+    """trap-and-emulate, reflected syscall, virtualized vs bare"""
+    tc = hv_bench.trap_costs(20_000 if quick else 100_000, 2 if quick else 3)
+    table("Hypervisor exit costs (native core)", ["what", "ns", "guest instructions"], [
+        ["trap-and-emulate round trip (mfcr)", f"{tc['emulate_ns']:.0f}", f"{tc['emulate_insns']:.0f}"],
+        ["reflected syscall (sys → evec → iret)", f"{tc['syscall_ns']:.0f}", f"{tc['syscall_insns']:.0f}"],
+        ["one guest instruction, bare", f"{tc['ns_per_guest_insn']:.2f}", "1"]])
+    sd = hv_bench.slowdowns(1 if quick else 3)
+    table("Virtualized vs bare (native core)",
+          ["guest", "instructions", "exits", "efficiency", "bare ms", "hv ms", "hv speed / bare"],
+          [[r["guest"], f"{r['instructions']:,}", f"{r['exits']:,}", f"{r['efficiency']:.4%}",
+            f"{r['bare_s'] * 1e3:.2f}", f"{r['hv_s'] * 1e3:.2f}", f"{r['speed_ratio']:.2f}×"]
+           for r in sd])
+
+
+def section_guests(quick: bool, table) -> None:
+    """many guests, guest switch"""
+    mg = hv_bench.many_guests((1, 10, 100) if quick else (1, 10, 100, 1000),
+                              per_guest=200_000 if quick else 2_000_000)
+    sw = hv_bench.switch_cost(20 if quick else 100)
+    table("Many guests (64 KiB each, compute loop, slice 10,000)",
+          ["guests", "instructions", "seconds", "M instr/s", "vs 1 guest", "pool KiB/guest"],
+          [[str(r["guests"]), f"{r['instructions']:,}", f"{r['seconds']:.3f}",
+            f"{r['ips'] / 1e6:.0f}", f"{r['relative']:.2f}×",
+            str(r["pool_bytes_per_guest"] // 1024)] for r in mg])
+    table("Guest switch", ["what", "ns"], [["one guest switch (slices of 1,000 vs 100,000)",
+                                            f"{sw:.0f}"]])
+
+
+def section_asm(quick: bool, table) -> None:
+    """assembler lines/s"""
+    from .asm_speed import measure
+    lps = measure(10_000 if quick else 50_000, 1 if quick else 3)
+    table("Assembler", ["source", "lines/s"], [["generated 50k-line source" if not quick
+                                                  else "generated 10k-line source", f"{lps:,.0f}"]])
+
+
+# The sections of `hv bench`, in order: name -> function(quick, table). A benchmark module
+# adds its own line here; `table(title, columns, rows)` prints and records one table.
+SECTIONS = {
+    "cores": section_cores,
+    "hypervisor": section_hypervisor,
+    "guests": section_guests,
+    "asm": section_asm,
+}
+
+
 def bench_command(args) -> int:
     quick = args.quick
     con = Console()
+    if getattr(args, "list", False):
+        for name, fn in SECTIONS.items():
+            con.print(f"{name:12} {(fn.__doc__ or '').strip()}", highlight=False)
+        return 0
+    only = getattr(args, "only", None) or list(SECTIONS)
+    unknown = [n for n in only if n not in SECTIONS]
+    if unknown:
+        from hv.common import CLIError
+        raise CLIError(f"no bench section {unknown[0]!r} (sections: {', '.join(SECTIONS)})")
     md: list[str] = []
     started = time.perf_counter()
 
@@ -102,58 +173,20 @@ def bench_command(args) -> int:
         md.extend("| " + " | ".join(r) + " |" for r in rows)
         md.append("")
 
-    rows, exits = _core_rows(quick)
-    table("Cores: guest MIPS, and ns per loop iteration against the same algorithm in C -O2",
-          ["workload", "native MIPS", "reference MIPS", "native / reference",
-           "native ns/iter", "C -O2 ns/iter", "native / C"], rows)
-    table("Exit round trip: run() returns IO_OUT, Python handles it, run() again",
-          ["core", "ns per exit", "the C call alone, ns"], exits)
-
-    rows = guest_speed(quick)
-    table("Sample guests on the bare machine (instructions/s)",
-          ["guest", "instructions", "native core", "reference core", "native / reference"],
-          [[r["guest"], f"{r['instructions']:,}", f"{r['c'] / 1e6:.1f} M", f"{r['py'] / 1e6:.2f} M",
-            f"{r['ratio']:.0f}×"] for r in rows])
-
-    tc = hv_bench.trap_costs(20_000 if quick else 100_000, 2 if quick else 3)
-    table("Hypervisor exit costs (native core)", ["what", "ns", "guest instructions"], [
-        ["trap-and-emulate round trip (mfcr)", f"{tc['emulate_ns']:.0f}", f"{tc['emulate_insns']:.0f}"],
-        ["reflected syscall (sys → evec → iret)", f"{tc['syscall_ns']:.0f}", f"{tc['syscall_insns']:.0f}"],
-        ["one guest instruction, bare", f"{tc['ns_per_guest_insn']:.2f}", "1"]])
-
-    sd = hv_bench.slowdowns(1 if quick else 3)
-    table("Virtualized vs bare (native core)",
-          ["guest", "instructions", "exits", "efficiency", "bare ms", "hv ms", "hv speed / bare"],
-          [[r["guest"], f"{r['instructions']:,}", f"{r['exits']:,}", f"{r['efficiency']:.4%}",
-            f"{r['bare_s'] * 1e3:.2f}", f"{r['hv_s'] * 1e3:.2f}", f"{r['speed_ratio']:.2f}×"]
-           for r in sd])
-
-    mg = hv_bench.many_guests((1, 10, 100) if quick else (1, 10, 100, 1000),
-                              per_guest=200_000 if quick else 2_000_000)
-    sw = hv_bench.switch_cost(20 if quick else 100)
-    table("Many guests (64 KiB each, compute loop, slice 10,000)",
-          ["guests", "instructions", "seconds", "M instr/s", "vs 1 guest", "pool KiB/guest"],
-          [[str(r["guests"]), f"{r['instructions']:,}", f"{r['seconds']:.3f}",
-            f"{r['ips'] / 1e6:.0f}", f"{r['relative']:.2f}×",
-            str(r["pool_bytes_per_guest"] // 1024)] for r in mg])
-    table("Guest switch", ["what", "ns"], [["one guest switch (slices of 1,000 vs 100,000)",
-                                            f"{sw:.0f}"]])
-
-    from .asm_speed import measure
-    lps = measure(10_000 if quick else 50_000, 1 if quick else 3)
-    table("Assembler", ["source", "lines/s"], [["generated 50k-line source" if not quick
-                                                  else "generated 10k-line source", f"{lps:,.0f}"]])
+    for name in only:
+        SECTIONS[name](quick, table)
     con.print(f"[dim]hv bench took {time.perf_counter() - started:.1f} s[/]")
     if args.write:
+        cmd = "hv bench" + (" --quick" if quick else "") + "".join(
+            f" --only {n}" for n in (args.only or [])) + f" --write {args.write}"
         with open(args.write, "w") as f:
             f.write("# Benchmarks\n\n")
             f.write(f"Measured {date.today()} on {platform.machine()} "
                     f"({platform.python_implementation()} {platform.python_version()}) with\n\n"
-                    f"    hv bench{' --quick' if quick else ''} --write {args.write}\n\n"
+                    f"    {cmd}\n\n"
                     "Every table is one run, side by side; compare ratios, not absolute "
                     "figures.\n\n")
             f.write("\n".join(md) + "\n")
             f.write(NOTES)
         con.print(f"wrote {args.write}")
     return 0
-

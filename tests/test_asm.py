@@ -1,7 +1,6 @@
 """The assembler against vcpu.isa, the brief's surface, and every kind of bad input."""
 from __future__ import annotations
 
-import argparse
 import re
 
 import pytest
@@ -371,11 +370,8 @@ def test_loader_reads_sources_and_images(tmp_path):
 
 
 def _cli(argv):
-    from asm.commands import add_parsers
-    p = argparse.ArgumentParser(prog="hv")
-    add_parsers(p.add_subparsers(dest="command"))
-    args = p.parse_args(argv)
-    return args.func(args)
+    from hv.cli import main
+    return main(argv)
 
 
 def test_asm_command(tmp_path, capsys):

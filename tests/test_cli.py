@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def hv(*args, cwd=None, input=b""):
-    p = subprocess.run([sys.executable, "-m", "hypervisor.cli", *map(str, args)], cwd=cwd or ROOT,
+    p = subprocess.run([sys.executable, "-m", "hv", *map(str, args)], cwd=cwd or ROOT,
                        input=input, capture_output=True, timeout=120)
     assert b"Traceback" not in p.stderr, p.stderr.decode()
     return p.returncode, p.stdout.decode(), p.stderr.decode()

@@ -1,6 +1,6 @@
 """The sample guests in guests/: each one prints exactly guests/expected/NAME.out.
 
-They run through the public command line (`python -m hypervisor.cli`), as a user would run
+They run through the public command line (`python -m hv`), as a user would run
 them: on the bare machine with both cores, and under the hypervisor, where the same image
 must give the same console output and exit status. The disk demo also leaves known bytes
 in its disk file, and every guest survives assemble -> disassemble -> assemble unchanged.
@@ -45,7 +45,7 @@ CORES = ["py", pytest.param("c", marks=pytest.mark.skipif(
 
 
 def hv(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hypervisor.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "hv", *args], cwd=ROOT,
                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hypervisor import guesttest as gt
-from hypervisor import testcmd
+import guesttest as gt
+from hv.cli import main as hv_main
 
 pytest_plugins = ["pytester"]
 
@@ -281,7 +281,7 @@ def test_runner_on_both_cores_same_output():
 # --- hv test --------------------------------------------------------------------------------
 
 def hv_test(*argv) -> int:
-    return testcmd.main(list(map(str, argv)))
+    return hv_main(["test", *map(str, argv)])
 
 
 def test_hv_test_passing(tmp_path, capsys):
@@ -349,9 +349,9 @@ def test_hv_test_max_steps(tmp_path, capsys):
 def _plugin_args() -> list[str]:
     """Enable the plugin in a pytester run, unless the entry point already does."""
     eps = importlib.metadata.entry_points(group="pytest11")
-    if any(ep.value == "hypervisor.pytest_plugin" for ep in eps):
+    if any(ep.value == "guesttest.pytest_plugin" for ep in eps):
         return []
-    return ["-p", "hypervisor.pytest_plugin"]
+    return ["-p", "guesttest.pytest_plugin"]
 
 
 def run_plugin(pytester, *args):

@@ -340,7 +340,7 @@ def test_frame_numbers_past_memory_never_become_host_addresses():
 # --- the console -----------------------------------------------------------------------------
 
 def test_console_line_buffer_is_bounded():
-    from hypervisor.boot import SharedConsole
+    from hv.console import SharedConsole
 
     class Guest:
         name = "flood"

@@ -1,11 +1,11 @@
 """pytest plugin: guest test files (`test_*.s`) become pytest items.
 
-Registered through the `pytest11` entry point (`hv = "hypervisor.pytest_plugin"`); without
-it, enable it with `pytest -p hypervisor.pytest_plugin`. Disable it with `-p no:hv`.
+Registered through the `pytest11` entry point (`hv = "guesttest.pytest_plugin"`); without
+it, enable it with `pytest -p guesttest.pytest_plugin`. Disable it with `-p no:hv`.
 
 Each guest test file is collected as a `GuestTestFile` with one item per core and mode,
 `test_syscalls.s::c-bare`, `::c-hv`, `::py-bare`, `::py-hv`, in that order on every worker
-(so `pytest -n auto` works). An item runs the guest in-process (hypervisor/guesttest.py)
+(so `pytest -n auto` works). An item runs the guest in-process (guesttest/run.py)
 and fails with the failing TAP lines, the source line of each failed check, the console
 tail and, under the hypervisor, the trap trace tail. A file that does not assemble is one
 failing item, `FILE::assemble`, with the assembler's `file:line:col` diagnostics.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from . import guesttest as gt
+import guesttest as gt
 
 
 def pytest_addoption(parser) -> None:
@@ -66,7 +66,7 @@ def _list(config, option: str, ini: str, choices) -> list[str]:
 def _settings(config) -> dict:
     cached = getattr(config, "_hv_guest_settings", None)
     if cached is None:
-        from vcpu.machine import parse_size
+        from vcpu.units import parse_size
         try:
             mem = parse_size(config.getoption("hv_mem") or config.getini("hv_mem"))
             steps = int(config.getoption("hv_max_steps") or int(config.getini("hv_max_steps")))

@@ -1,0 +1,1 @@
+"""One module per `hv` subcommand, each with `register(subparsers)`; hv/cli.py lists them."""

@@ -1,0 +1,33 @@
+"""`hv run IMAGE|SOURCE.s`: boot on the bare machine (the CPU really in kernel mode)."""
+from __future__ import annotations
+
+import sys
+
+from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
+                      console_input, err, load_program, stdout_write)
+
+
+def register(sub) -> None:
+    r = sub.add_parser("run", help="boot an image on the bare machine (real kernel mode)",
+                       description="Boot IMAGE or SOURCE.s on the bare machine: kernel mode, "
+                       "paging off, sp at the top of memory. Prints the guest's console and "
+                       "exits with its power-off status.")
+    r.add_argument("program", metavar="IMAGE|SOURCE.s")
+    add_machine_args(r)
+    add_input_args(r)
+    r.add_argument("--disk", metavar="FILE", help="disk image file for the block device")
+    r.set_defaults(func=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from vcpu.machine import Machine
+    image = load_program(args.program)
+    m = Machine(image, mem_size=args.mem, core=args.core, console_write=stdout_write,
+                console_input=console_input(args), disk=args.disk)
+    out = m.run(args.max_steps)
+    sys.stdout.flush()
+    if out.kind == "poweroff":
+        return out.status & 0xFF
+    err.print(f"hv: {out.message} after {out.icount} instructions", markup=False,
+              soft_wrap=True)
+    return EXIT_MAX_STEPS if out.kind == "max-steps" else EXIT_CRASH
