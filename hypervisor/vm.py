@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from vcpu.cores import make_core
-from vcpu.devices import DMAError, standard_devices
+from vcpu.devices import DMAError, OutputTail, standard_devices
 from vcpu.image import Image, ImageError
 from vcpu.isa import NUM_CRS, PAGE_SIZE, SP, Cause, Status
 
@@ -67,7 +67,7 @@ class VM:
         self.stop_kind = ""            # poweroff | max-steps | shutdown | wfi | error
         self.status = 0
         self.reason = ""
-        self.output = bytearray()
+        self.output = OutputTail()      # bounded: the console streams the rest
         self.tracing = False               # the host sets it when a tracer is attached
         self.io_tokens = IO_BUCKET
         self.throttled = False

@@ -12,6 +12,8 @@ hypervisor), so the same device model serves both:
 """
 from __future__ import annotations
 
+import fcntl
+import io
 import os
 import select
 import sys
@@ -29,6 +31,29 @@ class DMAError(Exception):
 
 class BusError(ValueError):
     pass
+
+
+class OutputTail(bytearray):
+    """A guest's console output as the host keeps it: the last `keep` bytes (for failure
+    reports and tests), while `total` counts every byte. The console itself streams each byte
+    on as it comes, so a flooding guest costs the host a bounded buffer."""
+    KEEP = 1 << 20
+
+    def __init__(self, keep: int | None = None):
+        super().__init__()
+        self.keep = keep or self.KEEP
+        self.total = 0
+
+    def __iadd__(self, data):
+        super().__iadd__(data)
+        self.total += len(data)
+        if len(self) > 2 * self.keep:           # trimmed rarely: amortised O(1) per byte
+            del self[:len(self) - self.keep]
+        return self
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self)
 
 
 class Device:
@@ -91,12 +116,19 @@ class Bus:
 
 
 class ConsoleInput:
-    """Bytes the console hands to `in rX, 0x11`: a fixed string, or the process's stdin."""
+    """Bytes the console hands to `in rX, 0x11`: a fixed string, a stream, or the process's
+    stdin. A stream is read lazily, a chunk at a time when the guest asks for a byte, so a
+    endless pipe (`yes |`) costs a bounded buffer and a slow one (`sleep 30 |`) does not
+    delay the guest's output. A pipe or a file blocks until data or end of file (the guest
+    sees the same bytes on every run); a terminal is polled without blocking."""
 
-    def __init__(self, data: bytes | None = None, stdin=None):
+    CHUNK = 4096
+
+    def __init__(self, data: bytes | None = None, stdin=None, stream=None):
         self.data = bytearray(data or b"")
         self.pos = 0
-        self.stdin = stdin
+        self.stdin = stdin          # a terminal: poll
+        self.stream = stream        # a pipe or file: read on demand, blocking
 
     @classmethod
     def from_stdin(cls) -> "ConsoleInput":
@@ -105,9 +137,11 @@ class ConsoleInput:
             return cls(b"")
         if stdin.isatty():
             return cls(b"", stdin=stdin)          # interactive: poll without blocking
-        return cls(stdin.buffer.read())            # piped or redirected: deterministic
+        return cls(stream=stdin.buffer)            # piped or redirected: deterministic
 
     def next_byte(self) -> int:
+        if self.pos >= len(self.data) and self.stream is not None:
+            self._fill()
         if self.pos < len(self.data):
             b = self.data[self.pos]
             self.pos += 1
@@ -119,6 +153,19 @@ class ConsoleInput:
                 if chunk:
                     return chunk[0]
         return M32   # -1: nothing to read
+
+    def _fill(self) -> None:
+        try:
+            try:
+                chunk = os.read(self.stream.fileno(), self.CHUNK)
+            except (AttributeError, io.UnsupportedOperation):
+                chunk = self.stream.read(self.CHUNK)     # an in-memory stream
+        except OSError:
+            chunk = b""                                  # unreadable: end of input
+        self.data = bytearray(chunk or b"")
+        self.pos = 0
+        if not chunk:
+            self.stream = None                    # end of input: -1 from now on
 
 
 class Console(Device):
@@ -166,24 +213,34 @@ class Power(Device):
         self.platform.power_off(value)
 
 
+class DiskError(ValueError):
+    """A disk image that cannot be attached (one line, for the user)."""
+
+
 class Disk(Device):
     """A block device backed by an image file; DMA to guest-physical memory.
 
-    Commands complete during the `out` that issues them. Writes stay in memory until the
-    guest flushes (command 3) or the machine stops, then reach the file."""
+    Commands complete during the `out` that issues them. Sectors are read from and written to
+    the file itself (never the whole image into memory, so a large sparse image costs
+    nothing); a flush (command 3) and every stop fsync the file, so a write the guest was told
+    succeeded survives the host. The image is opened for writing when attached, and held
+    under an advisory lock (flock) while attached: an image that cannot be written, or that
+    another guest or hv process holds, is refused before anything runs. A host I/O error
+    during a command fails that command with status 5 and touches nothing else."""
     name = "disk"
     ports = range(Port.DISK_SECTOR, Port.DISK_IRQ + 1)
-    OK, NO_DISK, BAD_SECTOR, BAD_DMA, BAD_CMD = 0, 1, 2, 3, 4
+    OK, NO_DISK, BAD_SECTOR, BAD_DMA, BAD_CMD, IO_ERROR = 0, 1, 2, 3, 4, 5
+    CHUNK = 64 * 1024            # bytes per host transfer: bounds the host buffer of a request
 
     def __init__(self, platform, path: str | None = None):
         self.platform = platform
         self.path = path
-        self.data = bytearray()
+        self.file = None
+        self.size = 0
+        self.error = ""              # the last host I/O error, for the summary
         if path is not None:
-            with open(path, "rb") as f:
-                self.data = bytearray(f.read())
-            if len(self.data) % SECTOR:
-                self.data += bytes(SECTOR - len(self.data) % SECTOR)
+            self.file = open_image(path)
+            self.size = os.fstat(self.file.fileno()).st_size
         self.dirty = False
         self.sector = self.addr = self.count = 0
         self.status = self.OK if path is not None else self.NO_DISK
@@ -192,7 +249,7 @@ class Disk(Device):
 
     @property
     def sectors(self) -> int:
-        return len(self.data) // SECTOR
+        return -(-self.size // SECTOR)
 
     def read(self, port: int) -> int:
         if port == Port.DISK_CMD:
@@ -219,8 +276,7 @@ class Disk(Device):
         if self.path is None:
             return self.NO_DISK
         if cmd == 3:
-            self.flush()
-            return self.OK
+            return self.OK if self.flush() else self.IO_ERROR
         if cmd not in (1, 2):
             return self.BAD_CMD
         # Python integers do not wrap, so sector × size and addr + length cannot overflow
@@ -228,26 +284,45 @@ class Disk(Device):
         if self.sector + self.count > self.sectors:
             return self.BAD_SECTOR
         start, n = self.sector * SECTOR, self.count * SECTOR
+        if self.addr + n > self.platform.mem_size:
+            return self.BAD_DMA                  # checked first: a failed command moves nothing
+        fd = self.file.fileno()
         try:
-            if cmd == 1:
-                self.platform.dma_write(self.addr, bytes(self.data[start:start + n]))
-                self.reads += self.count
-            else:
-                self.data[start:start + n] = self.platform.dma_read(self.addr, n)
-                self.writes += self.count
-                self.dirty = True
+            for off in range(0, n, self.CHUNK):
+                k = min(self.CHUNK, n - off)
+                if cmd == 1:
+                    data = os.pread(fd, k, start + off)
+                    self.platform.dma_write(self.addr + off, data.ljust(k, b"\0"))
+                else:
+                    os.pwrite(fd, self.platform.dma_read(self.addr + off, k), start + off)
+                    self.dirty = True
         except DMAError:
             return self.BAD_DMA
+        except OSError as e:
+            self.error = f"disk {self.path}: {e.strerror or e}"
+            return self.IO_ERROR
+        if cmd == 1:
+            self.reads += self.count
+        else:
+            self.writes += self.count
         return self.OK
 
-    def flush(self) -> None:
-        if self.dirty and self.path is not None:
-            with open(self.path, "r+b") as f:
-                f.write(self.data)
+    def flush(self) -> bool:
+        """fsync what was written; False (and `error` set) when the host cannot."""
+        if self.dirty and self.file is not None:
+            try:
+                os.fsync(self.file.fileno())
+            except OSError as e:
+                self.error = f"disk {self.path}: {e.strerror or e}"
+                return False
             self.dirty = False
+        return True
 
     def close(self) -> None:
-        self.flush()
+        if self.file is not None:
+            self.flush()
+            self.file.close()            # releases the lock
+            self.file = None
 
     def save(self) -> dict:
         return {"sector": self.sector, "addr": self.addr, "count": self.count,
@@ -256,6 +331,34 @@ class Disk(Device):
     def restore(self, state: dict) -> None:
         self.sector, self.addr, self.count = state["sector"], state["addr"], state["count"]
         self.status, self.irq_enabled = state["status"], state["irq"]
+
+
+_open_rw = open
+
+
+def open_image(path: str):
+    """Open a disk image for reading and writing, under an exclusive advisory lock."""
+    try:
+        f = _open_rw(path, "r+b", buffering=0)
+    except FileNotFoundError:
+        raise DiskError(f"disk {path}: no such file") from None
+    except IsADirectoryError:
+        raise DiskError(f"disk {path}: is a directory, not an image file") from None
+    except PermissionError:
+        raise DiskError(f"disk {path}: cannot be opened for writing (permission denied); "
+                        "make it writable or give a copy") from None
+    except OSError as e:
+        raise DiskError(f"disk {path}: cannot be opened for writing ({e.strerror or e})") from None
+    import stat
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise DiskError(f"disk {path}: not a regular file")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise DiskError(f"disk {path}: in use by another guest or hv process (locked)") from None
+    return f
 
 
 def standard_devices(platform, console_write, console_input=None, disk_path=None) -> Bus:

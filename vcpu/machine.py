@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .devices import ConsoleInput, DMAError, standard_devices
+from .devices import ConsoleInput, DMAError, OutputTail, standard_devices
 from .exits import VMExit
 from .image import Image, ImageError
 from .isa import CAUSE_TEXT, DEFAULT_MEMORY, PAGE_SIZE, SP, Exit
@@ -86,11 +86,15 @@ class Machine:
                              f"(use --mem)")
         image.load_into(self.core.mem)
         boot_state(self.core, image, mem_size)
-        self.output = bytearray()
+        self.output = OutputTail()      # bounded: the console streams the rest
         self._console_write = console_write
         self.bus = standard_devices(self, self._write_console, console_input, disk)
 
     # --- platform interface for the devices ---------------------------------------------
+    @property
+    def mem_size(self) -> int:
+        return self.core.mem_size
+
     def _write_console(self, data: bytes) -> None:
         self.output += data
         if self._console_write:
