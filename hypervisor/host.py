@@ -77,7 +77,15 @@ class Host:
         clock = time.perf_counter
         t_slice = clock()
         in_core = 0.0
+        stops = vm.stops
         while vm.state == "running":
+            while stops and core.icount >= stops[0][0]:
+                stops.pop(0)[1](vm)            # before the timer and injection, as on restore
+                core = vm.core                 # a callback may have switched cores
+                if vm.state != "running":
+                    break
+            if vm.state != "running":
+                break
             if vm.vtimer_period:
                 tick(vm)
             if vm.vpending:
@@ -98,6 +106,8 @@ class Host:
             # catches up then, so a masked pending timer costs no exits.
             if vm.vtimer_period and not vm.vpending & 1:
                 b = min(b, vm.vtimer_next - now)
+            if stops:
+                b = min(b, stops[0][0] - now)
             t = clock()
             ex = core.run(b)
             in_core += clock() - t

@@ -82,6 +82,13 @@ class VM:
         self.core.cr[0] = int(Status.PG)   # real: user mode, paging on (the shadow)
         self.shadow.activate()
         self.bus = standard_devices(self, self._write_console, console_input, disk)
+        self.stops: list[tuple[int, object]] = []    # (instruction count, callback), sorted
+
+    def at(self, n: int, fn) -> None:
+        """Call `fn(vm)` at the instruction boundary where the guest's count reaches `n`
+        (snapshots, core switches, migration); the host ends the core's budget there."""
+        self.stops.append((n, fn))
+        self.stops.sort(key=lambda s: s[0])
 
     # --- guest-physical memory -----------------------------------------------------------
     def _host(self, gpa: int) -> int:

@@ -89,6 +89,13 @@ class Machine:
         self.output = OutputTail()      # bounded: the console streams the rest
         self._console_write = console_write
         self.bus = standard_devices(self, self._write_console, console_input, disk)
+        self.stops: list[tuple[int, object]] = []    # (instruction count, callback), sorted
+
+    def at(self, n: int, fn) -> None:
+        """Call `fn(machine)` at the instruction boundary where the count reaches `n`
+        (snapshots, core switches, migration): the core runs with a budget ending there."""
+        self.stops.append((n, fn))
+        self.stops.sort(key=lambda s: s[0])
 
     # --- platform interface for the devices ---------------------------------------------
     @property
@@ -122,9 +129,15 @@ class Machine:
     # --- the run loop --------------------------------------------------------------------
     def run(self, max_steps: int | None = None) -> Outcome:
         core = self.core
+        stops = self.stops
         try:
             while True:
+                while stops and core.icount >= stops[0][0]:
+                    stops.pop(0)[1](self)
+                    core = self.core           # a callback may have switched cores
                 budget = SLICE
+                if stops:
+                    budget = min(budget, stops[0][0] - core.icount)
                 if max_steps is not None:
                     budget = min(budget, max_steps - core.icount)
                     if budget <= 0:
