@@ -155,8 +155,7 @@ def bench_command(args) -> int:
     only = getattr(args, "only", None) or list(SECTIONS)
     unknown = [n for n in only if n not in SECTIONS]
     if unknown:
-        from hv.common import CLIError
-        raise CLIError(f"no bench section {unknown[0]!r} (sections: {', '.join(SECTIONS)})")
+        raise ValueError(f"no bench section {unknown[0]!r} (sections: {', '.join(SECTIONS)})")
     md: list[str] = []
     started = time.perf_counter()
 

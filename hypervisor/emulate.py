@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from vcpu.isa import CR, NUM_CRS, STATUS_MASK, Cause, Status, decode, status_on_iret
 
-from .trap import fault
-
 M32 = 0xFFFF_FFFF
 KM, IE, PG, PKM, PIE = (int(Status.KM), int(Status.IE), int(Status.PG), int(Status.PKM),
                         int(Status.PIE))
 ST, EPC, PTBR = int(CR.status), int(CR.epc), int(CR.ptbr)
+
+
+class Reflect(Exception):
+    """Raised by an emulator when the instruction faults on the bare machine too (e.g. an
+    unknown control register): the trap path reflects `cause` into the guest kernel."""
+
+    def __init__(self, cause: int):
+        super().__init__(cause)
+        self.cause = int(cause)
 
 
 def _retire(vm, length: int) -> None:
@@ -80,7 +87,7 @@ def emulate_iret(vm, f, n):
 def emulate_mfcr(vm, f, n):
     cr = f["y"]
     if cr >= NUM_CRS:
-        return fault(vm, Cause.ILLEGAL, vm.core.pc)
+        raise Reflect(Cause.ILLEGAL)
     _retire(vm, n)
     vm.core.regs[f["x"]] = vm.vcr[cr]
     return f"mfcr r{f['x']} ← {CR(cr).name} = 0x{vm.vcr[cr]:x}" if vm.tracing else None
@@ -89,7 +96,7 @@ def emulate_mfcr(vm, f, n):
 def emulate_mtcr(vm, f, n):
     cr = f["x"]
     if cr >= NUM_CRS:
-        return fault(vm, Cause.ILLEGAL, vm.core.pc)
+        raise Reflect(Cause.ILLEGAL)
     _retire(vm, n)
     value = vm.core.regs[f["y"]]
     old = vm.vcr[cr]
@@ -120,7 +127,8 @@ _decoded: dict[bytes, tuple] = {}
 
 
 def emulate(vm, insn: bytes) -> str | None:
-    """Emulate the privileged instruction `insn`; returns what was done (when tracing)."""
+    """Emulate the privileged instruction `insn`; returns what was done (when tracing).
+    Raises `Reflect` when the instruction faults instead."""
     hit = _decoded.get(insn)
     if hit is None:
         # A guest uses few distinct privileged instructions: decode each once.

@@ -14,6 +14,8 @@ from __future__ import annotations
 from vcpu.machine import fault_text
 from vcpu.isa import CAUSE_TEXT, CR, FAULT_CAUSES, Cause, Irq, Status, status_on_trap
 
+from .emulate import Reflect, emulate
+
 M32 = 0xFFFF_FFFF
 KM, IE, PG = int(Status.KM), int(Status.IE), int(Status.PG)
 ST, EV, EPC, CAU, BAD = (int(CR.status), int(CR.evec), int(CR.epc), int(CR.cause),
@@ -56,7 +58,10 @@ def handle_trap(vm, ex) -> tuple[str, str | None]:
     """Handle a TRAP exit; returns (kind, what was done) for the trace."""
     cause = ex.cause
     if cause == PRIVILEGED and vm.vcr[ST] & KM:
-        return "emulate", emulate(vm, ex.insn)
+        try:
+            return "emulate", emulate(vm, ex.insn)
+        except Reflect as r:
+            return "reflect", fault(vm, r.cause, vm.core.pc)
     if cause in PAGE_FAULTS and vm.shadow.fill(ex.badaddr, cause):
         return "shadow-fill", f"map 0x{ex.badaddr & ~0xFFF:08x}" if vm.tracing else None
     return "reflect", fault(vm, cause, ex.epc, ex.badaddr)
@@ -84,5 +89,3 @@ def inject(vm) -> str | None:
     did = deliver(vm, int(cause), vm.core.pc)
     return f"inject {CAUSE_TEXT[cause]} " + did if vm.tracing else "inject"
 
-
-from .emulate import emulate  # noqa: E402  (emulate.py imports `fault` from here)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .devices import ConsoleInput, DMAError, OutputTail, standard_devices
 from .exits import VMExit
 from .image import Image, ImageError
-from .isa import CAUSE_TEXT, DEFAULT_MEMORY, PAGE_SIZE, SP, Exit
+from .isa import CAUSE_TEXT, DEFAULT_MEMORY, SP, Exit
 
 M32 = 0xFFFF_FFFF
 SLICE = 1 << 20          # instructions per run() call: bounds the latency of --max-steps
@@ -31,22 +31,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.kind == "poweroff"
-
-
-def parse_size(text: str) -> int:
-    """'64K', '1M', '65536' -> bytes: a multiple of 4 KiB, at most 1 GiB."""
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    mult = 1
-    if t and t[-1] in "KMG":
-        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[t[-1]]
-        t = t[:-1]
-    try:
-        n = int(t, 0) * mult
-    except ValueError:
-        raise ValueError(f"bad memory size {text!r} (try 64K, 1M)") from None
-    if n < PAGE_SIZE or n % PAGE_SIZE or n > 1 << 30:
-        raise ValueError(f"memory size {text!r} must be a multiple of 4K between 4K and 1G")
-    return n
 
 
 def boot_state(core, image: Image, mem_top: int) -> None:
