@@ -25,3 +25,44 @@ def test_masked_pending_timer_costs_no_exits(core):
     assert vm.stop_kind == "max-steps"
     assert vm.vpending & 1                      # the interrupt is pending, never delivered
     assert vm.stats.exits["budget"] <= 3
+
+
+def test_pg_properties_hold_for_a_sample_guest():
+    from hypervisor.pg import check
+    img = load_program(str(ROOT / "guests" / "hello.s"))
+    bare, reports = check(img, core=CORES[0])
+    assert bare.kind == "poweroff" and reports
+    for r in reports:
+        assert r.equivalent, r.differences
+        assert r.neighbour_ok and r.pool_clean
+        assert 0.5 < r.efficiency < 1.0          # hello.s prints: each out is emulated
+
+
+def test_pg_notices_a_broken_equivalence(monkeypatch):
+    """The check can fail: a hypervisor that mis-emulates `out` is caught."""
+    from hypervisor import emulate, pg
+    real = emulate.EMULATORS["out"]
+
+    def wrong_out(vm, f, n):
+        vm.core.regs[f["x"]] ^= 1
+        return real(vm, f, n)
+    monkeypatch.setitem(emulate.EMULATORS, "out", wrong_out)
+    monkeypatch.setattr(emulate, "_decoded", {})
+    img = load_program(str(ROOT / "guests" / "hello.s"))
+    _, reports = pg.check(img, core=CORES[0], modes=[("trap", "shadow")])
+    assert not reports[0].equivalent
+
+
+def test_peer_loop_encodings_agree_with_lua():
+    """The RV32I loop Unicorn runs computes what the Lua loop and the guest loop compute."""
+    unicorn = pytest.importorskip("unicorn")
+    pytest.importorskip("lupa")
+    from unicorn.riscv_const import UC_RISCV_REG_X1, UC_RISCV_REG_X4
+    from bench import peers
+    code = peers.rv_loop(False)
+    uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
+    uc.mem_map(peers.BASE, 0x10000)
+    uc.mem_write(peers.BASE, code)
+    uc.reg_write(UC_RISCV_REG_X1, 1000)
+    uc.emu_start(peers.BASE, peers.BASE + len(code))
+    assert uc.reg_read(UC_RISCV_REG_X4) == peers._lua().eval(peers.LUA_LOOP)(1000) == 251000
