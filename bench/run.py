@@ -135,6 +135,24 @@ def section_asm(quick: bool, table) -> None:
                                                   else "generated 10k-line source", f"{lps:,.0f}"]])
 
 
+def section_peers(quick: bool, table) -> None:
+    """Unicorn and Lua 5.4 (lupa) beside the C core and gcc -O2 (--peers; bench extra)"""
+    from . import peers
+    missing = peers.have_peers()
+    if missing:
+        raise ValueError(f"hv bench --peers needs {' and '.join(missing)}: "
+                         "pip install 'hv[bench]'")
+    r = peers.measure(quick)
+    loop = r["loop_ns_per_iter"]
+    ours = loop["hv C core (interpreter)"]
+    table("Peers on the counted loop (5 instructions per iteration)",
+          ["engine", "ns per iteration", "vs hv C core"],
+          [[k, f"{v:.2f}", f"{ours / v:.2f}× faster" if v < ours else f"{v / ours:.2f}× slower"
+            if v > ours else "1×"] for k, v in loop.items()])
+    table("A trapped instruction handled in Python: Unicorn hook vs trap-and-emulate",
+          ["what", "ns per trap"], [[k, f"{v:.0f}"] for k, v in r["trap_ns"].items()])
+
+
 # The sections of `hv bench`, in order: name -> function(quick, table). A benchmark module
 # adds its own line here; `table(title, columns, rows)` prints and records one table.
 SECTIONS = {
@@ -142,7 +160,9 @@ SECTIONS = {
     "hypervisor": section_hypervisor,
     "guests": section_guests,
     "asm": section_asm,
+    "peers": section_peers,
 }
+OPT_IN = {"peers"}      # sections that run only when asked for (--peers, --only)
 
 
 def bench_command(args) -> int:
@@ -152,7 +172,9 @@ def bench_command(args) -> int:
         for name, fn in SECTIONS.items():
             con.print(f"{name:12} {(fn.__doc__ or '').strip()}", highlight=False)
         return 0
-    only = getattr(args, "only", None) or list(SECTIONS)
+    only = getattr(args, "only", None) or [n for n in SECTIONS if n not in OPT_IN]
+    if getattr(args, "peers", False) and "peers" not in only:
+        only = [*only, "peers"]
     unknown = [n for n in only if n not in SECTIONS]
     if unknown:
         raise ValueError(f"no bench section {unknown[0]!r} (sections: {', '.join(SECTIONS)})")
@@ -177,7 +199,7 @@ def bench_command(args) -> int:
     con.print(f"[dim]hv bench took {time.perf_counter() - started:.1f} s[/]")
     if args.write:
         cmd = "hv bench" + (" --quick" if quick else "") + "".join(
-            f" --only {n}" for n in (args.only or [])) + f" --write {args.write}"
+            f" --only {n}" for n in (args.only or [])) + (" --peers" if getattr(args, "peers", False) else "") + f" --write {args.write}"
         with open(args.write, "w") as f:
             f.write("# Benchmarks\n\n")
             f.write(f"Measured {date.today()} on {platform.machine()} "

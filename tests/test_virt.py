@@ -66,3 +66,13 @@ def test_peer_loop_encodings_agree_with_lua():
     uc.reg_write(UC_RISCV_REG_X1, 1000)
     uc.emu_start(peers.BASE, peers.BASE + len(code))
     assert uc.reg_read(UC_RISCV_REG_X4) == peers._lua().eval(peers.LUA_LOOP)(1000) == 251000
+
+
+def test_hv_pg_command(capsys):
+    from hv.cli import main
+    assert main(["pg", str(ROOT / "guests" / "hello.s"), "--core", CORES[0]]) == 0
+    out = capsys.readouterr().out
+    assert "equivalence" in out and "trap+shadow" in out and "holds" in out
+    assert main(["pg", "/nonexistent.s"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "nonexistent" in err

@@ -8,6 +8,8 @@ def register(sub) -> None:
     be.add_argument("--only", action="append", metavar="SECTION",
                     help="run only this section (repeatable; see --list)")
     be.add_argument("--list", action="store_true", help="list the sections and stop")
+    be.add_argument("--peers", action="store_true",
+                    help="also measure Unicorn and Lua 5.4 side by side (the bench extra)")
     be.add_argument("--write", metavar="FILE", help="also write the figures as Markdown")
     be.set_defaults(func=cmd_bench)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..common import EXIT_USAGE, fail, load_program, memory_size, positive_int
+from ..common import load_program, memory_size, positive_int, unescape
 
 
 def register(sub) -> None:
@@ -30,10 +30,7 @@ def cmd_pg(args) -> int:
 
     from hypervisor.pg import check
     image = load_program(args.program)
-    try:
-        data = args.input.encode().decode("unicode_escape").encode("latin-1")
-    except (UnicodeError, ValueError) as e:
-        return fail(f"--input: {e}", EXIT_USAGE)
+    data = unescape(args.input)
     bare, reports = check(image, core=args.core, mem=args.mem, max_steps=args.max_steps,
                           input_bytes=data)
     con = Console(highlight=False)
