@@ -153,6 +153,14 @@ def section_peers(quick: bool, table) -> None:
           ["what", "ns per trap"], [[k, f"{v:.0f}"] for k, v in r["trap_ns"].items()])
 
 
+def section_virt(quick: bool, table) -> None:
+    """trap vs hw, shadow vs nested on four workloads (docs/virtualization.md)"""
+    from . import tradeoff
+    rows = tradeoff.measure(repeat=1 if quick else 3)
+    table("Ways to virtualize: the Adams & Agesen / Bhargava trade-off (native core)",
+          tradeoff.COLUMNS, tradeoff.table_rows(rows))
+
+
 # The sections of `hv bench`, in order: name -> function(quick, table). A benchmark module
 # adds its own line here; `table(title, columns, rows)` prints and records one table.
 SECTIONS = {
@@ -160,6 +168,7 @@ SECTIONS = {
     "hypervisor": section_hypervisor,
     "guests": section_guests,
     "asm": section_asm,
+    "virt": section_virt,
     "peers": section_peers,
 }
 OPT_IN = {"peers"}      # sections that run only when asked for (--peers, --only)

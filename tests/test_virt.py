@@ -76,3 +76,20 @@ def test_hv_pg_command(capsys):
     assert main(["pg", "/nonexistent.s"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "nonexistent" in err
+
+
+@pytest.mark.parametrize("name", ["compute", "syscall", "pagetable", "io"])
+def test_tradeoff_workloads_are_equivalent(name):
+    """The trade-off workloads run the same bare and in every mode (the bench asserts it
+    too; here with a small size so it stays quick)."""
+    from hypervisor.pg import check
+    from asm.assembler import assemble
+    src = (ROOT / "bench" / "workloads" / f"{name}.s").read_text()
+    # shrink the counts so the test is quick
+    for big, small in (("5000000", "5000"), ("100000", "300"), ("20000", "40"), ("3000", "5")):
+        src = src.replace(f", {big}\n", f", {small}\n")
+    img = assemble(src, f"{name}.s")
+    bare, reports = check(img, core=CORES[0], mem=128 * 1024)
+    assert bare.kind == "poweroff"
+    for r in reports:
+        assert r.equivalent, (r.mode, r.differences)
