@@ -94,8 +94,20 @@ def doc_regions() -> dict[str, str]:
                         for c in isa.Cause])
     crs = _md_table(["number", "name"], [[str(int(c)), f"`{c.name}`"] for c in isa.CR])
     exits = _md_table(["exit", "value"], [[e.name, str(int(e))] for e in isa.Exit])
-    return {"formats": fmts, "instructions": instrs, "classification": classes,
-            "causes": causes, "control-registers": crs, "exits": exits}
+    regions = {"formats": fmts, "instructions": instrs, "classification": classes,
+               "causes": causes, "control-registers": crs, "exits": exits}
+    regions.update(_device_port_regions())
+    return regions
+
+
+def _device_port_regions() -> dict[str, str]:
+    """The repository and network devices' ports and status codes."""
+    ports = _md_table(["port", "direction", "device"],
+                      [[f"`0x{int(p):02x}`", d, t] for p, d, t in isa.DEVICE_PORTS])
+    status = _md_table(["status", "repository", "network"],
+                       [[str(i), dict(isa.REPO_STATUS).get(i, ""), dict(isa.NET_STATUS).get(i, "")]
+                        for i in range(max(len(isa.REPO_STATUS), len(isa.NET_STATUS)))])
+    return {"device-ports": ports, "device-status": status}
 
 
 def render_doc(text: str) -> str:

@@ -382,3 +382,54 @@ def decode(buf: bytes | bytearray | memoryview, offset: int = 0) -> Decoded:
 def to_signed(v: int) -> int:
     v &= WORD_MASK
     return v - (1 << 32) if v & 0x8000_0000 else v
+
+
+# --- ports of the code repository and the network device (mobility/, docs/mobility.md) ------
+# Kept in a block of their own; docs/isa.md's "device-ports" table is generated from it.
+
+class RepoPort(IntEnum):
+    """The repository device: fetch a program image by name into guest memory."""
+    NAME = 0x40       # out: guest-physical address of the NUL-terminated program name
+    ADDR = 0x41       # out: guest-physical address of the buffer
+    SIZE = 0x42       # out: buffer size in bytes; in: size of the image last fetched
+    CMD = 0x43        # out: 1 fetch; in: status of the last command
+    IRQ = 0x44        # out: 1 = device interrupt on completion
+
+
+class NetPort(IntEnum):
+    """The network device: send frames by DMA, receive them into a ring by DMA."""
+    ADDR = 0x50       # out: guest-physical address of a frame to send, or of the receive ring
+    LEN = 0x51        # out: frame length in bytes, or number of ring slots
+    CMD = 0x52        # out: 1 send, 2 set the receive ring; in: status of the last command
+    IRQ = 0x53        # out: 1 = device interrupt when a frame lands in the ring
+    MAC_LO = 0x54     # in: this guest's address, bytes 0..3 (little-endian word)
+    MAC_HI = 0x55     # in: bytes 4..5
+    RX = 0x56         # in: frames received into the ring so far
+    DROPS = 0x57      # in: frames to or from this guest that were dropped
+
+
+DEVICE_PORTS = [
+    (RepoPort.NAME, "out", "repository: address of the program name (NUL-terminated, < 64 bytes)"),
+    (RepoPort.ADDR, "out", "repository: DMA address of the buffer"),
+    (RepoPort.SIZE, "out / in", "repository: buffer size / size of the image last fetched"),
+    (RepoPort.CMD, "out / in", "repository: command (1 fetch) / status of the last command"),
+    (RepoPort.IRQ, "out", "repository: 1 = raise a device interrupt when a command completes"),
+    (NetPort.ADDR, "out", "network: DMA address of the frame to send, or of the receive ring"),
+    (NetPort.LEN, "out", "network: frame length (14..1514), or number of ring slots (1..64)"),
+    (NetPort.CMD, "out / in", "network: command (1 send, 2 set receive ring) / status of the last"),
+    (NetPort.IRQ, "out", "network: 1 = raise a device interrupt when a frame is received"),
+    (NetPort.MAC_LO, "in", "network: this guest's address, bytes 0..3"),
+    (NetPort.MAC_HI, "in", "network: this guest's address, bytes 4..5"),
+    (NetPort.RX, "in", "network: frames received into the ring so far"),
+    (NetPort.DROPS, "in", "network: frames of this guest dropped (ring full, throttled, bad)"),
+]
+
+# Status codes the two devices report on their command port.
+REPO_STATUS = [(0, "ok"), (1, "no such program"), (2, "too big for the buffer (or over 16 MiB)"),
+               (3, "repository unreachable (or not a repository)"),
+               (4, "hash mismatch (the object is not what the manifest says)"),
+               (5, "timeout"), (6, "name or buffer outside guest memory"), (7, "bad program name"),
+               (8, "unknown command"), (9, "no repository attached")]
+NET_STATUS = [(0, "ok"), (1, "bad frame length"), (2, "frame or ring outside guest memory"),
+              (3, "unknown command"), (4, "no network attached"),
+              (5, "throttled: the guest's I/O tokens are spent, frame dropped")]
