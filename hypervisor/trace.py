@@ -34,7 +34,7 @@ SCHEMA = {
     "badaddr": "int or null: faulting address (page faults)",
     "what": "str: what the hypervisor did, with the values involved",
 }
-KINDS = ("emulate", "reflect", "shadow-fill", "inject", "schedule", "stop")
+KINDS = ("emulate", "reflect", "shadow-fill", "inject", "schedule", "stop", "device")
 KIND_STYLE = {"emulate": "cyan", "reflect": "magenta", "shadow-fill": "blue",
               "inject": "yellow", "schedule": "dim", "stop": "bold red"}
 

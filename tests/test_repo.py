@@ -26,7 +26,7 @@ from tests.repo_servers import BadServer
 ROOT = Path(__file__).resolve().parent.parent
 GUESTS = ROOT / "guests"
 LOADER = GUESTS / "mobility" / "loader.s"
-REPO_CMD = [sys.executable, "-m", "hv.commands.repo", "repo"]
+REPO_CMD = [sys.executable, "-m", "hv", "repo"]
 
 
 def hv_repo(*args, **kw):
@@ -247,7 +247,8 @@ def test_fetched_program_runs_the_same_everywhere(repo):
             assert dev.fetches == 1 and "fetched fib" in notes[0]
     first = results["c", "bare"]
     assert first[0] == "poweroff" and first[1] == 0
-    assert b"loader: got 1070 bytes" in first[2] and b"fib(15) = 610" in first[2]
+    size = manifest(repo)["programs"]["fib"][0]["size"]
+    assert f"loader: got {size} bytes".encode() in first[2] and b"fib(15) = 610" in first[2]
     assert all(r == first for r in results.values()), results
 
 
@@ -291,4 +292,20 @@ def test_fetch_is_charged_to_io_tokens(repo):
     charge = vm.charge_io
     vm.charge_io = lambda n: (seen.append(n), charge(n))
     host.run(max_steps=5_000_000)
-    assert 1070 in seen
+    assert manifest(repo)["programs"]["fib"][0]["size"] in seen
+
+
+def test_hv_run_and_boot_with_repo(repo):
+    hv = [sys.executable, "-m", "hv"]
+    for cmd in ("run", "boot"):
+        r = subprocess.run(hv + [cmd, str(LOADER), "--repo", str(repo), "--input", "hello"],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.endswith("Hello from the hv virtual machine!\n")
+        r = subprocess.run(hv + [cmd, str(LOADER), "--repo", str(repo), "--input", "nope"],
+                           capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert r.returncode == 1 and "status 1" in r.stdout
+        assert "no such program" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run(hv + ["run", str(LOADER), "--repo", "ftp://x"], capture_output=True,
+                       text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2 and "http://" in r.stderr

@@ -5,6 +5,7 @@ import os
 import sys
 
 from hypervisor.host import Host, frames_needed
+from mobility.cli import add_repo_args, attach_repo_from_args, check_repo_arg, stderr_note, trace_note
 from vcpu.isa import PAGE_SIZE
 
 from ..common import (EXIT_CRASH, EXIT_INTERRUPTED, EXIT_MAX_STEPS, add_input_args,
@@ -42,6 +43,7 @@ def register(sub) -> None:
     add_filter_args(t)
     t.add_argument("--trace-last", type=positive_int, metavar="N",
                    help="keep only the last N events (written when the run ends)")
+    add_repo_args(b)
     b.set_defaults(func=cmd_boot)
 
 
@@ -66,6 +68,7 @@ def cmd_boot(args) -> int:
     for spec in specs:
         spec.mem = spec.mem or args.mem
     images = [load_program(spec.program) for spec in specs]
+    check_repo_arg(args)
     names = [spec.name for spec in specs]
     multi = len(specs) > 1
     console = SharedConsole(stdout_write, err, multi)
@@ -85,6 +88,9 @@ def cmd_boot(args) -> int:
         host.add(spec.name, image, mem_size=spec.mem, core=args.core,
                  console_write=console.write, console_input=cin if i == 0 else None,
                  disk=spec.disk, weight=spec.weight)
+        vm = host.vms[-1]
+        attach_repo_from_args(vm, args, trace_note(trace, vm) if trace
+                              else stderr_note(f"{vm.name}: " if multi else ""))
     interrupted = False
     try:
         host.run(slice_=host_cfg.get("slice", args.slice), max_steps=args.max_steps)

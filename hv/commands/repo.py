@@ -6,9 +6,8 @@ import sys
 
 
 def _err(msg: str) -> int:
-    from rich.console import Console
-    Console(stderr=True, highlight=False).print(f"[bold red]hv: error:[/] {msg}", soft_wrap=True)
-    return 2
+    from hv.common import fail
+    return fail(msg)
 
 
 def cmd_add(args) -> int:
@@ -108,14 +107,3 @@ def register(subparsers) -> None:
     s.add_argument("--quiet", action="store_true", help="do not log requests")
     s.set_defaults(func=cmd_serve)
 
-
-def main(argv=None) -> int:
-    """Run `hv repo ...` on its own (until the command is wired into `hv`)."""
-    parser = argparse.ArgumentParser(prog="hv")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

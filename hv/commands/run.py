@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from mobility.cli import add_repo_args, attach_repo_from_args, check_repo_arg, stderr_note
+
 from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
                       console_input, err, load_program, stdout_write)
 
@@ -16,14 +18,17 @@ def register(sub) -> None:
     add_machine_args(r)
     add_input_args(r)
     r.add_argument("--disk", metavar="FILE", help="disk image file for the block device")
+    add_repo_args(r)
     r.set_defaults(func=cmd_run)
 
 
 def cmd_run(args) -> int:
     from vcpu.machine import Machine
     image = load_program(args.program)
+    check_repo_arg(args)
     m = Machine(image, mem_size=args.mem, core=args.core, console_write=stdout_write,
                 console_input=console_input(args), disk=args.disk)
+    attach_repo_from_args(m, args, stderr_note())
     out = m.run(args.max_steps)
     sys.stdout.flush()
     if out.kind == "poweroff":

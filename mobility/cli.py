@@ -1,0 +1,57 @@
+"""Command-line flags of the repository device and the network, shared by `hv run`, `hv boot`
+and `hv os`, so that each command adds them with one call."""
+from __future__ import annotations
+
+import argparse
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < v <= 600:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 600")
+    return v
+
+
+def add_repo_args(p) -> None:
+    g = p.add_argument_group("code repository (docs/mobility.md)")
+    g.add_argument("--repo", metavar="DIR|URL",
+                   help="attach a repository device fetching from DIR or http://HOST:PORT/")
+    g.add_argument("--repo-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="give up on one fetch after this long (default 5)")
+
+
+def check_repo_arg(args) -> None:
+    """Refuse a malformed --repo before anything boots (ValueError: one line)."""
+    from .store import RepoError, Source
+    if getattr(args, "repo", None):
+        try:
+            Source(args.repo)
+        except RepoError as e:
+            raise ValueError(str(e)) from None
+
+
+def attach_repo_from_args(platform, args, note=None):
+    """A repository device on `platform` when --repo was given; None otherwise."""
+    if not getattr(args, "repo", None):
+        return None
+    from .repodev import attach_repo
+    return attach_repo(platform, args.repo, timeout=args.repo_timeout, note=note)
+
+
+def stderr_note(prefix: str = ""):
+    """Failures of the device as one line on stderr (when no trace takes them)."""
+    from hv.common import err
+
+    def note(text: str) -> None:
+        if not text.startswith("repo: fetched"):
+            err.print(f"hv: {prefix}{text}", markup=False, highlight=False, soft_wrap=True)
+    return note
+
+
+def trace_note(trace, vm):
+    def note(text: str) -> None:
+        trace.event(vm, "device", pc=vm.core.pc, what=text)
+    return note
