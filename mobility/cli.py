@@ -43,11 +43,12 @@ def attach_repo_from_args(platform, args, note=None):
 
 def stderr_note(prefix: str = ""):
     """Failures of the device as one line on stderr (when no trace takes them)."""
-    from hv.common import err
+    import sys
 
     def note(text: str) -> None:
         if not text.startswith("repo: fetched"):
-            err.print(f"hv: {prefix}{text}", markup=False, highlight=False, soft_wrap=True)
+            sys.stdout.flush()
+            print(f"hv: {prefix}{text}", file=sys.stderr, flush=True)
     return note
 
 

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["vcpu", "asm", "hypervisor", "guesttest", "bench", "hv"]
+PACKAGES = ["vcpu", "asm", "hypervisor", "guesttest", "bench", "mobility", "hv"]
 # What each package may import from the project (besides itself).
 ALLOWED = {
     "vcpu": set(),
@@ -14,7 +14,8 @@ ALLOWED = {
     "hypervisor": {"vcpu", "asm"},
     "guesttest": {"vcpu", "asm", "hypervisor"},
     "bench": {"vcpu", "asm", "hypervisor", "guesttest"},
-    "hv": {"vcpu", "asm", "hypervisor", "guesttest", "bench"},
+    "mobility": {"vcpu", "asm", "hypervisor"},
+    "hv": {"vcpu", "asm", "hypervisor", "guesttest", "bench", "mobility"},
 }
 
 
