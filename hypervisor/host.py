@@ -2,9 +2,16 @@
 CPU between them. The run loop is KVM-shaped: `core.run(budget)` returns an exit, the
 hypervisor handles it (trap.py) and runs the guest again.
 
-Scheduling is deterministic round robin: each runnable guest in turn gets a slice of
-`slice × weight` of its own instructions. Guests count time in their own retired
-instructions, so the order of slices never changes what a guest computes or prints.
+Scheduling is round robin: each runnable guest in turn gets a slice of `slice × weight` of
+its own instructions. Guests count time in their own retired instructions, so the order
+and length of slices never change what a guest computes or prints.
+
+Host time is shared too: a guest's instructions can be dear for the host (every `tlbflush`
+rebuilds its shadow tables, a disk request copies a megabyte), so each slice is charged the
+host time it cost, divided by the guest's weight. A slice that has cost `HOST_SLICE × weight`
+ends early (the guest loses the rest of it, as the I/O token bucket does for bytes), and a
+guest whose charge runs more than `HOST_LAG` ahead of the least-charged runnable guest sits
+out its turns until the others catch up. A guest alone is never held back.
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ from .vm import VM
 
 M32 = 0xFFFF_FFFF
 LONE_SLICE = 1 << 20
+HOST_SLICE = 0.001          # seconds of host time one slice may cost (× weight)
+HOST_LAG = 0.002            # how far a guest's charge may run ahead of the least-charged one
 BUDGET, TRAP = Exit.BUDGET, Exit.TRAP
 # Exit reasons compare by identity and counter keys are built once: on the exit path each
 # saved attribute lookup or string format is a visible share of the round trip.
@@ -50,22 +59,28 @@ class Host:
                 return
             # Alone, a guest has nobody to share with: long slices, as on the bare machine.
             alone = len(runnable) == 1
+            floor = min(vm.host_charge for vm in runnable) + HOST_LAG
             for vm in runnable:
+                if not alone and vm.host_charge > floor:
+                    vm.stats.waited += 1          # its share of host time is spent
+                    continue
                 budget = LONE_SLICE if alone else slice_ * vm.weight
                 trace = self.trace
                 if trace:
                     trace.event(vm, "schedule", pc=vm.core.pc,
                                 what=f"run {vm.name} for up to {budget} instructions")
                     t0, i0 = time.perf_counter_ns(), vm.core.icount
-                self.run_slice(vm, budget, max_steps)
+                self.run_slice(vm, budget, max_steps, None if alone else HOST_SLICE * vm.weight)
                 if trace:
                     trace.slice(vm, t0, time.perf_counter_ns(), i0, vm.core.icount)
                     if not vm.running:
                         trace.event(vm, "stop", pc=vm.core.pc,
                                     what=f"{vm.stop_kind}: {vm.reason} (status {vm.status})")
 
-    def run_slice(self, vm: VM, budget: int, max_steps: int | None = None) -> None:
-        """Run one guest for up to `budget` of its instructions."""
+    def run_slice(self, vm: VM, budget: int, max_steps: int | None = None,
+                  host_budget: float | None = None) -> None:
+        """Run one guest for up to `budget` of its instructions, and up to `host_budget`
+        seconds of host time (checked at each exit)."""
         core = vm.core
         stats = vm.stats
         trace = self.trace
@@ -118,8 +133,13 @@ class Host:
                 if vm.throttled:
                     stats.throttled += 1
                     break
+                if host_budget is not None and clock() - t_slice > host_budget:
+                    stats.host_cut += 1
+                    break
+        spent = clock() - t_slice
+        vm.host_charge += spent / vm.weight
         stats.core_time += in_core
-        stats.hv_time += clock() - t_slice - in_core
+        stats.hv_time += spent - in_core
 
     def handle_exit(self, vm: VM, ex: VMExit) -> None:
         if ex.reason is TRAP:

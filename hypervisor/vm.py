@@ -39,6 +39,8 @@ class Stats:
     hv_time: float = 0.0                                   # seconds handling exits
     slices: int = 0
     throttled: int = 0                                     # slices cut short by the bucket
+    host_cut: int = 0                                      # slices cut short by host time
+    waited: int = 0                                        # turns sat out: host share spent
 
 
 class VM:
@@ -70,6 +72,7 @@ class VM:
         self.output = OutputTail()      # bounded: the console streams the rest
         self.tracing = False               # the host sets it when a tracer is attached
         self.io_tokens = IO_BUCKET
+        self.host_charge = 0.0             # host seconds its slices cost, / weight (host.py)
         self.throttled = False
         self._console_write = console_write
         self.shadow = ShadowMMU(self, pool)

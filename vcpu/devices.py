@@ -229,7 +229,10 @@ class Disk(Device):
     during a command fails that command with status 5 and touches nothing else."""
     name = "disk"
     ports = range(Port.DISK_SECTOR, Port.DISK_IRQ + 1)
-    OK, NO_DISK, BAD_SECTOR, BAD_DMA, BAD_CMD, IO_ERROR = 0, 1, 2, 3, 4, 5
+    OK, NO_DISK, BAD_SECTOR, BAD_DMA, BAD_CMD, IO_ERROR, TOO_LARGE = 0, 1, 2, 3, 4, 5, 6
+    # The most sectors one command moves (1 MiB), as real controllers bound a transfer: one
+    # `out` cannot hold the host for longer than that copy.
+    MAX_SECTORS = 2048
     CHUNK = 64 * 1024            # bytes per host transfer: bounds the host buffer of a request
 
     def __init__(self, platform, path: str | None = None):
@@ -283,6 +286,8 @@ class Disk(Device):
         # into a small, valid-looking range the way 32-bit arithmetic would.
         if self.sector + self.count > self.sectors:
             return self.BAD_SECTOR
+        if self.count > self.MAX_SECTORS:
+            return self.TOO_LARGE
         start, n = self.sector * SECTOR, self.count * SECTOR
         if self.addr + n > self.platform.mem_size:
             return self.BAD_DMA                  # checked first: a failed command moves nothing
