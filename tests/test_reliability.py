@@ -219,7 +219,7 @@ def test_an_endless_pipe_does_not_hold_back_the_guest():
     """`yes | hv run hello.s` prints and exits; so does `sleep 30 | hv run hello.s`."""
     yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
     try:
-        p = subprocess.run([sys.executable, "-m", "hypervisor.cli", "run", "guests/hello.s"],
+        p = subprocess.run([sys.executable, "-m", "hv", "run", "guests/hello.s"],
                            cwd=ROOT, stdin=yes.stdout, capture_output=True, timeout=60)
     finally:
         yes.kill()
@@ -227,7 +227,7 @@ def test_an_endless_pipe_does_not_hold_back_the_guest():
     assert p.returncode == 0 and b"Hello" in p.stdout
     r, w = os.pipe()                     # a pipe that stays open and silent
     try:
-        p = subprocess.run([sys.executable, "-m", "hypervisor.cli", "run", "guests/hello.s"],
+        p = subprocess.run([sys.executable, "-m", "hv", "run", "guests/hello.s"],
                            cwd=ROOT, stdin=r, capture_output=True, timeout=60)
     finally:
         os.close(r)
