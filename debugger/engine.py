@@ -1,0 +1,984 @@
+"""The debugger engine under `hv debug` and `hv dap`: breakpoints, watchpoints, catchpoints,
+stepping forward and backward, and the views of the machine.
+
+Reverse execution is checkpoints plus deterministic replay (as rr and QEMU do it). The
+machine's whole state (core, memory, devices, the hypervisor's view of the guest) is saved
+every `interval` instructions while it runs; the set is thinned to fit a memory budget,
+keeping checkpoints spaced exponentially back from the present (dense near it, sparse far
+back). Going back to instruction count N restores the nearest checkpoint at or before N and
+runs forward to N: the machine is deterministic (time is counted in retired instructions,
+console input is fixed), so that is exactly the state it had. Searching backwards (for
+reverse-continue, reverse-step, reverse-finish) replays one checkpoint interval at a time,
+newest first, and remembers the last position that matched.
+
+A position is an instruction count: the state at the instruction boundary where the count
+reached it, before anything else happens there (a pending interrupt is taken on the way to
+the next position). Console output is shown once: replaying a part already seen prints
+nothing again.
+
+Breakpoints, watchpoints and catchpoints single-step the machine from Python (one `run(1)`
+per instruction); with none set, `continue` runs at full speed in long slices.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from vcpu.image import Image
+from vcpu.isa import CAUSE_TEXT, CR, LENGTHS, SP, DecodeError, decode
+
+from .expr import Evaluator, ExprError
+from .target import CR_NAMES, Stopped, make_target
+
+M32 = 0xFFFF_FFFF
+DEFAULT_BUDGET = 64 << 20
+OP_CALL_I, OP_CALL_R, OP_RET, OP_PUSH, OP_POP = 0x4A, 0x4B, 0x4C, 0x50, 0x51
+OP_SYS = 0x58
+LOADS = {0x30: 4, 0x31: 2, 0x32: 1}
+STORES = {0x34: 4, 0x35: 2, 0x36: 1}
+STEP_LIMIT = 50_000_000        # a step/next/finish that runs this long stops anyway
+
+
+class DebugError(ValueError):
+    """A command that cannot be done; the message is one line for the user."""
+
+
+@dataclass
+class Breakpoint:
+    number: int
+    address: int
+    where: str
+    condition: str | None = None
+    temporary: bool = False
+    enabled: bool = True
+    hits: int = 0
+    ignore: int = 0
+
+
+@dataclass
+class Watchpoint:
+    number: int
+    kind: str            # watch | rwatch | awatch
+    address: int
+    length: int
+    expr: str
+    old: bytes | None = None
+    hits: int = 0
+    enabled: bool = True
+
+
+@dataclass
+class Catch:
+    number: int
+    kind: str            # trap | syscall | exit
+    values: frozenset | None = None     # causes / syscall numbers; None = all
+    hits: int = 0
+    enabled: bool = True
+
+
+@dataclass
+class Stop:
+    """Why the machine stopped: `reason` is breakpoint, watchpoint, catch, step, entry,
+    exited, pause, history-start (reverse execution reached the start) or goto."""
+    reason: str
+    text: str = ""
+    number: int | None = None           # the breakpoint / watchpoint / catch
+    data: dict = field(default_factory=dict)
+
+
+class Checkpoints:
+    """Saved machine states by instruction count, within a memory budget."""
+
+    def __init__(self, target, budget: int, interval: int):
+        self.t = target
+        self.budget = budget
+        self.interval = interval
+        self.states: dict[int, dict] = {}
+        self.bytes = 0
+        self.taken = 0
+
+    def take(self) -> None:
+        n = self.t.icount
+        if n in self.states:
+            return
+        s = self.t.save()
+        self.states[n] = s
+        self.bytes += self.t.size_of(s)
+        self.taken += 1
+        self._thin(n)
+
+    def _thin(self, now: int) -> None:
+        """Drop checkpoints until the set fits: each time the one whose loss leaves the
+        smallest gap relative to its distance from the present (keeps the first)."""
+        while self.bytes > self.budget and len(self.states) > 2:
+            keys = sorted(self.states)
+            best, best_score = None, None
+            for i in range(1, len(keys)):
+                right = keys[i + 1] if i + 1 < len(keys) else max(now, keys[i]) + self.interval
+                gap = right - keys[i - 1]
+                score = gap / max(1, abs(now - keys[i]))
+                if best_score is None or score < best_score:
+                    best, best_score = keys[i], score
+            self.bytes -= self.t.size_of(self.states.pop(best))
+
+    def at_or_before(self, n: int) -> int:
+        return max(k for k in self.states if k <= n)
+
+    def before(self, n: int) -> int | None:
+        ks = [k for k in self.states if k < n]
+        return max(ks) if ks else None
+
+    def restore(self, n: int) -> None:
+        self.t.restore(self.states[n])
+
+
+class Debugger:
+    def __init__(self, image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
+                 input: bytes = b"", mem_size: int | None = None, output=None,
+                 budget: int = DEFAULT_BUDGET, interval: int | None = None,
+                 program: str | None = None):
+        kw = {} if mem_size is None else {"mem_size": mem_size}
+        self.image = image
+        self.program = program
+        self.out = output                 # callable(bytes) for the guest's console
+        self.shown = 0                    # console bytes already shown
+        self.t = make_target(image, hv=hv, core=core, cpus=cpus, input=input,
+                             console_write=self._console, **kw)
+        if interval is None:
+            interval = 1 << 20 if self.t.core_kind == "c" else 1 << 15
+        self.cp = Checkpoints(self.t, budget, interval)
+        self.cp.take()
+        self.breakpoints: dict[int, Breakpoint] = {}
+        self.watchpoints: dict[int, Watchpoint] = {}
+        self.catches: dict[int, Catch] = {}
+        self.displays: dict[int, str] = {}
+        self.next_number = 1
+        self.pause_requested = False
+        self.skip_catch = False           # the next step goes past a catch we stopped at
+        self.thread = 0                   # the selected CPU
+        self.symbols = {s.name: s for s in image.symbols}
+        labels = sorted((s.value, s.name) for s in image.symbols if s.kind != 2)
+        self._label_addrs = [a for a, _ in labels]
+        self._label_names = [n for _, n in labels]
+        self.last_stop: Stop | None = Stop("entry", "at the entry point")
+        self.phase = 0
+
+    # --- console -----------------------------------------------------------------------
+    def _console(self, data: bytes) -> None:
+        n = len(self.t.output)
+        if n > self.shown:
+            new = self.t.output[self.shown:n]
+            self.shown = n
+            if self.out:
+                self.out(new)
+
+    # --- basic facts --------------------------------------------------------------------
+    @property
+    def icount(self) -> int:
+        return self.t.icount
+
+    @property
+    def pc(self) -> int:
+        return self.t.pc
+
+    @property
+    def hv(self) -> bool:
+        return self.t.hv
+
+    @property
+    def running(self) -> bool:
+        return self.t.stop_reason is None
+
+    def where(self, addr: int | None = None) -> str:
+        addr = self.pc if addr is None else addr
+        return self.symbolize(addr)
+
+    def symbolize(self, addr: int) -> str:
+        import bisect
+        i = bisect.bisect_right(self._label_addrs, addr) - 1
+        if i >= 0:
+            base = self._label_addrs[i]
+            name = self._label_names[i]
+            size = self.symbols[name].size
+            if addr == base:
+                return name
+            if not size or addr < base + size:
+                return f"{name}+0x{addr - base:x}"
+        return f"0x{addr:08x}"
+
+    def source(self, addr: int | None = None):
+        """(file, line, column) of `addr` (default pc), or None."""
+        return self.image.source_of(self.pc if addr is None else addr)
+
+    def line_key(self, addr: int):
+        row = self.image.line_at(addr)
+        return (row.file, row.line) if row else None
+
+    def read_word(self, va: int, n: int = 4) -> int | None:
+        raw = self.t.read_virt(va & M32, n)
+        return int.from_bytes(raw, "little") if raw is not None else None
+
+    def insn_at(self, va: int):
+        raw = self.t.read_virt(va & M32, 6) or self.t.read_virt(va & M32, 1)
+        if not raw:
+            return None
+        n = LENGTHS[raw[0]]
+        if n == 0 or len(raw) < n:
+            return None
+        try:
+            return decode(raw)
+        except DecodeError:
+            return None
+
+    # --- expressions --------------------------------------------------------------------
+    def lookup(self, name: str) -> int | None:
+        low = name.lower()
+        regs = self.t.regs
+        if low == "pc":
+            return self.pc
+        if low == "sp":
+            return regs[SP]
+        if low[:1] == "r" and low[1:].isdigit() and int(low[1:]) < 16:
+            return regs[int(low[1:])]
+        if low in CR_NAMES:
+            return self.t.cr_view()[CR_NAMES.index(low)]
+        if low == "icount":
+            return self.icount
+        if low == "cpuid":
+            return self.thread
+        s = self.symbols.get(name)
+        return s.value if s else None
+
+    def evaluate(self, text: str) -> int:
+        try:
+            return Evaluator(self.lookup, self.read_word).eval(text)
+        except ExprError as e:
+            raise DebugError(str(e)) from None
+
+    # --- locations ----------------------------------------------------------------------
+    def resolve(self, spec: str) -> list[tuple[int, str]]:
+        """`*ADDR`, `SYMBOL`, `FILE:LINE` or `LINE` -> [(address, description)]."""
+        spec = spec.strip()
+        if not spec:
+            raise DebugError("a location is needed: SYMBOL, FILE:LINE, LINE or *ADDRESS")
+        if spec.startswith("*"):
+            a = self.evaluate(spec[1:])
+            return [(a, self.symbolize(a))]
+        file, _, line = spec.rpartition(":")
+        if line.isdigit() and (file or spec.isdigit()):
+            return self._line_addresses(file, int(line), spec)
+        if spec in self.symbols and self.symbols[spec].kind != 2:
+            a = self.symbols[spec].value
+            return [(a, spec)]
+        try:
+            a = self.evaluate(spec)
+        except DebugError:
+            raise DebugError(f"no symbol, line or address '{spec}'") from None
+        return [(a, self.symbolize(a))]
+
+    def _line_addresses(self, file: str, line: int, spec: str) -> list[tuple[int, str]]:
+        im = self.image
+        if not im.lines:
+            raise DebugError("the image has no line table (assemble it again with this hv)")
+        if file:
+            cands = [i for i, f in enumerate(im.files) if _same_file(f, file)]
+            if not cands:
+                raise DebugError(f"no source file '{file}' in the line table")
+        else:
+            main = self.program
+            cands = [i for i, f in enumerate(im.files) if main and _same_file(f, main)] or [0]
+        # The first line at or after LINE that produced bytes (as gdb moves a breakpoint).
+        rows = [r for r in im.lines if r.file in cands and r.line >= line]
+        if not rows:
+            raise DebugError(f"no code at or after line {line} of {file or im.files[cands[0]]}")
+        best = min(r.line for r in rows)
+        out, seen = [], set()
+        for r in rows:
+            if r.line == best and r.address not in seen:
+                seen.add(r.address)
+                out.append((r.address, f"{os.path.basename(im.files[r.file])}:{r.line}"))
+        # A macro call produces several rows: break at its first instruction.
+        return [min(out)] if out and all(im.line_at(a).flags & 1 for a, _ in out) else out
+
+    # --- breakpoints and friends --------------------------------------------------------
+    def _number(self) -> int:
+        n = self.next_number
+        self.next_number += 1
+        return n
+
+    def add_breakpoint(self, spec: str, condition: str | None = None,
+                       temporary: bool = False) -> list[Breakpoint]:
+        if condition:
+            self.evaluate(condition)          # refuse a bad condition now, not at a stop
+        out = []
+        for addr, where in self.resolve(spec):
+            b = Breakpoint(self._number(), addr, where, condition or None, temporary)
+            self.breakpoints[b.number] = b
+            out.append(b)
+        return out
+
+    def add_watchpoint(self, spec: str, kind: str = "watch") -> Watchpoint:
+        """`ADDR`, `ADDR,LEN`, `SYMBOL` (its size, or a word)."""
+        expr, _, length = spec.partition(",")
+        expr = expr.strip()
+        sym = self.symbols.get(expr.lstrip("&"))
+        addr = self.evaluate(expr.lstrip("&")) if not sym else sym.value
+        if length.strip():
+            n = self.evaluate(length)
+        else:
+            n = min(sym.size, 4) if sym and sym.size else 4
+        if not 1 <= n <= 4096:
+            raise DebugError("a watched range is 1 to 4096 bytes")
+        w = Watchpoint(self._number(), kind, addr, n, spec.strip())
+        w.old = self.t.read_virt(addr, n)
+        self.watchpoints[w.number] = w
+        return w
+
+    def add_catch(self, kind: str, values=None) -> Catch:
+        if kind == "exit" and not self.hv:
+            raise DebugError("catch exit: hypervisor exits exist under --hv only")
+        c = Catch(self._number(), kind, frozenset(values) if values else None)
+        self.catches[c.number] = c
+        return c
+
+    def delete(self, numbers=None) -> None:
+        if numbers is None:
+            self.breakpoints.clear()
+            self.watchpoints.clear()
+            self.catches.clear()
+            return
+        for n in numbers:
+            if not (self.breakpoints.pop(n, None) or self.watchpoints.pop(n, None)
+                    or self.catches.pop(n, None)):
+                raise DebugError(f"no breakpoint number {n}")
+
+    def _catch_mask(self) -> tuple[int, bool]:
+        mask, exits = 0, False
+        for c in self.catches.values():
+            if not c.enabled:
+                continue
+            if c.kind == "trap":
+                for cause in (c.values or range(1, 32)):
+                    mask |= 1 << cause
+            elif c.kind == "syscall":
+                mask |= 1 << 1
+            else:
+                exits = True
+        return mask, exits
+
+    def _stepping_needed(self) -> bool:
+        return (any(b.enabled for b in self.breakpoints.values())
+                or any(w.enabled for w in self.watchpoints.values())
+                or any(c.enabled for c in self.catches.values()))
+
+    # --- one step -----------------------------------------------------------------------
+    def _step1(self, catches: bool = True):
+        """One instruction (through whatever traps and exits it causes). Returns a
+        caught exit (the machine then stands before it) or None."""
+        mask, exits = self._catch_mask() if catches and not self.skip_catch else (0, False)
+        self.skip_catch = False
+        before = self.icount
+        if self.hv:
+            inj = sum(self.t.vm.stats.injected.values())
+            ex = self.t.step_exact(mask, exits)
+            if ex is None and mask and sum(self.t.vm.stats.injected.values()) != inj:
+                ex = self._injected(mask)
+        else:
+            ex = self.t.step_exact(mask)
+        if ex is None:
+            self.phase = self.phase + 1 if self.icount == before else 0
+        self._maybe_checkpoint()
+        return ex
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(instruction count, traps delivered since it was reached)."""
+        return (self.icount, self.phase)
+
+    def goto_position(self, pos: tuple[int, int]) -> None:
+        self.goto(pos[0])
+        try:
+            while self.phase < pos[1] and self.running:
+                self._step1(catches=False)
+        except Stopped:
+            pass
+
+    def _injected(self, mask: int):
+        cause = self.t.vm.vcr[int(CR.cause)]
+        if mask >> cause & 1:
+            from vcpu.exits import VMExit
+            from vcpu.isa import Exit
+            return VMExit(Exit.TRAP, cause=cause, epc=self.t.vm.vcr[int(CR.epc)])
+        return None
+
+    def _maybe_checkpoint(self) -> None:
+        if self.phase == 0 and (self.icount % self.cp.interval == 0
+                                or self.icount - max(self.cp.states) >= self.cp.interval):
+            self.cp.take()
+
+    def _catch_matches(self, ex):
+        from vcpu.isa import Exit
+        for c in self.catches.values():
+            if not c.enabled:
+                continue
+            if c.kind == "exit":
+                return c
+            if ex.reason != Exit.TRAP:
+                continue
+            if c.kind == "trap" and (c.values is None or ex.cause in c.values):
+                return c
+            if c.kind == "syscall" and ex.cause == 1 and (c.values is None
+                                                          or ex.badaddr in c.values):
+                return c
+        return None
+
+    # --- running forward ----------------------------------------------------------------
+    def _forward(self, check=None, limit: int | None = None) -> Stop:
+        """Run until a breakpoint, watchpoint or catchpoint, `check()` returns a Stop,
+        `limit` instructions have retired, the machine stops or a pause is asked for."""
+        t = self.t
+        self.pause_requested = False
+        stepping = check is not None or self._stepping_needed()
+        start = self.icount
+        try:
+            while True:
+                if not self.running:
+                    return self._exited()
+                if self.pause_requested:
+                    return Stop("pause", "paused")
+                if limit is not None and self.icount >= limit:
+                    return Stop("step", "")
+                if not stepping:
+                    nxt = (self.icount // self.cp.interval + 1) * self.cp.interval
+                    end = min(nxt, limit) if limit is not None else nxt
+                    t.run_until(end)
+                    self.phase = 0
+                    if self.icount >= nxt or self.icount % self.cp.interval == 0:
+                        self.cp.take()
+                    continue
+                pre = self._pre_step()
+                ex = self._step1()
+                if ex is not None:
+                    c = self._catch_matches(ex)
+                    if c is None:
+                        self.skip_catch = True
+                        continue
+                    c.hits += 1
+                    self.skip_catch = True
+                    return Stop("catch", self._catch_text(c, ex), c.number,
+                                {"cause": ex.cause, "badaddr": ex.badaddr})
+                stop = self._after_step(pre)
+                if stop is None and check is not None:
+                    stop = check(pre)
+                if stop is not None:
+                    return stop
+                if self.icount - start > STEP_LIMIT and check is not None:
+                    return Stop("step", f"stopped after {STEP_LIMIT} instructions")
+        except Stopped:
+            return self._exited()
+
+    def _exited(self) -> Stop:
+        return Stop("exited", self.t.stop_reason or "the machine is off",
+                    data={"status": self.t.status if not self.hv else self.t.vm.status})
+
+    def _catch_text(self, c: Catch, ex) -> str:
+        from vcpu.isa import Exit
+        if c.kind == "exit":
+            what = (CAUSE_TEXT.get(ex.cause, f"cause {ex.cause}") if ex.reason == Exit.TRAP
+                    else ex.reason.name.lower())
+            return f"Catchpoint {c.number} (hypervisor exit: {what} at 0x{ex.epc:08x})"
+        what = CAUSE_TEXT.get(ex.cause, f"cause {ex.cause}")
+        if ex.cause == 1:
+            return f"Catchpoint {c.number} (syscall {ex.badaddr})"
+        detail = f", badaddr 0x{ex.badaddr:x}" if ex.cause in (5, 6, 7) else ""
+        return f"Catchpoint {c.number} (trap: {what}{detail})"
+
+    def _pre_step(self) -> dict:
+        pc, regs = self.pc, self.t.regs
+        d = self.insn_at(pc)
+        info = {"pc": pc, "sp": regs[SP], "icount": self.icount, "insn": d, "op": None,
+                "reads": [], "writes": []}
+        if d is None:
+            return info
+        op = d.instr.opcode
+        info["op"] = op
+        f = d.fields
+        if op in LOADS:
+            info["reads"].append(((regs[f["y"]] + f["imm"]) & M32, LOADS[op]))
+        elif op in STORES:
+            info["writes"].append(((regs[f["y"]] + f["imm"]) & M32, STORES[op]))
+        elif op in (OP_CALL_I, OP_CALL_R, OP_PUSH):
+            info["writes"].append(((regs[SP] - 4) & M32, 4))
+        elif op in (OP_RET, OP_POP):
+            info["reads"].append((regs[SP], 4))
+        return info
+
+    def _after_step(self, pre: dict) -> Stop | None:
+        for w in self.watchpoints.values():
+            if not w.enabled:
+                continue
+            new = self.t.read_virt(w.address, w.length)
+            changed = new != w.old
+            hit_r = any(_overlap(a, n, w.address, w.length) for a, n in pre["reads"])
+            hit_w = any(_overlap(a, n, w.address, w.length) for a, n in pre["writes"])
+            old = w.old
+            w.old = new
+            if ((w.kind == "watch" and changed) or (w.kind == "rwatch" and hit_r)
+                    or (w.kind == "awatch" and (hit_r or hit_w or changed))):
+                w.hits += 1
+                return Stop("watchpoint", self._watch_text(w, old, new, hit_r), w.number,
+                            {"old": old, "new": new})
+        pc = self.pc
+        for b in list(self.breakpoints.values()):
+            if b.enabled and b.address == pc:
+                if b.condition:
+                    try:
+                        if not self.evaluate(b.condition):
+                            continue
+                    except DebugError:
+                        pass            # a condition that cannot be evaluated stops
+                if b.ignore:
+                    b.ignore -= 1
+                    continue
+                b.hits += 1
+                if b.temporary:
+                    del self.breakpoints[b.number]
+                kind = "Temporary breakpoint" if b.temporary else "Breakpoint"
+                return Stop("breakpoint", f"{kind} {b.number}, {self.where()}", b.number)
+        return None
+
+    def _watch_text(self, w, old, new, read) -> str:
+        def show(v):
+            return "(unmapped)" if v is None else str(int.from_bytes(v, "little"))
+        label = {"watch": "Hardware watchpoint", "rwatch": "Hardware read watchpoint",
+                 "awatch": "Hardware access (read/write) watchpoint"}[w.kind]
+        if old != new:
+            return f"{label} {w.number}: {w.expr}\nOld value = {show(old)}\nNew value = {show(new)}"
+        return f"{label} {w.number}: {w.expr}\nValue = {show(new)}"
+
+    # --- forward commands ---------------------------------------------------------------
+    def cont(self) -> Stop:
+        return self._done(self._forward())
+
+    def stepi(self, n: int = 1) -> Stop:
+        stop = None
+        for _ in range(n):
+            if not self.running:
+                return self._done(self._exited())
+            stop = self._forward(check=lambda pre: Stop("step"), limit=None)
+            if stop.reason != "step":
+                break
+        return self._done(stop)
+
+    def nexti(self, n: int = 1) -> Stop:
+        stop = None
+        for _ in range(n):
+            stop = self._over_one()
+            if stop.reason != "step":
+                break
+        return self._done(stop)
+
+    def _over_one(self) -> Stop:
+        """One instruction, a call being one instruction (up to its return)."""
+        d = self.insn_at(self.pc)
+        if d is None or d.instr.opcode not in (OP_CALL_I, OP_CALL_R):
+            return self._forward(check=lambda pre: Stop("step"))
+        ret, sp0 = (self.pc + d.instr.length) & M32, self.t.regs[SP]
+        return self._forward(check=lambda pre: Stop("step") if (
+            self.pc == ret and self.t.regs[SP] == sp0) else None)
+
+    def step(self, n: int = 1, over: bool = False) -> Stop:
+        stop = None
+        for _ in range(n):
+            stop = self._line_step(over)
+            if stop.reason != "step":
+                break
+        return self._done(stop)
+
+    def _line_step(self, over: bool) -> Stop:
+        start = self.line_key(self.pc)
+        if start is None:
+            return self._over_one() if over else self._forward(check=lambda pre: Stop("step"))
+        depth = [0]
+        sp0 = self.t.regs[SP]
+
+        def check(pre):
+            op = pre["op"]
+            if over and op in (OP_CALL_I, OP_CALL_R):
+                # Run the callee to its return as one step.
+                ret = (pre["pc"] + pre["insn"].instr.length) & M32
+                inner = self._forward(check=lambda p: Stop("step") if (
+                    self.pc == ret and self.t.regs[SP] == pre["sp"]) else None)
+                if inner.reason != "step":
+                    return inner
+            key = self.line_key(self.pc)
+            row = self.image.line_at(self.pc)
+            if key is not None and key != start and row.address == self.pc:
+                return Stop("step")
+            if op == OP_RET and self.t.regs[SP] > sp0 and key is not None and key != start:
+                return Stop("step")          # returned into the middle of a caller's line
+            return None
+        del depth
+        return self._forward(check=check)
+
+    def finish(self) -> Stop:
+        sp0 = self.t.regs[SP]
+        frame = self.frames()
+        def check(pre):
+            if pre["op"] == OP_RET and pre["sp"] >= sp0:
+                return Stop("step", f"Run till exit from {frame[0][1] if frame else ''}")
+            return None
+        return self._done(self._forward(check=check))
+
+    def until(self, spec: str | None = None) -> Stop:
+        if spec:
+            addrs = {a for a, _ in self.resolve(spec)}
+            sp0 = self.t.regs[SP]
+            return self._done(self._forward(check=lambda pre: Stop("step") if (
+                self.pc in addrs and self.t.regs[SP] >= sp0) else None))
+        start_pc = self.pc
+        while True:
+            stop = self._line_step(over=True)
+            if stop.reason != "step" or self.pc > start_pc:
+                return self._done(stop)
+
+    # --- going back ---------------------------------------------------------------------
+    def goto(self, n: int) -> Stop:
+        """Go to instruction count `n` (back or forward), with nothing checked on the way."""
+        if n < 0:
+            raise DebugError("an instruction count is >= 0")
+        if n < self.icount or not self.running:
+            base = self.cp.at_or_before(n)
+            self.cp.restore(base)
+        self.skip_catch = False
+        self.phase = 0
+        self._run_to(n)
+        for w in self.watchpoints.values():
+            w.old = self.t.read_virt(w.address, w.length)
+        return self._done(Stop("goto", f"at instruction {self.icount}"))
+
+    def _run_to(self, n: int) -> None:
+        """Fast forward to `n`, leaving checkpoints on the way."""
+        try:
+            while self.icount < n and self.running:
+                nxt = (self.icount // self.cp.interval + 1) * self.cp.interval
+                self.t.run_until(min(n, nxt))
+                if self.icount % self.cp.interval == 0:
+                    self.cp.take()
+        except Stopped:
+            pass
+
+    def _scan_back(self, visit, now: int | None = None, probe=None, light: bool = False):
+        """Replay backwards one checkpoint interval at a time. For each interval, newest
+        first, `visit(segment)` gets the positions from the interval's start up to (not
+        including) `now` in order, as dicts made by `_pre_step` (the state at each
+        position, before its instruction; only 'icount' and 'pc' when `light`), with
+        'hit' = `probe(pre)` computed while the machine stood there. It returns a
+        position to stop at, or None to look further back."""
+        now = self.position if now is None else now
+        hi = now
+        t = self.t
+        while True:
+            lo = self.cp.before(hi[0] + (1 if hi[1] else 0)) if hi > (0, 0) else None
+            if lo is None:
+                return None
+            self.cp.restore(lo)
+            self.phase = 0
+            segment = []
+            try:
+                while self.position < hi and self.running:
+                    if light:
+                        pre = {"icount": self.icount, "pc": t.pc}
+                    else:
+                        pre = self._pre_step()
+                        pre["key"] = self.line_key(pre["pc"])
+                    pre["pos"] = self.position
+                    if probe is not None:
+                        pre["hit"] = probe(pre)
+                    self._step1(catches=False)
+                    segment.append(pre)
+            except Stopped:
+                pass
+            found = visit(segment)
+            if found is not None:
+                return found
+            hi = (lo, 0)
+
+    def _land(self, pos: int | None, what: str) -> Stop:
+        if pos is None:
+            self.cp.restore(min(self.cp.states))
+            self._run_to(min(self.cp.states))
+            self._resync_watch()
+            return self._done(Stop("history-start", "No more reverse-execution history."))
+        self.goto_position(pos)
+        self._resync_watch()
+        return self._done(Stop("step", what))
+
+    def _resync_watch(self) -> None:
+        for w in self.watchpoints.values():
+            w.old = self.t.read_virt(w.address, w.length)
+
+    def reverse_stepi(self, n: int = 1) -> Stop:
+        stop = Stop("step", "")
+        for _ in range(n):
+            stop = self._reverse_stepi1()
+            if stop.reason != "step":
+                break
+        return stop
+
+    def _reverse_stepi1(self) -> Stop:
+        now = self.position
+        first = min(self.cp.states)
+        if now <= (first, 0):
+            return self._land(None, "")
+        if now[1]:
+            return self._land((now[0], now[1] - 1), "")
+        # Position now-1, then whatever trap deliveries lie between it and now.
+        self.goto(now[0] - 1)
+        last = None
+        try:
+            while self.icount == now[0] - 1 and self.running:
+                last = self.position
+                self._step1(catches=False)
+        except Stopped:
+            pass
+        if last is not None and self.position == now:
+            return self._land(last, "")
+        # A wfi that slept skipped counts: find the position before by replaying.
+        return self._land(self._scan_back(lambda seg: seg[-1]["pos"] if seg else None,
+                                          now, light=True), "")
+
+    def reverse_nexti(self, n: int = 1) -> Stop:
+        """Back one instruction, a call being one instruction."""
+        stop = None
+        for _ in range(n):
+            stop = self._reverse_over_one()
+            if stop.reason != "step":
+                break
+        return stop
+
+    def _reverse_over_one(self) -> Stop:
+        now = self.position
+        depth_now = [0]
+
+        def visit(seg):
+            # Depth relative to the end of the segment: walk it backwards.
+            d = depth_now[0]
+            for pre in reversed(seg):
+                if pre["op"] == OP_RET:
+                    d += 1
+                elif pre["op"] in (OP_CALL_I, OP_CALL_R):
+                    d -= 1
+                if d <= 0:
+                    return pre["pos"]
+            depth_now[0] = d
+            return None
+        return self._land(self._scan_back(visit, now), "")
+
+    def reverse_step(self, over: bool = False) -> Stop:
+        """Back to the start of the previous source line (calls count as one line with
+        `over`, reverse-next)."""
+        now = self.position
+        cur = self.line_key(self.pc)
+        state = {"d": 0, "line": None, "cand": None}
+
+        def visit(seg):
+            d = state["d"]
+            for pre in reversed(seg):
+                if pre["op"] == OP_RET:
+                    d += 1
+                elif pre["op"] in (OP_CALL_I, OP_CALL_R):
+                    d -= 1
+                if over and d > 0:
+                    continue
+                key = pre["key"]
+                if state["line"] is None:
+                    if key is not None and key != cur:
+                        state["line"] = key
+                        state["cand"] = pre["pos"]
+                        if over:
+                            d = min(d, 0)
+                    continue
+                if key == state["line"]:
+                    state["cand"] = pre["pos"]
+                else:
+                    return state["cand"]
+            state["d"] = d
+            return None
+        pos = self._scan_back(visit, now)
+        if pos is None and state["cand"] is not None:
+            pos = state["cand"]
+        return self._land(pos, "")
+
+    def reverse_finish(self) -> Stop:
+        """Back to the call that entered the current function."""
+        now = self.position
+        state = {"d": 0}
+
+        def visit(seg):
+            d = state["d"]
+            for pre in reversed(seg):
+                if pre["op"] == OP_RET:
+                    d += 1
+                elif pre["op"] in (OP_CALL_I, OP_CALL_R):
+                    d -= 1
+                    if d < 0:
+                        return pre["pos"]
+            state["d"] = d
+            return None
+        return self._land(self._scan_back(visit, now), "")
+
+    def reverse_continue(self) -> Stop:
+        """Back to the last position where a breakpoint, watchpoint or catchpoint would
+        have stopped a forward run, or to the start of the recorded history."""
+        now = self.position
+        found = {}
+
+        def visit(seg):
+            for pre in reversed(seg):
+                if pre["hit"] is not None and pre["pos"] < now:
+                    found["hit"] = pre["hit"]
+                    return pre["pos"]
+            return None
+        light = not self.watchpoints and not self.catches
+        bps = {b.address for b in self.breakpoints.values() if b.enabled}
+        if light and not bps:
+            return self._land(None, "")
+        pos = self._scan_back(visit, now, probe=self._hit_at, light=light)
+        if pos is None:
+            return self._land(None, "")
+        self.goto_position(pos)
+        self._resync_watch()
+        kind, number, text = found["hit"]
+        obj = self.breakpoints.get(number) or self.watchpoints.get(number) or self.catches.get(number)
+        if obj is not None:
+            obj.hits += 1
+        if kind == "breakpoint" and number in self.breakpoints and self.breakpoints[number].temporary:
+            del self.breakpoints[number]
+        return self._done(Stop(kind, text, number))
+
+    def _hit_at(self, pre: dict):
+        """Would a forward run have stopped at this position (the machine stands there)?
+        Breakpoints: pc is at one and its condition holds. Watchpoints: going backwards,
+        as gdb does, the stop is before the instruction that reads or writes the watched
+        bytes. Catchpoints: before a `sys`."""
+        pc = pre["pc"]
+        for b in self.breakpoints.values():
+            if b.enabled and b.address == pc and pre["pos"] > (0, 0):
+                if b.condition:
+                    try:
+                        if not self.evaluate(b.condition):
+                            continue
+                    except DebugError:
+                        pass
+                kind = "Temporary breakpoint" if b.temporary else "Breakpoint"
+                return ("breakpoint", b.number, f"{kind} {b.number}, {self.symbolize(pc)}")
+        if "reads" not in pre:
+            return None
+        for w in self.watchpoints.values():
+            if not w.enabled:
+                continue
+            r = any(_overlap(a, n, w.address, w.length) for a, n in pre["reads"])
+            wr = any(_overlap(a, n, w.address, w.length) for a, n in pre["writes"])
+            if (w.kind == "rwatch" and r) or (w.kind in ("watch", "awatch") and wr) or (
+                    w.kind == "awatch" and r):
+                return ("watchpoint", w.number, f"Watchpoint {w.number}: {w.expr} "
+                        f"(the instruction at {self.symbolize(pc)} touches it)")
+        for c in self.catches.values():
+            if c.enabled and c.kind in ("trap", "syscall") and pre["op"] == OP_SYS:
+                n = pre["insn"].fields["imm"]
+                if (c.kind == "syscall" and (c.values is None or n in c.values)) or (
+                        c.kind == "trap" and (c.values is None or 1 in c.values)):
+                    return ("catch", c.number, f"Catchpoint {c.number} (syscall {n})")
+        return None
+
+    # --- after every stop ---------------------------------------------------------------
+    def _done(self, stop: Stop) -> Stop:
+        if stop.reason == "step" and not stop.text:
+            stop.text = ""
+        self.last_stop = stop
+        return stop
+
+    # --- views --------------------------------------------------------------------------
+    def registers(self) -> list[tuple[str, int]]:
+        regs = self.t.regs
+        out = [(f"r{i}" if i != SP else "sp", regs[i]) for i in range(16)]
+        out.append(("pc", self.pc))
+        return out
+
+    def control_registers(self) -> list[tuple[str, int, int | None]]:
+        """(name, value the program sees, real value under the hypervisor or None)."""
+        view = self.t.cr_view()
+        real = self.t.core.cr if self.hv else None
+        rows = [(n, view[i], real[i] if real is not None else None) for i, n in enumerate(CR_NAMES)]
+        rows.append(("icount", self.icount, None))
+        return rows
+
+    def tlb(self) -> list[tuple[int, int, int, int]]:
+        return [(i, *e) for i, e in enumerate(self.t.core.tlb) if e]
+
+    def pagetable(self, va: int) -> dict:
+        out = {"guest": self.t.walk(va & M32)}
+        if self.hv:
+            out["shadow"] = self.t.real_walk(va & M32)
+        return out
+
+    def frames(self) -> list[tuple[int, str, int | None]]:
+        """A backtrace: (pc, where, frame's stack address). Frame 0 is the pc; callers are
+        found by scanning the stack for words that are return addresses (the address
+        right after a `call` in the image)."""
+        out = [(self.pc, self.symbolize(self.pc), None)]
+        sp = self.t.regs[SP]
+        mem_top = 1 << 32
+        calls = self._call_sites()
+        for k in range(256):
+            a = sp + 4 * k
+            if a + 4 > mem_top:
+                break
+            v = self.read_word(a)
+            if v is None:
+                break
+            if v in calls:
+                out.append(((v - calls[v]) & M32, self.symbolize((v - calls[v]) & M32), a))
+            if len(out) >= 32:
+                break
+        return out
+
+    def _call_sites(self) -> dict[int, int]:
+        cache = getattr(self, "_calls", None)
+        if cache is None:
+            cache = {}
+            for r in self.image.lines:
+                d = None
+                for a, data in self.image.segments:
+                    if a <= r.address < a + len(data):
+                        off = r.address - a
+                        if data[off] in (OP_CALL_I, OP_CALL_R):
+                            n = LENGTHS[data[off]]
+                            cache[r.address + n] = n
+            self._calls = cache
+        return cache
+
+    def memory(self, va: int, n: int) -> bytes | None:
+        return self.t.read_virt(va & M32, n)
+
+    def exits(self) -> dict:
+        return dict(self.t.exits)
+
+    def close(self) -> None:
+        self.t.close()
+
+
+def _overlap(a: int, n: int, b: int, m: int) -> bool:
+    return a < b + m and b < a + n
+
+
+def _same_file(stored: str, given: str) -> bool:
+    if stored == given:
+        return True
+    try:
+        if os.path.realpath(stored) == os.path.realpath(given):
+            return True
+    except OSError:
+        pass
+    return os.path.basename(stored) == given

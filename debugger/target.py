@@ -1,0 +1,503 @@
+"""The machine under the debugger: a bare machine or one guest under the hypervisor, driven
+one `run` at a time, with its whole state captured and restored as plain data.
+
+Time is the guest's retired-instruction count. `run_until(end)` stops at the first
+instruction boundary where the count reaches `end` (a `wfi` that sleeps until the timer can
+step over it), exactly where `hv run` / `hv boot` would be after that many instructions:
+the machine is deterministic, so the same image and input reach the same state at the
+same count, however the run was cut into pieces. That is what reverse execution replays.
+
+Nothing here touches the machine's architectural state to look at it: page-table walks
+for `x`, `info pagetable` and watchpoints are done on the side, without filling the TLB.
+"""
+from __future__ import annotations
+
+import copy
+
+from vcpu.devices import ConsoleInput
+from vcpu.image import Image
+from vcpu.isa import CR, DEFAULT_MEMORY, FAULT_CAUSES, PAGE_SIZE, Cause, Exit, Status, status_on_trap
+from vcpu.machine import Machine, PowerOff, WFI_FOREVER, stop_message
+
+M32 = 0xFFFF_FFFF
+ST, EV, EPC, CAU, BAD, PTBR = (int(CR.status), int(CR.evec), int(CR.epc), int(CR.cause),
+                               int(CR.badaddr), int(CR.ptbr))
+KM, PG = int(Status.KM), int(Status.PG)
+P_BIT, W_BIT, U_BIT = 1, 2, 4
+CR_NAMES = [c.name for c in CR]
+FAULTS = frozenset(int(c) for c in FAULT_CAUSES)
+# Faults and interrupts: delivered without retiring anything, so a plain run(1) would go
+# on into the handler. `sys` and `brk` retire, so their delivery already ends a step.
+TRAPS_TO_SEE = sum(1 << c for c in FAULTS) | (1 << 16) | (1 << 17)
+
+
+class Stopped(Exception):
+    """The machine is off (powered off, shut down, waiting forever): it cannot go on."""
+
+
+class Target:
+    """What the debugger engine needs of a machine (both kinds below)."""
+    hv = False
+    ncpus = 1
+
+    # --- time ------------------------------------------------------------------------------
+    @property
+    def icount(self) -> int:
+        return self.core.icount
+
+    @property
+    def pc(self) -> int:
+        return self.core.pc
+
+    @property
+    def regs(self):
+        return self.core.regs
+
+    # --- memory as the guest sees it, without side effects -----------------------------
+    def read_phys(self, pa: int, n: int) -> bytes | None:
+        """Guest-physical bytes, or None outside the guest's memory."""
+        raise NotImplementedError
+
+    def walk(self, va: int) -> dict:
+        """The page-table walk of `va` in the guest's current address space (no TLB use)."""
+        st = self.cr_view()[ST]
+        out = {"va": va, "paging": bool(st & PG)}
+        if not st & PG:
+            out["pa"] = va
+            out["rights"] = P_BIT | W_BIT | U_BIT
+            return out
+        ptbr = self.cr_view()[PTBR] & ~0xFFF & M32
+        pde_addr = ptbr + (va >> 22) * 4
+        out["pde_addr"] = pde_addr
+        raw = self.read_phys(pde_addr, 4)
+        if raw is None:
+            out["fault"] = "directory entry outside memory"
+            return out
+        pde = out["pde"] = int.from_bytes(raw, "little")
+        if not pde & P_BIT:
+            out["fault"] = "directory entry not present"
+            return out
+        pte_addr = (pde & ~0xFFF & M32) + ((va >> 12) & 0x3FF) * 4
+        out["pte_addr"] = pte_addr
+        raw = self.read_phys(pte_addr, 4)
+        if raw is None:
+            out["fault"] = "table entry outside memory"
+            return out
+        pte = out["pte"] = int.from_bytes(raw, "little")
+        if not pte & P_BIT:
+            out["fault"] = "table entry not present"
+            return out
+        out["rights"] = pde & pte & (W_BIT | U_BIT) | P_BIT
+        out["pa"] = (pte & 0xFFFF_F000) | (va & 0xFFF)
+        return out
+
+    def translate(self, va: int) -> int | None:
+        return self.walk(va & M32).get("pa")
+
+    def read_virt(self, va: int, n: int) -> bytes | None:
+        """`n` bytes at virtual `va` in the current address space, or None where unmapped."""
+        out = bytearray()
+        while n > 0:
+            pa = self.translate(va)
+            if pa is None:
+                return None
+            k = min(n, PAGE_SIZE - (va & 0xFFF))
+            chunk = self.read_phys(pa, k)
+            if chunk is None:
+                return None
+            out += chunk
+            va, n = (va + k) & M32, n - k
+        return bytes(out)
+
+    def write_virt(self, va: int, data: bytes) -> bool:
+        for i, b in enumerate(data):
+            pa = self.translate((va + i) & M32)
+            if pa is None or not self.write_phys(pa, bytes((b,))):
+                return False
+        return True
+
+
+class BareTarget(Target):
+    """`hv run`'s machine, driven step by step."""
+
+    def __init__(self, image: Image, *, core: str = "c", mem_size: int = DEFAULT_MEMORY,
+                 input: bytes = b"", console_write=None):
+        self.image = image
+        self.console_write = console_write
+        self.machine = Machine(image, mem_size=mem_size, core=core,
+                               console_write=self._console, console_input=ConsoleInput(input))
+        self.core = self.machine.core
+        self.mem = self.core.mem
+        self.core_kind = self.core.name
+        self.stop_reason: str | None = None      # set when the machine is off
+        self.status = 0
+        self.exits: dict[str, int] = {}
+
+    def _console(self, data: bytes) -> None:
+        if self.console_write:
+            self.console_write(data)
+
+    @property
+    def output(self) -> bytes:
+        return bytes(self.machine.output)
+
+    def cr_view(self):
+        return self.core.cr
+
+    def read_phys(self, pa, n):
+        if pa < 0 or pa + n > self.core.mem_size:
+            return None
+        return bytes(self.mem[pa:pa + n])
+
+    def write_phys(self, pa, data):
+        if pa < 0 or pa + len(data) > self.core.mem_size:
+            return False
+        self.mem[pa:pa + len(data)] = data
+        return True
+
+    # --- running --------------------------------------------------------------------------
+    def run_until(self, end: int, catch_mask: int = 0):
+        """Run until the count reaches `end` or the machine stops. With `catch_mask`, a trap
+        whose cause is in it stops the run *before* it is taken: returns the exit, and the
+        machine is as it was at that boundary."""
+        core = self.core
+        if self.stop_reason:
+            raise Stopped(self.stop_reason)
+        saved = core.get_state() if catch_mask else None
+        while core.icount < end:
+            if catch_mask:
+                core.host_traps = catch_mask
+                ex = core.run(1)
+                core.host_traps = 0
+            else:
+                ex = core.run(end - core.icount)
+            r = ex.reason
+            if r == Exit.BUDGET:
+                if catch_mask:
+                    saved = core.get_state()
+                continue
+            self._count(ex)
+            if r == Exit.TRAP:
+                core.set_state(saved)
+                return ex
+            try:
+                if r == Exit.IO_OUT:
+                    self.machine.bus.write(ex.port, ex.value)
+                elif r == Exit.IO_IN:
+                    core.regs[ex.reg] = self.machine.bus.read(ex.port)
+                elif r == Exit.HALT:
+                    self._off("powered off (halt)", 0)
+                elif r == Exit.WFI:
+                    self._off(WFI_FOREVER, 0)
+                elif r == Exit.SHUTDOWN:
+                    self._off(stop_message(ex, core.cr[EV]), 125)
+            except PowerOff as p:
+                self._off(f"powered off (status {p.status & M32})", p.status & M32)
+            if self.stop_reason:
+                return None
+            if catch_mask:
+                saved = core.get_state()
+        return None
+
+    def step_exact(self, catch_mask: int = 0):
+        """One instruction, or the delivery of one fault or interrupt (which `run(1)`
+        would fold into the handler's first instruction): a debugger must be able to
+        stop at a trap handler's first instruction. Returns a caught exit as run_until."""
+        core = self.core
+        if self.stop_reason:
+            raise Stopped(self.stop_reason)
+        saved = core.get_state()
+        core.host_traps = TRAPS_TO_SEE | catch_mask
+        try:
+            ex = core.run(1)
+        finally:
+            core.host_traps = 0
+        if ex.reason == Exit.BUDGET:
+            return None
+        if ex.reason != Exit.TRAP:
+            self._count(ex)
+            self._handle(ex)
+            return None
+        if catch_mask >> ex.cause & 1:
+            core.set_state(saved)
+            return ex
+        self._deliver(ex)
+        return None
+
+    def _deliver(self, ex) -> None:
+        """A trap taken the way the core takes it (vcpu/refcore.py `_take_trap`)."""
+        core = self.core
+        cr = core.cr
+        cause = ex.cause
+        if cause in FAULTS and (ex.epc == cr[EV] or (cr[EV] == 0 and cr[ST] & KM)):
+            self._off(stop_message(ex, cr[EV]), 125)
+            return
+        cr[ST] = status_on_trap(cr[ST])
+        cr[EPC] = ex.epc & M32
+        cr[CAU] = cause
+        cr[BAD] = ex.badaddr & M32
+        core.pc = cr[EV]
+
+    def _handle(self, ex) -> None:
+        core = self.core
+        r = ex.reason
+        try:
+            if r == Exit.IO_OUT:
+                self.machine.bus.write(ex.port, ex.value)
+            elif r == Exit.IO_IN:
+                core.regs[ex.reg] = self.machine.bus.read(ex.port)
+            elif r == Exit.HALT:
+                self._off("powered off (halt)", 0)
+            elif r == Exit.WFI:
+                self._off(WFI_FOREVER, 0)
+            elif r == Exit.SHUTDOWN:
+                self._off(stop_message(ex, core.cr[EV]), 125)
+        except PowerOff as p:
+            self._off(f"powered off (status {p.status & M32})", p.status & M32)
+
+    def _count(self, ex) -> None:
+        k = ex.reason.name.lower() if ex.reason != Exit.TRAP else f"trap:{ex.cause}"
+        self.exits[k] = self.exits.get(k, 0) + 1
+
+    def _off(self, reason: str, status: int) -> None:
+        self.stop_reason = reason
+        self.status = status
+
+    # --- state ----------------------------------------------------------------------------
+    def save(self) -> dict:
+        m = self.machine
+        cin = m.bus.devices[0].input
+        disk = m.bus.devices[3]
+        return {"core": self.core.get_state(), "mem": bytes(self.mem),
+                "bus": m.bus.save(), "input_pos": cin.pos, "input": bytes(cin.data),
+                "disk": bytes(disk.data) if disk.dirty else None,
+                "out": len(m.output), "stop": self.stop_reason, "status": self.status,
+                "exits": dict(self.exits)}
+
+    def restore(self, s: dict) -> None:
+        m = self.machine
+        self.core.set_state(s["core"])
+        self.mem[:] = s["mem"]
+        m.bus.restore(s["bus"])
+        cin = m.bus.devices[0].input
+        cin.data = bytearray(s["input"])
+        cin.pos = s["input_pos"]
+        if s["disk"] is not None:
+            m.bus.devices[3].data[:] = s["disk"]
+        del m.output[s["out"]:]
+        self.stop_reason = s["stop"]
+        self.status = s["status"]
+        self.exits = dict(s["exits"])
+
+    def size_of(self, s: dict) -> int:
+        return len(s["mem"]) + 2048
+
+    def fingerprint(self) -> tuple:
+        """Everything that makes the machine's future: compared byte for byte in tests."""
+        st = self.core.get_state()
+        return (repr(st), bytes(self.mem), repr(self.machine.bus.save()),
+                self.machine.bus.devices[0].input.pos, self.stop_reason)
+
+    def close(self) -> None:
+        pass
+
+
+class HvTarget(Target):
+    """One guest under the hypervisor (trap-and-emulate, shadow paging), alone on a host."""
+    hv = True
+
+    def __init__(self, image: Image, *, core: str = "c", mem_size: int = DEFAULT_MEMORY,
+                 input: bytes = b"", console_write=None):
+        from hypervisor.host import Host, frames_needed
+        self.image = image
+        self.console_write = console_write
+        self.host = Host(frames_needed(mem_size) * PAGE_SIZE)
+        self.vm = self.host.add("guest", image, mem_size=mem_size, core=core,
+                                console_write=self._console,
+                                console_input=ConsoleInput(input))
+        self.core = self.vm.core
+        self.core_kind = self.core.name
+        self.status = 0
+
+    def _console(self, vm, data: bytes) -> None:
+        if self.console_write:
+            self.console_write(data)
+
+    @property
+    def output(self) -> bytes:
+        return bytes(self.vm.output)
+
+    @property
+    def stop_reason(self) -> str | None:
+        vm = self.vm
+        if vm.running:
+            return None
+        return vm.reason if vm.stop_kind != "poweroff" else f"powered off (status {vm.status})"
+
+    @property
+    def exits(self) -> dict:
+        return dict(self.vm.stats.exits)
+
+    def cr_view(self):
+        return self.vm.vcr
+
+    def read_phys(self, pa, n):
+        vm = self.vm
+        if pa < 0 or pa + n > vm.mem_size:
+            return None
+        out = bytearray()
+        while n:
+            k = min(n, PAGE_SIZE - (pa & 0xFFF))
+            h = vm._host(pa)
+            out += vm.pool.mem[h:h + k]
+            pa, n = pa + k, n - k
+        return bytes(out)
+
+    def write_phys(self, pa, data):
+        vm = self.vm
+        if pa < 0 or pa + len(data) > vm.mem_size:
+            return False
+        for i, b in enumerate(data):
+            vm.pool.mem[vm._host(pa + i)] = b
+        return True
+
+    def real_walk(self, va: int) -> dict:
+        """The walk the real CPU does: through the shadow tables, host-physical."""
+        mem = self.vm.pool.mem
+        ptbr = self.core.cr[PTBR] & ~0xFFF
+        out = {"va": va, "pde_addr": ptbr + (va >> 22) * 4}
+        pde = out["pde"] = int.from_bytes(mem[out["pde_addr"]:out["pde_addr"] + 4], "little")
+        if not pde & P_BIT:
+            out["fault"] = "shadow directory entry not present (filled on first touch)"
+            return out
+        out["pte_addr"] = (pde & ~0xFFF) + ((va >> 12) & 0x3FF) * 4
+        pte = out["pte"] = int.from_bytes(mem[out["pte_addr"]:out["pte_addr"] + 4], "little")
+        if not pte & P_BIT:
+            out["fault"] = "shadow table entry not present (filled on first touch)"
+            return out
+        out["rights"] = pde & pte & (W_BIT | U_BIT) | P_BIT
+        out["pa"] = (pte & 0xFFFF_F000) | (va & 0xFFF)
+        return out
+
+    # --- running --------------------------------------------------------------------------
+    def step_exact(self, catch_mask: int = 0, catch_exits: bool = False):
+        """One guest instruction, or one trap reflected into the guest (the guest then
+        stands at its handler's first instruction)."""
+        return self.run_until(self.core.icount + 1, catch_mask, catch_exits, exact=True)
+
+    def run_until(self, end: int, catch_mask: int = 0, catch_exits: bool = False,
+                  exact: bool = False):
+        """`Host.run_slice` for one guest, cut at `end`. A trap exit whose cause is in
+        `catch_mask` and that the guest will see (reflected, not emulated or a shadow
+        fill), or with `catch_exits` any exit, stops the run before the hypervisor handles
+        it: returns the exit, the guest as it was at that boundary."""
+        from hypervisor.trap import inject, tick
+        vm = self.vm
+        core = self.core
+        if not vm.running:
+            raise Stopped(self.stop_reason)
+        stepping = bool(catch_mask or catch_exits or exact)
+        start = core.icount
+        while vm.running:
+            if vm.vtimer_period:
+                tick(vm)
+            if vm.vpending:
+                inject(vm)
+                if not vm.running:
+                    break
+            now = core.icount
+            if now >= end:
+                break
+            b = end - now
+            if stepping:
+                b = 1
+                saved = core.get_state()
+            elif vm.vtimer_period:
+                b = min(b, vm.vtimer_next - now)
+            vm.refill_io()
+            ex = core.run(b)
+            if ex.reason == Exit.BUDGET:
+                vm.stats.exits["budget"] += 1
+                continue
+            if stepping and (catch_exits or (ex.reason == Exit.TRAP and catch_mask >> ex.cause & 1
+                                             and self._guest_sees(ex))):
+                core.set_state(saved)
+                return ex
+            self.host.handle_exit(vm, ex)
+            if exact and core.icount == start and vm.core.pc == vm.vcr[EV] and (
+                    vm.vcr[EPC] == saved["pc"]):
+                break                  # a fault reflected into the guest: stop at its handler
+        return None
+
+    def _guest_sees(self, ex) -> bool:
+        """Whether the hypervisor will reflect this trap into the guest (what a bare
+        machine would have taken), rather than emulate it or fill a shadow entry."""
+        vm = self.vm
+        c = ex.cause
+        if c == int(Cause.PRIVILEGED) and vm.vcr[ST] & KM:
+            return False
+        if c in (5, 6, 7) and vm.vcr[ST] & PG:
+            w = vm.shadow.guest_walk(ex.badaddr)
+            if w is not None:
+                gframe, rights = w
+                st = vm.vcr[ST]
+                ok = (st & KM or rights & U_BIT) and (c != 6 or rights & W_BIT)
+                if ok and gframe < vm.mem_size:
+                    return False
+        return True
+
+    # --- state ----------------------------------------------------------------------------
+    _VM_FIELDS = ("vcr", "vtimer_period", "vtimer_next", "vpending", "state", "stop_kind",
+                  "status", "reason")
+
+    def save(self) -> dict:
+        vm = self.vm
+        sh = vm.shadow
+        cin = vm.bus.devices[0].input
+        disk = vm.bus.devices[3]
+        return {"core": self.core.get_state(), "mem": bytes(vm.pool.mem),
+                "vm": {k: copy.copy(getattr(vm, k)) for k in self._VM_FIELDS},
+                "shadow": (list(sh._free_tables), sh.fills, sh.flushes),
+                "stats": copy.deepcopy(vm.stats), "bus": vm.bus.save(),
+                "input_pos": cin.pos, "input": bytes(cin.data),
+                "disk": bytes(disk.data) if disk.dirty else None,
+                "out": len(vm.output)}
+
+    def restore(self, s: dict) -> None:
+        vm = self.vm
+        self.core.set_state(s["core"])
+        vm.pool.mem[:] = s["mem"]
+        for k, v in s["vm"].items():
+            setattr(vm, k, copy.copy(v))
+        sh = vm.shadow
+        sh._free_tables, sh.fills, sh.flushes = list(s["shadow"][0]), *s["shadow"][1:]
+        vm.stats = copy.deepcopy(s["stats"])
+        vm.bus.restore(s["bus"])
+        cin = vm.bus.devices[0].input
+        cin.data = bytearray(s["input"])
+        cin.pos = s["input_pos"]
+        if s["disk"] is not None:
+            vm.bus.devices[3].data[:] = s["disk"]
+        del vm.output[s["out"]:]
+
+    def size_of(self, s: dict) -> int:
+        return len(s["mem"]) + 4096
+
+    def fingerprint(self) -> tuple:
+        vm = self.vm
+        return (repr(self.core.get_state()), bytes(vm.pool.mem),
+                repr({k: getattr(vm, k) for k in self._VM_FIELDS}),
+                repr(vm.shadow._free_tables), repr(vm.bus.save()),
+                vm.bus.devices[0].input.pos)
+
+    def close(self) -> None:
+        pass
+
+
+def make_target(image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
+                mem_size: int = DEFAULT_MEMORY, input: bytes = b"", console_write=None):
+    if cpus != 1:
+        raise ValueError("--cpus: this debugger drives one CPU (several CPUs are not "
+                         "supported by the machine yet)")
+    cls = HvTarget if hv else BareTarget
+    return cls(image, core=core, mem_size=mem_size, input=input, console_write=console_write)

@@ -1,0 +1,247 @@
+"""The debugger engine: reverse execution is exact, reverse-continue finds what a forward
+run finds, and the stepping commands, on both cores, bare and under the hypervisor."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from asm.assembler import assemble
+from asm.loader import load_program
+from debugger.engine import DebugError, Debugger
+from vcpu.cores import available_kinds
+
+MODES = [(core, hv) for core in available_kinds() for hv in (False, True)]
+IDS = [f"{c}-{'hv' if hv else 'bare'}" for c, hv in MODES]
+
+# A program with calls, a loop, memory traffic, console output and a timer interrupt.
+PROGRAM = """
+.entry main
+main:
+    li r1, handler
+    mtcr evec, r1
+    li r1, 37
+    out 0x20, r1            ; timer every 37 instructions
+    sti
+    li r10, 0
+loop:
+    mov r1, r10
+    call work
+    li r2, counter
+    ld r3, [r2]
+    add r3, r3, r1
+    st r3, [r2]
+    add r10, r10, 1
+    li r4, 40
+    blt r10, r4, loop
+    li r1, 'A'
+    out 0x10, r1
+    halt
+work:
+    push r5
+    mul r5, r1, r1
+    add r1, r5, 3
+    pop r5
+    ret
+handler:
+    push r6
+    li r6, ticks
+    ld r7, [r6]
+    add r7, r7, 1
+    st r7, [r6]
+    pop r6
+    iret
+counter: .word 0
+ticks: .word 0
+"""
+
+
+@pytest.fixture(scope="module")
+def image():
+    return assemble(PROGRAM, "prog.s")
+
+
+def make(image, core, hv, interval=64):
+    return Debugger(image, core=core, hv=hv, interval=interval, program="prog.s")
+
+
+def total(image, core, hv):
+    d = make(image, core, hv)
+    d.cont()
+    return d.icount, bytes(d.t.output)
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_reverse_stepi_then_stepi_is_byte_identical(image, core, hv):
+    end, output = total(image, core, hv)
+    assert output == b"A"
+    rng = random.Random(7)
+    d = make(image, core, hv)
+    for _ in range(6):
+        point = rng.randrange(1, end - 20)
+        d.goto(point)
+        assert d.icount == point
+        before = d.t.fingerprint()
+        k = rng.randrange(1, 20)
+        d.reverse_stepi(k) if rng.random() < 0.5 else [d.reverse_stepi() for _ in range(k)]
+        # A trap delivery (a fault or interrupt) is a position of its own, between two
+        # instruction counts: there a debugger stands at the handler's first instruction.
+        assert point - k <= d.icount < point
+        for _ in range(k):
+            d.stepi()
+        assert d.position == (point, 0)
+        assert d.t.fingerprint() == before
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_reverse_continue_stops_at_the_last_forward_hit(image, core, hv):
+    end, _ = total(image, core, hv)
+    rng = random.Random(3)
+    for spec in ("work", "handler", "prog.s:14"):
+        fwd = make(image, core, hv)
+        fwd.add_breakpoint(spec)
+        hits = []
+        while fwd.cont().reason == "breakpoint":
+            hits.append((fwd.icount, fwd.t.fingerprint()))
+        assert hits, spec
+        d = make(image, core, hv)
+        d.add_breakpoint(spec)
+        for _ in range(3):
+            point = rng.randrange(hits[0][0] + 1, end + 1)
+            d.delete()
+            d.goto(point)
+            d.add_breakpoint(spec)
+            stop = d.reverse_continue()
+            last = [h for h in hits if h[0] < point][-1]
+            assert stop.reason == "breakpoint", (spec, point)
+            assert d.icount == last[0]
+            assert d.t.fingerprint() == last[1]
+        # Before the first hit there is nothing: back to the start of history.
+        d.delete()
+        d.goto(hits[0][0])
+        d.add_breakpoint(spec)
+        assert d.reverse_continue().reason == "history-start"
+        assert d.icount == 0
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_watchpoints_and_catchpoints(image, core, hv):
+    d = make(image, core, hv)
+    w = d.add_watchpoint("counter")
+    stop = d.cont()
+    assert stop.reason == "watchpoint" and "New value = 0" not in stop.text
+    assert d.read_word(d.lookup("counter")) == 3        # 0*0 + 3
+    where = d.icount
+    stop = d.cont()
+    assert d.read_word(d.lookup("counter")) == 3 + 4
+    d.delete([w.number])
+    d.add_watchpoint("ticks", "rwatch")
+    stop = d.cont()
+    assert stop.reason == "watchpoint" and "handler" in d.where(d.pc - 6)
+    d.delete()
+    # Backwards, the stop is before the instruction that wrote the word.
+    d.goto(where + 50)
+    d.add_watchpoint("counter")
+    stop = d.reverse_continue()
+    assert stop.reason == "watchpoint"
+    assert d.insn_at(d.pc).instr.mnemonic == "st"
+    d.delete()
+    d.goto(0)
+    c = d.add_catch("trap", [16])
+    stop = d.cont()
+    assert stop.reason == "catch" and "timer" in stop.text
+    assert d.icount <= 37 + 8
+    stop = d.cont()
+    assert stop.reason == "catch"
+    d.delete([c.number])
+    if hv:
+        d.add_catch("exit")
+        stop = d.cont()
+        assert stop.reason == "catch" and "exit" in stop.text
+    else:
+        with pytest.raises(DebugError):
+            d.add_catch("exit")
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_stepping_commands(image, core, hv):
+    d = make(image, core, hv)
+    d.add_breakpoint("prog.s:12")          # call work
+    d.cont()
+    assert d.source()[1] == 12
+    calls = d.icount
+    d.nexti()                               # over the call
+    assert d.source()[1] == 13 and d.where() == "loop+0x7"
+    d.goto(calls)
+    d.stepi()
+    assert d.where() == "work"
+    assert [f[1] for f in d.frames()][:2] == ["work", "loop+0x2"]
+    d.stepi(2)
+    assert d.source()[1] == 26
+    d.finish()
+    assert d.where() == "loop+0x7" and d.source()[1] == 13
+    d.reverse_stepi(3)
+    assert d.where().startswith("work")
+    d.reverse_finish()
+    assert d.icount == calls and d.where() == "loop+0x2"
+    d.step()                                 # into work: the next line is in work
+    assert d.source()[1] == 24
+    d.goto(calls)
+    d.step(over=True)
+    assert d.source()[1] == 13
+    d.reverse_step(over=True)                # back over the call
+    assert d.icount == calls
+    d.reverse_nexti()
+    assert d.source()[1] == 11
+    d.delete()
+    d.until("prog.s:19")                     # the loop's branch
+    assert d.source()[1] == 19
+    d.reverse_step()
+    assert d.source()[1] == 18
+
+
+def test_conditions_tbreak_and_expressions(image):
+    d = make(image, "py", False)
+    d.add_breakpoint("work", condition="r1 == 5")
+    d.cont()
+    assert d.evaluate("r1") == 5 and d.evaluate("r10 == 5") == 1
+    assert d.evaluate("*counter") == sum(i * i + 3 for i in range(5))
+    assert d.evaluate("counter + 4") == d.symbols["ticks"].value
+    assert d.evaluate("[sp]") == d.lookup("loop") + 7
+    d.delete()
+    (t,) = d.add_breakpoint("*loop", temporary=True)
+    assert d.cont().reason == "breakpoint" and t.number not in d.breakpoints
+    assert d.cont().reason == "exited"
+    for bad in ("nosuch", "r1 +", "1/0", "*0xfffffff0"):
+        with pytest.raises(DebugError):
+            d.evaluate(bad)
+    with pytest.raises(DebugError):
+        d.add_breakpoint("prog.s:999")
+    with pytest.raises(DebugError):
+        d.add_breakpoint("work", condition="r1 ==")
+
+
+def test_views_under_the_hypervisor(image):
+    d = make(image, "py", True)
+    d.add_breakpoint("handler")
+    d.cont()
+    rows = {n: (v, r) for n, v, r in d.control_registers()}
+    assert rows["status"][0] & 1 and not rows["status"][1] & 1    # virtual KM, real user
+    assert rows["cause"][0] == 16
+    walk = d.pagetable(d.pc)
+    assert walk["guest"]["pa"] == d.pc and "shadow" in walk
+    assert d.exits().get("trap:3", 0) > 0
+    assert d.memory(d.lookup("main"), 2) == bytes(image.segments[0][1][:2])
+
+
+def test_checkpoints_fit_the_budget(image):
+    d = Debugger(image, core="py", interval=8, budget=10 * 70_000)
+    d.cont()
+    assert len(d.cp.states) <= 10
+    keys = sorted(d.cp.states)
+    assert keys[0] == 0
+    gaps = [b - a for a, b in zip(keys, keys[1:])]
+    assert gaps[-1] <= gaps[0]               # denser near the present
+    d.reverse_stepi(5)
+    d.goto(3)
+    assert d.icount == 3
