@@ -105,3 +105,12 @@ def test_disassemble_with_source(program):
     assert disassemble(im) == "\n".join(l for l in text.splitlines()
                                         if not l.startswith("; main.s")
                                         and not l.startswith("; inc.s")) + "\n"
+
+
+def test_hv_disasm_source(program, capsys):
+    from hv.cli import main
+    assert main(["disasm", "--source", str(program)]) == 0
+    out = capsys.readouterr().out
+    assert "; main.s:5: call helper\n    call helper" in out
+    assert main(["disasm", str(program)]) == 0
+    assert "main.s:5" not in capsys.readouterr().out

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["vcpu", "asm", "hypervisor", "guesttest", "bench", "mobility", "hv"]
+PACKAGES = ["vcpu", "asm", "hypervisor", "guesttest", "bench", "mobility", "debugger", "hv"]
 # What each package may import from the project (besides itself).
 ALLOWED = {
     "vcpu": set(),
@@ -15,7 +15,8 @@ ALLOWED = {
     "guesttest": {"vcpu", "asm", "hypervisor"},
     "bench": {"vcpu", "asm", "hypervisor", "guesttest"},
     "mobility": {"vcpu", "asm", "hypervisor"},
-    "hv": {"vcpu", "asm", "hypervisor", "guesttest", "bench", "mobility"},
+    "debugger": {"vcpu", "asm", "hypervisor"},
+    "hv": {"vcpu", "asm", "hypervisor", "guesttest", "bench", "mobility", "debugger"},
 }
 
 

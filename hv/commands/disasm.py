@@ -14,12 +14,15 @@ def register(sub) -> None:
                     ".entry, labels from the symbol table, symbolic jump and call targets.")
     d.add_argument("program", metavar="IMAGE|SOURCE.s")
     d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    d.add_argument("--source", action="store_true",
+                   help="put each source line (from the image's line table) before the "
+                        "instructions it produced, as a comment")
     d.set_defaults(func=cmd_disasm)
 
 
 def cmd_disasm(args) -> int:
     from asm.disasm import disassemble
-    text = disassemble(load_program(args.program))
+    text = disassemble(load_program(args.program), source=args.source)
     if args.output:
         try:
             Path(args.output).write_text(text)
