@@ -371,6 +371,9 @@ class Assembler:
                                 ops[0].col if ops else stmt.col)
             sym = ops[0]
             _expect_expression(ops[1], ".equ")
+            prev = self.equs.get(sym.name)
+            if prev is not None and (prev[1].file, prev[1].line) == (loc.file, loc.line):
+                return    # the same line again: a file such as lib/hw.s included twice
             self._check_new_symbol(sym.name, loc, sym.col)
             self.equs[sym.name] = (ops[1], Location(loc.file, loc.line, sym.col, loc.text))
         elif name == ".entry":

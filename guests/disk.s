@@ -34,6 +34,7 @@
 .equ ST_NO_DISK, 1
 .equ MAGIC, 'H' | 'V' << 8 | 'D' << 16 | 'K' << 24     ; "HVDK" as a little-endian word
 
+.include "lib/hw.s"             ; the machine's numbers by name (PORT_..., CAUSE_...)
 .entry main
 
 main:
@@ -57,11 +58,11 @@ have_disk:
     li   r1, s_too_small         ; status 2: not even one sector (an empty file)
     call puts
     li   r1, 1
-    out  0xff, r1               ; power off with exit status 1
+    out  PORT_POWER, r1               ; power off with exit status 1
 read_ok:
     li   r1, s_size
     call puts
-    in   r1, 0x34               ; the size in sectors
+    in   r1, PORT_DISK_SIZE               ; the size in sectors
     mov  r10, r1
     call print_uint
     li   r1, s_sectors
@@ -75,7 +76,7 @@ read_ok:
     li   r1, s_too_small
     call puts
     li   r1, 1
-    out  0xff, r1
+    out  PORT_POWER, r1
 big_enough:
 
     ; --- 2. The run counter in sector 0 ----------------------------------------------
@@ -116,15 +117,15 @@ counter_ok:
     call disk_command
     call check_status
     li   r4, CMD_FLUSH          ; until now the writes were only in the device's cache
-    out  0x33, r4
-    in   r1, 0x33
+    out  PORT_DISK_CMD, r4
+    in   r1, PORT_DISK_CMD
     call check_status
     li   r1, s_written
     call puts
 
     ; --- 4. Read sector 1 back, with the completion interrupt -------------------------
     li   r1, 1
-    out  0x35, r1               ; raise cause 17 when a command completes
+    out  PORT_DISK_IRQ, r1               ; raise cause 17 when a command completes
     li   r1, 1
     li   r2, buf_b              ; buf_b is all zeros: whatever shows up came from the disk
     li   r3, 1
@@ -147,7 +148,7 @@ wait_irq:
     jmp  wait_irq
 got_irq:
     li   r1, 0
-    out  0x35, r1               ; no more interrupts from the disk
+    out  PORT_DISK_IRQ, r1               ; no more interrupts from the disk
 
     ; --- 5. Print what came back, and one error ---------------------------------------
     li   r1, s_read_back
@@ -170,11 +171,11 @@ got_irq:
 ; disk_command: r1 = first sector, r2 = DMA address, r3 = sector count, r4 = command.
 ; Returns the status in r1. The command has finished when the `out` retires.
 disk_command:
-    out  0x30, r1
-    out  0x31, r2
-    out  0x32, r3
-    out  0x33, r4
-    in   r1, 0x33
+    out  PORT_DISK_SECTOR, r1
+    out  PORT_DISK_ADDR, r2
+    out  PORT_DISK_COUNT, r3
+    out  PORT_DISK_CMD, r4
+    in   r1, PORT_DISK_CMD
     ret
 
 ; check_status: stop with a message unless r1 (a disk status) is 0.
@@ -190,7 +191,7 @@ disk_failed:
     call print_uint
     call newline
     li   r1, 1
-    out  0xff, r1
+    out  PORT_POWER, r1
 
 ; The trap handler. Only the disk's completion interrupt is expected here; anything else
 ; is a bug, and stops the machine with its cause as the exit status.
@@ -209,7 +210,7 @@ on_trap:
     pop  r1
     iret                        ; back to the instruction after `sti`, interrupts on again
 unexpected:
-    out  0xff, r1
+    out  PORT_POWER, r1
 
 irq_seen:       .word 0
 

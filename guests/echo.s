@@ -21,6 +21,7 @@
 ; What to look for: a last line without a trailing newline is still echoed and counted,
 ; and gets its newline from us.
 
+.include "lib/hw.s"             ; the machine's numbers by name (PORT_..., CAUSE_...)
 .entry main
 
 main:
@@ -31,7 +32,7 @@ main:
     li   r10, '\n'
     li   r11, 0
 read:
-    in   r2, 0x11               ; the next byte, or -1
+    in   r2, PORT_CONSOLE_IN               ; the next byte, or -1
     beq  r2, r9, end_of_input
     add  r7, r7, 1
     beq  r8, r11, in_line

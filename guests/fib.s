@@ -20,6 +20,7 @@
 
 .equ N, 15                      ; the last fib computed
 
+.include "lib/hw.s"             ; the machine's numbers by name (PORT_..., CAUSE_...)
 .entry main
 
 main:

@@ -12,6 +12,7 @@
 ; What to look for: there is no flags register. `beq r2, r3, done` compares two registers,
 ; so the loop keeps a 0 in r3 to compare each byte against.
 
+.include "lib/hw.s"             ; the machine's numbers by name (PORT_..., CAUSE_...)
 .entry start
 
 start:
@@ -20,7 +21,7 @@ start:
 next:
     ldb  r2, [r1]               ; r2 = the byte at address r1 (zero-extended)
     beq  r2, r3, done           ; NUL: the string is over
-    out  0x10, r2               ; print it
+    out  PORT_CONSOLE_OUT, r2               ; print it
     add  r1, r1, 1
     jmp  next
 done:

@@ -85,29 +85,10 @@
 .equ USER_HEAP,     0x13000
 .equ USER_END,      0x14000
 
-; Page-table entries: the frame's address in bits 31..12, then the rights.
-.equ PTE_P,         1               ; present
-.equ PTE_W,         2               ; writable
-.equ PTE_U,         4               ; user mode may use it
-
-; status bits
-.equ ST_KM,         1               ; kernel mode
-.equ ST_IE,         2               ; interrupts enabled
-.equ ST_PG,         4               ; paging on
-.equ ST_PKM,        8               ; kernel mode before the last trap
-.equ ST_PIE,        16              ; interrupts enabled before the last trap
-
-; trap causes
-.equ C_SYSCALL,     1
-.equ C_BREAKPOINT,  2
-.equ C_PRIVILEGED,  3
-.equ C_ILLEGAL,     4
-.equ C_PF_READ,     5
-.equ C_PF_WRITE,    6
-.equ C_PF_FETCH,    7
-.equ C_DIVIDE,      8
-.equ C_TIMER,       16
-.equ C_DEVICE,      17
+; The machine's numbers by name: ports (PORT_...), trap causes (CAUSE_...), status bits
+; (ST_KM, ST_IE, ST_PG, ...) and page-table entry bits (PTE_PRESENT, PTE_WRITABLE, PTE_USER).
+; A page-table entry holds the frame's address in bits 31..12, then the rights.
+.include "lib/hw.s"
 
 ; system call numbers
 .equ SYS_WRITE,     1

@@ -17,6 +17,7 @@
 .equ LIMIT, 1000
 .equ PER_LINE, 10
 
+.include "lib/hw.s"             ; the machine's numbers by name (PORT_..., CAUSE_...)
 .entry main
 
 main:

@@ -113,6 +113,17 @@ enum hv_irq {
     IRQ_DEVICE = 2,
 };
 
+enum hv_pte {
+    PTE_PRESENT = 1,
+    PTE_WRITABLE = 2,
+    PTE_USER = 4,
+};
+#define HV_PTE_FRAME_MASK 0xfffff000u
+#define HV_VA_DIR_SHIFT 22
+#define HV_VA_TABLE_SHIFT 12
+#define HV_VA_INDEX_MASK 0x3ff
+#define HV_PAGE_OFFSET_MASK 0xfff
+
 #define HV_TLB_ENTRIES 64
 #define HV_PAGE_SIZE 4096
 

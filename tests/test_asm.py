@@ -402,3 +402,13 @@ def test_disasm_command(tmp_path, capsys):
     assert "call f" in capsys.readouterr().out
     assert _cli(["disasm", str(tmp_path / "nope.img")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_equ_file_included_twice_is_harmless(tmp_path):
+    (tmp_path / "consts.s").write_text(".equ K, 7\n")
+    (tmp_path / "lib.s").write_text('.include "consts.s"\n')
+    (tmp_path / "p.s").write_text('.include "consts.s"\n.include "lib.s"\nli r1, K\nhalt\n')
+    assert assemble_file(tmp_path / "p.s").segments[0][1][:6] == bytes([0x02, 0x10, 7, 0, 0, 0])
+    (tmp_path / "q.s").write_text('.include "consts.s"\n.equ K, 7\nhalt\n')
+    with pytest.raises(AsmError, match="duplicate symbol 'K'"):
+        assemble_file(tmp_path / "q.s")

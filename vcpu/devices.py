@@ -19,7 +19,7 @@ import select
 import sys
 from typing import Callable
 
-from .isa import Irq, Port
+from .isa import DiskCmd, DiskStatus, Irq, Port
 
 M32 = 0xFFFF_FFFF
 SECTOR = 512
@@ -229,7 +229,7 @@ class Disk(Device):
     during a command fails that command with status 5 and touches nothing else."""
     name = "disk"
     ports = range(Port.DISK_SECTOR, Port.DISK_IRQ + 1)
-    OK, NO_DISK, BAD_SECTOR, BAD_DMA, BAD_CMD, IO_ERROR, TOO_LARGE = 0, 1, 2, 3, 4, 5, 6
+    OK, NO_DISK, BAD_SECTOR, BAD_DMA, BAD_CMD, IO_ERROR, TOO_LARGE = (int(s) for s in DiskStatus)
     # The most sectors one command moves (1 MiB), as real controllers bound a transfer: one
     # `out` cannot hold the host for longer than that copy.
     MAX_SECTORS = 2048
@@ -278,9 +278,9 @@ class Disk(Device):
     def _command(self, cmd: int) -> int:
         if self.path is None:
             return self.NO_DISK
-        if cmd == 3:
+        if cmd == DiskCmd.FLUSH:
             return self.OK if self.flush() else self.IO_ERROR
-        if cmd not in (1, 2):
+        if cmd not in (DiskCmd.READ, DiskCmd.WRITE):
             return self.BAD_CMD
         # Python integers do not wrap, so sector × size and addr + length cannot overflow
         # into a small, valid-looking range the way 32-bit arithmetic would.
@@ -295,7 +295,7 @@ class Disk(Device):
         try:
             for off in range(0, n, self.CHUNK):
                 k = min(self.CHUNK, n - off)
-                if cmd == 1:
+                if cmd == DiskCmd.READ:
                     data = os.pread(fd, k, start + off)
                     self.platform.dma_write(self.addr + off, data.ljust(k, b"\0"))
                 else:
@@ -306,7 +306,7 @@ class Disk(Device):
         except OSError as e:
             self.error = f"disk {self.path}: {e.strerror or e}"
             return self.IO_ERROR
-        if cmd == 1:
+        if cmd == DiskCmd.READ:
             self.reads += self.count
         else:
             self.writes += self.count

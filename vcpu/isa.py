@@ -111,6 +111,54 @@ class Port(IntEnum):
     POWER = 0xFF
 
 
+# What each port does, for docs/isa.md's port table (vcpu/gen.py refuses a port without one).
+PORT_DOC = {
+    Port.CONSOLE_OUT: ("out", "console: writes the low byte"),
+    Port.CONSOLE_IN: ("in", "console: the next input byte, or -1 (`0xffffffff`) when there is none"),
+    Port.TIMER: ("out", "timer period in retired instructions, 0 = off"),
+    Port.DISK_SECTOR: ("out", "disk: first sector"),
+    Port.DISK_ADDR: ("out", "disk: DMA address (guest-physical)"),
+    Port.DISK_COUNT: ("out", "disk: sector count"),
+    Port.DISK_CMD: ("out / in", "disk: command (1 read, 2 write, 3 flush) / status of the last command"),
+    Port.DISK_SIZE: ("in", "disk: size in sectors"),
+    Port.DISK_IRQ: ("out", "disk: 1 = raise a device interrupt (cause 17) when a command completes"),
+    Port.POWER: ("out", "power off with the value as exit status"),
+}
+
+
+class DiskCmd(IntEnum):
+    """Commands written to `Port.DISK_CMD`."""
+    READ = 1
+    WRITE = 2
+    FLUSH = 3
+
+
+class DiskStatus(IntEnum):
+    """What `in rX, DISK_CMD` reads back after a request."""
+    OK = 0
+    NO_DISK = 1
+    BAD_SECTOR = 2
+    BAD_DMA = 3
+    BAD_CMD = 4
+    IO_ERROR = 5
+    TOO_LARGE = 6       # more sectors than one command may move
+
+
+class PTE(IntEnum):
+    """Page-directory and page-table entry bits (bits 31..12 hold the frame number)."""
+    PRESENT = 1 << 0
+    WRITABLE = 1 << 1
+    USER = 1 << 2
+
+
+PTE_FRAME_MASK = 0xFFFF_F000
+# A 32-bit virtual address splits 10/10/12: directory index, table index, page offset.
+VA_DIR_SHIFT = 22
+VA_TABLE_SHIFT = 12
+VA_INDEX_MASK = 0x3FF
+PAGE_OFFSET_MASK = 0xFFF
+
+
 class Exit(IntEnum):
     """Why `run(budget)` returned (modelled on KVM's exit reasons)."""
     BUDGET = 0      # the instruction budget is spent

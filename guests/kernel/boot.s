@@ -12,7 +12,7 @@ boot:
     li   r1, s_need_mem
     call puts                   ; borrows the boot stack at the top of memory
     li   r1, 1
-    out  0xff, r1               ; power off, exit status 1
+    out  PORT_POWER, r1               ; power off, exit status 1
 boot_mem_ok:
     li   sp, KERNEL_END         ; the kernel stack: the top of the kernel's own memory
     li   r0, 0                  ; the kernel's convention: r0 = 0
@@ -80,7 +80,7 @@ boot_spaces:
     li   r2, rr_last
     st   r1, [r2]
     li   r1, TIMER_PERIOD
-    out  0x20, r1               ; from now on, a timer interrupt every TIMER_PERIOD
+    out  PORT_TIMER, r1               ; from now on, a timer interrupt every TIMER_PERIOD
                                 ; instructions (taken only while IE = 1: in user mode)
     jmp  schedule
 
@@ -97,7 +97,7 @@ make_address_space:
     li   r3, MEM_NEEDED / PAGE
 mas_identity:
     shl  r4, r2, 12             ; the frame with the same number...
-    or   r4, r4, PTE_P | PTE_W  ; ...kernel-only
+    or   r4, r4, PTE_PRESENT | PTE_WRITABLE  ; ...kernel-only
     shl  r6, r2, 2              ; entry r2 is at pt + 4 * r2
     add  r6, r6, r5
     st   r4, [r6]
@@ -107,15 +107,15 @@ mas_identity:
     ; The user window replaces four of those entries, with frames of the task's own.
     call alloc_frame
     mov  r7, r1                 ; r7 = code frame
-    or   r4, r1, PTE_P | PTE_U  ; read-only: a task cannot overwrite its own code
+    or   r4, r1, PTE_PRESENT | PTE_USER  ; read-only: a task cannot overwrite its own code
     st   r4, [r5 + (USER_CODE >> 12) * 4]
     call alloc_frame
     mov  r8, r1                 ; r8 = data frame
-    or   r4, r1, PTE_P | PTE_W | PTE_U
+    or   r4, r1, PTE_PRESENT | PTE_WRITABLE | PTE_USER
     st   r4, [r5 + (USER_DATA >> 12) * 4]
     call alloc_frame
     mov  r9, r1                 ; r9 = stack frame
-    or   r4, r1, PTE_P | PTE_W | PTE_U
+    or   r4, r1, PTE_PRESENT | PTE_WRITABLE | PTE_USER
     st   r4, [r5 + (USER_STACK >> 12) * 4]
     st   r0, [r5 + (USER_HEAP >> 12) * 4]   ; the heap: nothing until the task touches it
 
@@ -123,7 +123,7 @@ mas_identity:
     ; page's rights are the AND of both levels, so the directory entry grants everything
     ; (U included) and the page-table entries decide, page by page.
     ld   r6, [r10 + T_DIR]
-    or   r4, r5, PTE_P | PTE_W | PTE_U
+    or   r4, r5, PTE_PRESENT | PTE_WRITABLE | PTE_USER
     st   r4, [r6]
 
     ; The program: a private copy of the template (paging is still off, so these are

@@ -133,7 +133,7 @@ task_done:
 
 ; --- The end: every task has finished ------------------------------------------------
 all_done:
-    out  0x20, r0               ; timer off
+    out  PORT_TIMER, r0               ; timer off
     call kmsg
     li   r1, s_all_done         ; "all tasks have finished after "
     call puts
@@ -195,7 +195,7 @@ ad_line_done:
     call kmsg
     li   r1, s_power_off
     call puts
-    out  0xff, r0               ; power off, exit status 0
+    out  PORT_POWER, r0               ; power off, exit status 0
 
 ; --- Kernel messages ------------------------------------------------------------------
 ; kmsg: print "[kernel] ". print_task: print "task N" for the TCB in r10.

@@ -51,7 +51,7 @@ sys_write:
 sw_loop:
     beq  r1, r2, sw_done
     ldb  r3, [r1]               ; through the task's page tables: ptbr is the task's
-    out  0x10, r3
+    out  PORT_CONSOLE_OUT, r3
     add  r1, r1, 1
     jmp  sw_loop
 sw_done:
@@ -122,8 +122,8 @@ ur_page:
     ld   r3, [r10 + T_PT]
     add  r6, r6, r3
     ld   r6, [r6]               ; the page-table entry
-    and  r6, r6, PTE_P | PTE_U
-    li   r3, PTE_P | PTE_U
+    and  r6, r6, PTE_PRESENT | PTE_USER
+    li   r3, PTE_PRESENT | PTE_USER
     bne  r6, r3, ur_refused     ; not present, or kernel-only
     add  r5, r5, 1
     bgeu r4, r5, ur_page        ; until past the last page

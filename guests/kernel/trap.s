@@ -48,12 +48,12 @@ trap_entry:
     mfcr r2, status
     and  r2, r2, ST_PKM
     beq  r2, r0, te_dispatch
-    li   r2, C_TIMER
+    li   r2, CAUSE_TIMER
     bne  r1, r2, panic
 
 te_dispatch:
     ; One handler per cause, found in a table: cause * 4 is the offset of its address.
-    li   r2, C_DEVICE
+    li   r2, CAUSE_DEVICE
     bltu r2, r1, panic          ; a cause beyond the table: cannot happen
     shl  r2, r1, 2
     ld   r2, [r2 + trap_table]
@@ -104,12 +104,12 @@ on_page_fault:
     bne  r2, r3, on_fault       ; not the heap page
     ld   r5, [r10 + T_PT]
     ld   r4, [r5 + (USER_HEAP >> 12) * 4]
-    and  r4, r4, PTE_P
+    and  r4, r4, PTE_PRESENT
     bne  r4, r0, on_fault       ; already mapped: this was a real violation
     call alloc_frame
     beq  r1, r0, on_fault       ; out of memory: the task dies
     mov  r6, r1
-    or   r4, r1, PTE_P | PTE_W | PTE_U
+    or   r4, r1, PTE_PRESENT | PTE_WRITABLE | PTE_USER
     st   r4, [r5 + (USER_HEAP >> 12) * 4]
     ; After editing a page table, flush the TLB so that no stale translation survives.
     ; (This entry was not present, and the TLB keeps only present mappings, so strictly
@@ -156,9 +156,9 @@ on_fault:
     ld   r1, [r10 + T_PC]       ; for a fault: the instruction that faulted
     call print_hex
     mfcr r1, cause
-    li   r2, C_PF_READ
+    li   r2, CAUSE_PAGE_FAULT_READ
     bltu r1, r2, of_no_address
-    li   r2, C_PF_FETCH
+    li   r2, CAUSE_PAGE_FAULT_FETCH
     bltu r2, r1, of_no_address
     li   r1, s_address
     call puts
@@ -195,7 +195,7 @@ panic:
     call putc
     call newline
     li   r1, 1
-    out  0xff, r1               ; power off, exit status 1
+    out  PORT_POWER, r1               ; power off, exit status 1
 
 ; puts_cause: print the name of cause r1. Preserves every register.
 puts_cause:

@@ -1,6 +1,7 @@
 ; guests/lib/io.s -- console printing for programs that run in kernel mode.
 ;
-; The console is port 0x10: `out 0x10, rX` prints the low byte of rX. These helpers build
+; The console is port 0x10 (PORT_CONSOLE_OUT in hw.s): `out PORT_CONSOLE_OUT, rX` prints
+; the low byte of rX. These helpers build
 ; strings and numbers on top of that one instruction. They use `out`, a privileged
 ; instruction, so they only work in kernel mode (a bare-machine program, or a kernel).
 ; A user program must ask its kernel to print (see guests/kernel/user.s).
@@ -25,21 +26,23 @@
 ; Local labels start with `io_`: `.include` pastes this file into the including program,
 ; and all labels share one name space.
 
+.include "hw.s"                 ; port names; including it twice is harmless
+
 putc:
-    out  0x10, r1
+    out  PORT_CONSOLE_OUT, r1
     ret
 
 newline:
     push r1
     li   r1, '\n'
-    out  0x10, r1
+    out  PORT_CONSOLE_OUT, r1
     pop  r1
     ret
 
 space:
     push r1
     li   r1, ' '
-    out  0x10, r1
+    out  PORT_CONSOLE_OUT, r1
     pop  r1
     ret
 
@@ -51,7 +54,7 @@ puts:
 io_puts_loop:
     ldb  r2, [r1]               ; ldb zero-extends: r2 = the byte at r1
     beq  r2, r3, io_puts_done   ; the NUL byte ends the string
-    out  0x10, r2
+    out  PORT_CONSOLE_OUT, r2
     add  r1, r1, 1
     jmp  io_puts_loop
 io_puts_done:
@@ -79,7 +82,7 @@ io_pu_split:
     bne  r1, r4, io_pu_split    ; a do-while loop, so that 0 prints as "0"
 io_pu_emit:
     pop  r2
-    out  0x10, r2
+    out  PORT_CONSOLE_OUT, r2
     sub  r3, r3, 1
     bne  r3, r4, io_pu_emit
     pop  r4
@@ -94,7 +97,7 @@ print_int:
     li   r2, 0
     bge  r1, r2, io_pi_positive ; bge compares as signed numbers
     li   r2, '-'
-    out  0x10, r2
+    out  PORT_CONSOLE_OUT, r2
     li   r2, 0
     sub  r1, r2, r1             ; 0 - r1; INT_MIN stays INT_MIN, which print_uint shows right
 io_pi_positive:
@@ -110,15 +113,15 @@ print_hex:
     push r4
     mov  r3, r1
     li   r1, '0'
-    out  0x10, r1
+    out  PORT_CONSOLE_OUT, r1
     li   r1, 'x'
-    out  0x10, r1
+    out  PORT_CONSOLE_OUT, r1
     li   r4, 28                 ; shift of the top nibble; 28, 24, ..., 0
 io_ph_loop:
     shr  r1, r3, r4             ; shr is logical: no sign bits come in from the left
     and  r1, r1, 0xf
     ldb  r1, [r1 + io_hex_digits]   ; look the nibble up in a 16-byte table
-    out  0x10, r1
+    out  PORT_CONSOLE_OUT, r1
     sub  r4, r4, 4
     li   r2, 0
     bge  r4, r2, io_ph_loop

@@ -62,6 +62,7 @@
 ;
 ; Local labels start with `tap_`.
 
+    .include "hw.s"
     .include "io.s"
 
 ; ---- macros -----------------------------------------------------------------------------
@@ -179,7 +180,7 @@ tap_after\@:
     call puts
     call newline
     li   r1, 1
-    out  0xff, r1
+    out  PORT_POWER, r1
 tap_name\@: .asciz \reason
 .endm
 
@@ -350,10 +351,10 @@ tap_done_check:
     ld   r2, [r3]
     bne  r1, r2, tap_done_fail
     li   r1, 0
-    out  0xff, r1
+    out  PORT_POWER, r1
 tap_done_fail:
     li   r1, 1
-    out  0xff, r1
+    out  PORT_POWER, r1
 
 tap_planned:    .word 0
 tap_have_plan:  .word 0
