@@ -41,10 +41,11 @@ def frames_needed(mem_size: int) -> int:
 
 
 class Host:
-    def __init__(self, pool_size: int, trace=None):
+    def __init__(self, pool_size: int, trace=None, host_threads: int = 1):
         self.pool = MemoryPool(pool_size)
         self.vms: list[VM] = []
         self.trace = trace          # None, or an object with .event(vm, kind, **fields)
+        self.host_threads = host_threads    # > 1: guests run in parallel (threads.py)
 
     def add(self, name, image, **kw) -> VM:
         vm = VM(name, image, self.pool, **kw)
@@ -53,6 +54,10 @@ class Host:
         return vm
 
     def run(self, slice_: int = 10_000, max_steps: int | None = None) -> None:
+        threads = min(self.host_threads, sum(vm.running for vm in self.vms))
+        if threads > 1 and not self.trace:
+            from .threads import run_threaded
+            return run_threaded(self, threads, slice_, max_steps)
         while True:
             runnable = [vm for vm in self.vms if vm.running]
             if not runnable:

@@ -93,3 +93,21 @@ def test_tradeoff_workloads_are_equivalent(name):
     assert bare.kind == "poweroff"
     for r in reports:
         assert r.equivalent, (r.mode, r.differences)
+
+
+def _guests(host_threads, core, write=None):
+    host = Host(3 * frames_needed(65536) * 4096, host_threads=host_threads)
+    vms = [host.add(n, load_program(str(ROOT / "guests" / f"{n}.s")), mem_size=65536,
+                    core=core, console_write=write) for n in ("hello", "fib", "sieve")]
+    host.run(slice_=1000, max_steps=3_000_000)
+    return [(vm.stop_kind, vm.status, bytes(vm.output), vm.core.icount, list(vm.core.regs))
+            for vm in vms]
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_host_threads_change_nothing_a_guest_sees(core):
+    seen = []
+    threaded = _guests(2, core, lambda vm, data: seen.append((vm.name, data)))
+    assert threaded == _guests(1, core)
+    for name, out in zip(("hello", "fib", "sieve"), threaded):
+        assert b"".join(d for n, d in seen if n == name) == out[2]

@@ -36,6 +36,9 @@ def register(sub) -> None:
                    help="scheduler time slice in guest instructions (default 10000)")
     b.add_argument("--weight", type=positive_int, action="append", metavar="W",
                    help="CPU share of each guest, in order (repeat per guest; default 1)")
+    b.add_argument("--host-threads", type=positive_int, default=os.cpu_count() or 1,
+                   metavar="N", help="run guests in parallel on N host threads (default: "
+                   "the number of host CPUs; a traced run uses one)")
     t = b.add_argument_group("tracing")
     t.add_argument("--trace", metavar="FILE",
                    help="write trap-and-emulate events: FILE.jsonl, FILE.json (Perfetto) "
@@ -81,7 +84,7 @@ def cmd_boot(args) -> int:
     if args.trace:
         from hypervisor.trace import open_trace
         trace = open_trace(args.trace, images, names, trace_filter(args), args.trace_last)
-    host = Host(pool, trace=trace)
+    host = Host(pool, trace=trace, host_threads=args.host_threads)
     cin = console_input(args)
     for i, (spec, image) in enumerate(zip(specs, images)):
         console.register(spec.name)
