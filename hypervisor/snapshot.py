@@ -15,6 +15,7 @@ from vcpu.snapshot import (SnapshotError, build, device_state, encode_pages, ima
                            prepare_disk, symbols_of)
 
 from .host import Host, frames_needed
+from .trap import tick
 
 
 def guest_page(vm, i: int) -> bytes:
@@ -25,6 +26,11 @@ def guest_page(vm, i: int) -> bytes:
 def guest_state(vm, params: dict | None = None) -> tuple[dict, bytes | None]:
     """The guest's state as plain data (no memory), and its disk's contents."""
     core = vm.core
+    if vm.vtimer_period:
+        # The timer catches up lazily while an interrupt is pending and masked; the run
+        # loop ticks right after a stop point anyway, so ticking here changes nothing and
+        # makes the saved state one value per instruction count.
+        tick(vm)
     devices, disk = device_state(vm.bus)
     cpu = core.get_state()
     cpu["tlb"] = [None] * len(cpu["tlb"])     # host-physical: meaningless elsewhere

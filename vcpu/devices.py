@@ -154,6 +154,15 @@ class ConsoleInput:
                     return chunk[0]
         return M32   # -1: nothing to read
 
+    def drain(self, limit: int = 16 << 20) -> None:
+        """Read a piped input to its end (at most `limit` bytes) into the buffer: a snapshot
+        then holds every byte the guest has yet to read. A terminal is left alone."""
+        rest = self.data[self.pos:]
+        while self.stream is not None and len(rest) < limit:
+            self._fill()
+            rest += self.data
+        self.data, self.pos = rest, 0
+
     def _fill(self) -> None:
         try:
             try:
@@ -328,6 +337,16 @@ class Disk(Device):
             self.flush()
             self.file.close()            # releases the lock
             self.file = None
+
+    def contents(self, limit: int = 1 << 30) -> bytes:
+        """The whole image as it is now (for a snapshot), after a flush."""
+        if self.file is None:
+            return b""
+        self.flush()
+        if self.size > limit:
+            raise DiskError(f"disk {self.path}: larger than {limit} bytes, too large to "
+                            "snapshot")
+        return os.pread(self.file.fileno(), self.size, 0)
 
     def save(self) -> dict:
         return {"sector": self.sector, "addr": self.addr, "count": self.count,

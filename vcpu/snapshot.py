@@ -378,8 +378,10 @@ def device_state(bus) -> tuple[dict, bytes | None]:
     disk = disk_of(bus)
     contents = None
     if disk is not None and disk.path is not None:
-        disk.flush()
-        contents = bytes(disk.data)
+        contents = disk.contents(MAX_DISK)
+    for d in bus.devices:
+        if d.name == "console":
+            d.input.drain()
     state = bus.save()
     if contents is not None:
         state.setdefault("disk", {})

@@ -47,6 +47,8 @@ def register(sub) -> None:
     t.add_argument("--trace-last", type=positive_int, metavar="N",
                    help="keep only the last N events (written when the run ends)")
     add_repo_args(b)
+    from .. import mobility
+    mobility.add_args(b, guests=True)
     b.set_defaults(func=cmd_boot)
 
 
@@ -94,6 +96,9 @@ def cmd_boot(args) -> int:
         vm = host.vms[-1]
         attach_repo_from_args(vm, args, trace_note(trace, vm) if trace
                               else stderr_note(f"{vm.name}: " if multi else ""))
+    from .. import mobility
+    points = mobility.install_guests(host, args, {"max_steps": args.max_steps,
+                                                  "slice": host_cfg.get("slice", args.slice)})
     interrupted = False
     try:
         host.run(slice_=host_cfg.get("slice", args.slice), max_steps=args.max_steps)
@@ -104,6 +109,7 @@ def cmd_boot(args) -> int:
         if trace:
             trace.close()
     sys.stdout.flush()
+    mobility.report_missed(points, max(vm.core.icount for vm in host.vms))
     for vm in host.vms:
         console.finish(vm.name)
         if vm.stop_kind != "poweroff":

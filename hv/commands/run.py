@@ -19,6 +19,8 @@ def register(sub) -> None:
     add_input_args(r)
     r.add_argument("--disk", metavar="FILE", help="disk image file for the block device")
     add_repo_args(r)
+    from .. import mobility
+    mobility.add_args(r, guests=False)
     r.set_defaults(func=cmd_run)
 
 
@@ -29,8 +31,11 @@ def cmd_run(args) -> int:
     m = Machine(image, mem_size=args.mem, core=args.core, console_write=stdout_write,
                 console_input=console_input(args), disk=args.disk)
     attach_repo_from_args(m, args, stderr_note())
+    from .. import mobility
+    points = mobility.install_machine(m, args, {"max_steps": args.max_steps})
     out = m.run(args.max_steps)
     sys.stdout.flush()
+    mobility.report_missed(points, out.icount)
     if out.kind == "poweroff":
         return out.status & 0xFF
     err.print(f"hv: {out.message} after {out.icount} instructions", markup=False,
