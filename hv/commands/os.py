@@ -1,0 +1,273 @@
+"""`hv os`: run user programs on the teaching OS (guests/os/, brief §9).
+
+    hv os [--cpus N] [--hv] [--core c|py] [--input TEXT] [--max-steps N] PROG.s [MORE.s ...]
+
+assembles each program with `guests/os/` on the include path (for `user.s`), writes them
+to a fresh disk image under their base names (`child.s` is `child`), boots the kernel
+(`guests/os/kernel.s`) with that disk, bare or under the hypervisor, and the kernel runs
+the first program as pid 1. The console shows what the programs wrote and nothing else
+unless `--os-verbose`; the exit status is pid 1's (low 8 bits), or 124/125 as for `hv run`.
+
+The disk format (docs/os.md), all words little-endian, 512-byte sectors:
+
+    sector 0     header: "HVOS", version 1, flags (bit 0: verbose kernel), number of
+                 programs, first directory sector (1), directory sectors
+    sector 1..   directory: 32 bytes a program: name (20 bytes, NUL-padded, at most 19),
+                 first sector, size in bytes, entry address
+    then         each program's bytes from USER_BASE (0x00400000) on, sector-aligned
+"""
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+OS_DIR = Path(__file__).resolve().parents[2] / "guests" / "os"
+KERNEL = OS_DIR / "kernel.s"
+USER_BASE = 0x0040_0000
+HEAP_LIMIT = 0x0080_0000
+SECTOR = 512
+MAGIC = b"HVOS"
+VERSION = 1
+NAME_MAX = 19
+MAX_PROGRAMS = 64
+DEFAULT_MEM = 4 << 20            # 4 MiB: room for 32 processes and 96 threads
+MAX_MEM = 4 << 20                # the kernel maps (and uses) at most this much
+
+
+class OSError_(ValueError):
+    """A user error in `hv os` (one line)."""
+
+
+# --- assembling -------------------------------------------------------------------------
+
+def _assembler_with_path(include_dirs):
+    """An Assembler that also looks for `.include` files in include_dirs (after the
+    including file's own directory), as the brief's include path says."""
+    from asm import assembler as A
+    from asm.syntax import Str
+
+    class PathAssembler(A.Assembler):
+        def _include(self, op, loc, expansion):
+            try:
+                name = op.data.decode()
+            except UnicodeDecodeError:
+                return super()._include(op, loc, expansion)
+            base = os.path.dirname(loc.file) if loc.file[:1] != "<" else "."
+            if not os.path.isabs(name) and not os.path.exists(os.path.join(base, name)):
+                for d in include_dirs:
+                    cand = os.path.join(d, name)
+                    if os.path.exists(cand):
+                        op = Str(os.path.abspath(cand).encode(), op.col)
+                        break
+            return super()._include(op, loc, expansion)
+
+    return PathAssembler
+
+
+def assemble_user(path: str | os.PathLike):
+    """Assemble a user program (`.include "user.s"` is found in guests/os/)."""
+    return _assembler_with_path([str(OS_DIR)])().run_file(path).image
+
+
+@lru_cache(maxsize=1)
+def kernel_image():
+    from asm.assembler import assemble_file
+    return assemble_file(KERNEL)
+
+
+def flatten(image, name: str) -> tuple[bytes, int]:
+    """A user image as the bytes from USER_BASE on, and its entry."""
+    if not image.segments:
+        raise OSError_(f"{name}: the program is empty")
+    lo = min(a for a, _ in image.segments)
+    hi = max(a + len(d) for a, d in image.segments)
+    if lo < USER_BASE or hi > HEAP_LIMIT:
+        raise OSError_(f"{name}: a user program must lie in 0x{USER_BASE:08x}-0x{HEAP_LIMIT:08x} "
+                       f'(start it with .include "user.s")')
+    flat = bytearray(hi - USER_BASE)
+    for a, d in image.segments:
+        flat[a - USER_BASE:a - USER_BASE + len(d)] = d
+    return bytes(flat), image.entry
+
+
+def program_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def build_disk(programs: list[tuple[str, bytes, int]], verbose: bool = False) -> bytes:
+    """The disk image: programs as (name, bytes from USER_BASE, entry)."""
+    if not programs:
+        raise OSError_("no programs")
+    if len(programs) > MAX_PROGRAMS:
+        raise OSError_(f"at most {MAX_PROGRAMS} programs fit on the OS's disk")
+    seen = set()
+    for name, _, _ in programs:
+        raw = name.encode()
+        if not raw or len(raw) > NAME_MAX or b"\0" in raw:
+            raise OSError_(f"program name {name!r}: 1 to {NAME_MAX} bytes")
+        if name in seen:
+            raise OSError_(f"two programs are named {name!r}")
+        seen.add(name)
+    dir_sectors = -(-len(programs) * 32 // SECTOR)
+    header = MAGIC + struct.pack("<5I", VERSION, 1 if verbose else 0, len(programs), 1,
+                                 dir_sectors)
+    directory = bytearray()
+    data = bytearray()
+    next_sector = 1 + dir_sectors
+    for name, body, entry in programs:
+        directory += name.encode().ljust(20, b"\0") + struct.pack("<3I", next_sector,
+                                                                   len(body), entry)
+        padded = body + bytes(-len(body) % SECTOR)
+        data += padded
+        next_sector += len(padded) // SECTOR
+    disk = header.ljust(SECTOR, b"\0") + bytes(directory).ljust(dir_sectors * SECTOR, b"\0")
+    return disk + bytes(data)
+
+
+def load_programs(paths: list[str]) -> list[tuple[str, bytes, int]]:
+    from asm.loader import is_source, read_program_bytes
+    from vcpu.image import Image
+    out = []
+    for p in paths:
+        name = program_name(p)
+        if is_source(p):
+            image = assemble_user(p)
+        else:
+            image = Image.from_bytes(read_program_bytes(p), p)
+        body, entry = flatten(image, p)
+        out.append((name, body, entry))
+    return out
+
+
+# --- running ------------------------------------------------------------------------------
+
+class Result:
+    def __init__(self, kind, status, output, message="", icount=0, stats=None):
+        self.kind, self.status, self.output = kind, status, output
+        self.message, self.icount, self.stats = message, icount, stats
+
+
+def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
+           input: bytes = b"", max_steps: int | None = None, mem: int = DEFAULT_MEM,
+           verbose: bool = False, console_write=None, console_input=None,
+           disk_path: str | None = None, quantum: int | None = None) -> Result:
+    """Boot the OS with `programs` (paths, or (name, bytes, entry) triples) on its disk."""
+    from vcpu.devices import ConsoleInput
+    progs = [p if isinstance(p, tuple) else None for p in programs]
+    if any(p is None for p in progs):
+        progs = load_programs([p for p in programs])
+    disk = build_disk(progs, verbose)
+    cin = console_input or ConsoleInput(input)
+    tmp = None
+    if disk_path is None:
+        fd, tmp = tempfile.mkstemp(prefix="hv-os-", suffix=".img")
+        os.close(fd)
+        disk_path = tmp
+    try:
+        Path(disk_path).write_bytes(disk)
+        kernel = kernel_image()
+        extra = {}
+        if cpus != 1:
+            extra["cpus"] = cpus
+        if quantum is not None:
+            extra["quantum"] = quantum
+        if hv:
+            return _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra)
+        from vcpu.machine import Machine
+        m = Machine(kernel, mem_size=mem, core=core, console_write=console_write,
+                    console_input=cin, disk=disk_path, **extra)
+        out = m.run(max_steps)
+        return Result(out.kind, out.status, bytes(m.output), out.message, out.icount)
+    finally:
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra):
+    from hypervisor.host import Host, frames_needed
+    from vcpu.isa import PAGE_SIZE
+    host = Host(frames_needed(mem) * PAGE_SIZE)
+    vm = host.add("os", kernel, mem_size=mem, core=core,
+                  console_write=(lambda vm_, data: console_write(data)) if console_write
+                  else (lambda vm_, data: None),
+                  console_input=cin, disk=disk_path, **extra)
+    host.run(max_steps=max_steps)
+    return Result(vm.stop_kind, vm.status, bytes(vm.output), vm.reason, vm.core.icount,
+                  stats=vm)
+
+
+# --- the command ------------------------------------------------------------------------
+
+def register(sub) -> None:
+    from hypervisor.cli import memory_size, positive_int
+    p = sub.add_parser(
+        "os", help="run user programs on the teaching OS (guests/os)",
+        description="Assemble PROG.s (and MORE.s), put them on the OS's disk under their "
+        "base names, boot the OS and run the first as pid 1. The exit status is pid 1's.")
+    p.add_argument("programs", nargs="+", metavar="PROG.s")
+    p.add_argument("--cpus", type=positive_int, default=1, metavar="N",
+                   help="number of CPUs (1 to 16; default 1)")
+    p.add_argument("--hv", action="store_true", help="boot the OS under the hypervisor")
+    p.add_argument("--core", choices=("c", "py"), default="c",
+                   help="native C core (default) or the pure-Python reference core")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--input", metavar="TEXT", help="console input, with C escapes (\\n)")
+    g.add_argument("--input-file", metavar="FILE", help="console input from a file")
+    p.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
+                   help="stop after N instructions (exit status 124)")
+    p.add_argument("--mem", type=memory_size, default=DEFAULT_MEM, metavar="SIZE",
+                   help="machine memory (default 4M; the kernel uses at most 4M)")
+    p.add_argument("--os-verbose", action="store_true",
+                   help="let the kernel report what it does ([os] lines)")
+    p.add_argument("--stats", action="store_true",
+                   help="with --hv: the hypervisor's statistics on stderr")
+    p.add_argument("--pack", metavar="DISK",
+                   help="only write the OS's disk image to DISK (the format in docs/os.md)")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from rich.console import Console
+    err = Console(stderr=True, highlight=False)
+    if args.cpus > 16:
+        raise ValueError("--cpus: 1 to 16")
+    try:
+        progs = load_programs(args.programs)
+        if args.pack:
+            Path(args.pack).write_bytes(build_disk(progs, args.os_verbose))
+            return 0
+        if args.input is not None:
+            data = args.input.encode().decode("unicode_escape").encode("latin-1")
+        elif args.input_file is not None:
+            data = Path(args.input_file).read_bytes()
+        else:
+            data = None
+        from vcpu.devices import ConsoleInput
+        cin = ConsoleInput(data) if data is not None else ConsoleInput.from_stdin()
+
+        def write(b: bytes) -> None:
+            sys.stdout.buffer.write(b)
+            if b"\n" in b:
+                sys.stdout.buffer.flush()
+
+        res = run_os(progs, hv=args.hv, core=args.core, cpus=args.cpus,
+                     max_steps=args.max_steps, mem=args.mem, verbose=args.os_verbose,
+                     console_write=write, console_input=cin)
+    except OSError_ as e:
+        raise ValueError(str(e)) from None
+    sys.stdout.flush()
+    if args.stats and res.stats is not None:
+        from hypervisor.boot import stats_table
+        err.print(stats_table([res.stats]))
+    if res.kind == "poweroff":
+        return res.status & 0xFF
+    err.print(f"hv: {res.message} after {res.icount} instructions", markup=False,
+              soft_wrap=True)
+    return 124 if res.kind == "max-steps" else 125

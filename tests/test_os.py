@@ -1,0 +1,94 @@
+"""The teaching OS (guests/os/): its guest test suite and the `hv os` command.
+
+Each `guests/os/tests/test_*.s` is a user program that prints TAP; it runs as pid 1 under
+the OS on both cores, bare and under the hypervisor (a line `; os-programs: a.s b.s` in it
+names the other programs to put on the disk; `; os-cpus: N` the CPUs). The same console
+output is required in all four runs: the OS is deterministic, and the hypervisor must not
+change what a guest computes.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from hv.commands.os import (OS_DIR, OSError_, build_disk, flatten, kernel_image, load_programs,
+                            run_os)
+from hypervisor.guesttest import judge, parse_tap
+from tests.conftest import need_native
+
+TESTS = sorted((OS_DIR / "tests").glob("test_*.s"))
+MAX_STEPS = 30_000_000
+
+
+def _meta(path: Path) -> tuple[list[str], int]:
+    text = path.read_text()
+    more = []
+    cpus = 1
+    for m in re.finditer(r"^;\s*os-programs:(.*)$", text, re.M):
+        more += [str(path.parent / n) for n in m.group(1).split()]
+    m = re.search(r"^;\s*os-cpus:\s*(\d+)", text, re.M)
+    if m:
+        cpus = int(m.group(1))
+    return [str(path)] + more, cpus
+
+
+_progs_cache: dict = {}
+_outputs: dict = {}
+
+
+def _progs(path: Path):
+    if path not in _progs_cache:
+        files, cpus = _meta(path)
+        _progs_cache[path] = (load_programs(files), cpus)
+    return _progs_cache[path]
+
+
+@pytest.mark.parametrize("mode", ["bare", "hv"])
+@pytest.mark.parametrize("core", ["c", "py"])
+@pytest.mark.parametrize("path", TESTS, ids=[p.stem for p in TESTS])
+def test_guest_suite(path, core, mode):
+    if core == "c":
+        need_native()
+    progs, cpus = _progs(path)
+    res = run_os(progs, hv=(mode == "hv"), core=core, cpus=cpus, max_steps=MAX_STEPS)
+    text = res.output.decode("utf-8", "replace")
+    verdict, reason = judge(parse_tap(text), res.kind, res.status, res.message)
+    assert verdict == "pass", f"{reason}\n--- console ---\n{text[-3000:]}"
+    first = _outputs.setdefault(path, (f"{core}-{mode}", res.output, res.icount))
+    assert res.output == first[1], f"output differs from the {first[0]} run"
+    assert res.icount == first[2], f"instruction count differs from the {first[0]} run"
+
+
+def test_disk_format():
+    disk = build_disk([("a", b"\x01" * 700, 0x400000), ("bb", b"\x02", 0x400010)], True)
+    assert disk[:4] == b"HVOS"
+    import struct
+    version, flags, count, dsect, dcount = struct.unpack_from("<5I", disk, 4)
+    assert (version, flags, count, dsect, dcount) == (1, 1, 2, 1, 1)
+    name, start, size, entry = struct.unpack_from("<20s3I", disk, 512)
+    assert (name.rstrip(b"\0"), start, size, entry) == (b"a", 2, 700, 0x400000)
+    name, start, size, entry = struct.unpack_from("<20s3I", disk, 544)
+    assert (name.rstrip(b"\0"), start, size, entry) == (b"bb", 4, 1, 0x400010)
+    assert disk[2 * 512:2 * 512 + 700] == b"\x01" * 700
+    assert len(disk) == 5 * 512
+
+
+@pytest.mark.parametrize("names", [[""], ["x" * 20], ["a", "a"]])
+def test_disk_refuses_bad_names(names):
+    with pytest.raises(OSError_):
+        build_disk([(n, b"x", 0x400000) for n in names])
+
+
+def test_program_outside_user_space(tmp_path):
+    src = tmp_path / "bad.s"
+    src.write_text("main: halt\n")          # no user.s: assembled at 0
+    with pytest.raises(OSError_, match="user.s"):
+        load_programs([str(src)])
+
+
+def test_kernel_assembles():
+    k = kernel_image()
+    assert k.size() < 64 * 1024
+    assert flatten is not None
