@@ -15,7 +15,8 @@ import pytest
 
 from hv.commands.os import (OS_DIR, OSError_, build_disk, flatten, kernel_image, load_programs,
                             run_os)
-from hypervisor.guesttest import judge, parse_tap
+from guesttest.run import judge
+from guesttest.tap import parse_tap
 from tests.conftest import need_native
 
 TESTS = sorted((OS_DIR / "tests").glob("test_*.s"))

@@ -77,14 +77,9 @@
 .equ PTE_P,         1
 .equ PTE_W,         2
 .equ PTE_U,         4
-.equ PTE_USER,      PTE_P | PTE_W | PTE_U
+.equ PTE_UPW,      PTE_P | PTE_W | PTE_U
 
-; status bits
-.equ ST_KM,         1
-.equ ST_IE,         2
-.equ ST_PG,         4
-.equ ST_PKM,        8
-.equ ST_PIE,        16
+; status bits: ST_KM, ST_IE, ST_PG, ST_PKM, ST_PIE come from guests/lib/hw.s (via io.s)
 .equ USER_STATUS,   ST_KM | ST_PG | ST_PIE  ; what iret turns into user mode, interrupts on
 
 ; trap causes

@@ -206,20 +206,20 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra):
 # --- the command ------------------------------------------------------------------------
 
 def register(sub) -> None:
-    from hypervisor.cli import memory_size, positive_int
+    from ..common import add_input_args, memory_size, positive_int
     p = sub.add_parser(
         "os", help="run user programs on the teaching OS (guests/os)",
-        description="Assemble PROG.s (and MORE.s), put them on the OS's disk under their "
-        "base names, boot the OS and run the first as pid 1. The exit status is pid 1's.")
+        description="Assemble PROG.s (and MORE.s) with user.s on the include path, put them "
+        "on the OS's disk under their base names, boot the OS (bare, or under the "
+        "hypervisor with --hv) and run the first as pid 1. The console shows what the "
+        "programs wrote; the exit status is pid 1's.")
     p.add_argument("programs", nargs="+", metavar="PROG.s")
     p.add_argument("--cpus", type=positive_int, default=1, metavar="N",
                    help="number of CPUs (1 to 16; default 1)")
     p.add_argument("--hv", action="store_true", help="boot the OS under the hypervisor")
     p.add_argument("--core", choices=("c", "py"), default="c",
                    help="native C core (default) or the pure-Python reference core")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--input", metavar="TEXT", help="console input, with C escapes (\\n)")
-    g.add_argument("--input-file", metavar="FILE", help="console input from a file")
+    add_input_args(p)
     p.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
                    help="stop after N instructions (exit status 124)")
     p.add_argument("--mem", type=memory_size, default=DEFAULT_MEM, metavar="SIZE",
@@ -234,8 +234,7 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from rich.console import Console
-    err = Console(stderr=True, highlight=False)
+    from ..common import EXIT_CRASH, EXIT_MAX_STEPS, console_input, err, stdout_write
     if args.cpus > 16:
         raise ValueError("--cpus: 1 to 16")
     try:
@@ -243,31 +242,17 @@ def main(args) -> int:
         if args.pack:
             Path(args.pack).write_bytes(build_disk(progs, args.os_verbose))
             return 0
-        if args.input is not None:
-            data = args.input.encode().decode("unicode_escape").encode("latin-1")
-        elif args.input_file is not None:
-            data = Path(args.input_file).read_bytes()
-        else:
-            data = None
-        from vcpu.devices import ConsoleInput
-        cin = ConsoleInput(data) if data is not None else ConsoleInput.from_stdin()
-
-        def write(b: bytes) -> None:
-            sys.stdout.buffer.write(b)
-            if b"\n" in b:
-                sys.stdout.buffer.flush()
-
         res = run_os(progs, hv=args.hv, core=args.core, cpus=args.cpus,
                      max_steps=args.max_steps, mem=args.mem, verbose=args.os_verbose,
-                     console_write=write, console_input=cin)
+                     console_write=stdout_write, console_input=console_input(args))
     except OSError_ as e:
         raise ValueError(str(e)) from None
     sys.stdout.flush()
     if args.stats and res.stats is not None:
-        from hypervisor.boot import stats_table
+        from ..tables import stats_table
         err.print(stats_table([res.stats]))
     if res.kind == "poweroff":
         return res.status & 0xFF
     err.print(f"hv: {res.message} after {res.icount} instructions", markup=False,
               soft_wrap=True)
-    return 124 if res.kind == "max-steps" else 125
+    return EXIT_MAX_STEPS if res.kind == "max-steps" else EXIT_CRASH

@@ -106,7 +106,7 @@ pte_addr:
     pop  r2
     pop  r4
     beq  r1, r0, pa_none
-    or   r5, r1, PTE_USER
+    or   r5, r1, PTE_UPW
     st   r5, [r4]
 pa_have:
     and  r5, r5, ~(PAGE - 1)
@@ -126,7 +126,7 @@ map_page:
     call pte_addr
     pop  r3
     beq  r1, r0, mp_done
-    or   r4, r3, PTE_USER
+    or   r4, r3, PTE_UPW
     st   r4, [r1]
 mp_done:
     ret
