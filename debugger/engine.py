@@ -219,16 +219,27 @@ class Debugger:
         return int.from_bytes(raw, "little") if raw is not None else None
 
     def insn_at(self, va: int):
-        raw = self.t.read_virt(va & M32, 6) or self.t.read_virt(va & M32, 1)
+        t = self.t
+        if not t.hv and not t.core.cr[0] & 4 and va + 6 <= t.core.mem_size:
+            raw = bytes(t.mem[va:va + 6])
+        else:
+            raw = t.read_virt(va & M32, 6) or t.read_virt(va & M32, 1)
         if not raw:
             return None
         n = LENGTHS[raw[0]]
         if n == 0 or len(raw) < n:
             return None
-        try:
-            return decode(raw)
-        except DecodeError:
-            return None
+        raw = raw[:n]
+        hit = _DECODED.get(raw)
+        if hit is None:
+            try:
+                hit = decode(raw)
+            except DecodeError:
+                return None
+            if len(_DECODED) > 65536:
+                _DECODED.clear()
+            _DECODED[raw] = hit
+        return hit
 
     # --- expressions --------------------------------------------------------------------
     def lookup(self, name: str) -> int | None:
@@ -456,6 +467,11 @@ class Debugger:
                     if self.icount >= nxt or self.icount % self.cp.interval == 0:
                         self.cp.take()
                     continue
+                if check is None and self._pc_only():
+                    stop = self._run_to_breakpoints(limit)
+                    if stop is not None:
+                        return stop
+                    continue
                 pre = self._pre_step()
                 ex = self._step1()
                 if ex is not None:
@@ -476,6 +492,22 @@ class Debugger:
                     return Stop("step", f"stopped after {STEP_LIMIT} instructions")
         except Stopped:
             return self._exited()
+
+    def _pc_only(self) -> bool:
+        return (not any(w.enabled for w in self.watchpoints.values())
+                and not any(c.enabled for c in self.catches.values()))
+
+    def _run_to_breakpoints(self, limit) -> Stop | None:
+        """Step to the next breakpoint (conditions checked there), up to the next
+        checkpoint boundary or `limit`; None to be called again."""
+        pcs = {b.address for b in self.breakpoints.values() if b.enabled}
+        nxt = (self.icount // self.cp.interval + 1) * self.cp.interval
+        end = min(nxt, limit) if limit is not None else nxt
+        hits, self.phase = self.t.run_to_pcs(pcs, end, self.phase)
+        self._maybe_checkpoint()
+        if hits:
+            return self._after_step({"reads": [], "writes": []})
+        return None
 
     def _exited(self) -> Stop:
         return Stop("exited", self.t.stop_reason or "the machine is off",
@@ -647,7 +679,7 @@ class Debugger:
         """Go to instruction count `n` (back or forward), with nothing checked on the way."""
         if n < 0:
             raise DebugError("an instruction count is >= 0")
-        if n < self.icount or not self.running:
+        if n < self.icount or (n == self.icount and self.phase) or not self.running:
             base = self.cp.at_or_before(n)
             self.cp.restore(base)
         self.skip_catch = False
@@ -668,22 +700,23 @@ class Debugger:
         except Stopped:
             pass
 
-    def _scan_back(self, visit, now: int | None = None, probe=None, light: bool = False):
-        """Replay backwards one checkpoint interval at a time. For each interval, newest
-        first, `visit(segment)` gets the positions from the interval's start up to (not
-        including) `now` in order, as dicts made by `_pre_step` (the state at each
-        position, before its instruction; only 'icount' and 'pc' when `light`), with
-        'hit' = `probe(pre)` computed while the machine stood there. It returns a
+    def _scan_back(self, visit, now=None, probe=None, light: bool = False):
+        """Replay backwards in windows that grow four-fold, newest first: the machine goes
+        to the window's start (restoring a checkpoint and running forward at full speed)
+        and is stepped through it. `visit(segment)` gets the window's positions, up to
+        (not including) `now`, in order, as dicts made by `_pre_step` (the state at each
+        position, before its instruction; only 'icount', 'pc' and 'pos' when `light`),
+        with 'hit' = `probe(pre)` computed while the machine stood there. It returns a
         position to stop at, or None to look further back."""
         now = self.position if now is None else now
+        first = min(self.cp.states)
         hi = now
+        width = 64
         t = self.t
-        while True:
-            lo = self.cp.before(hi[0] + (1 if hi[1] else 0)) if hi > (0, 0) else None
-            if lo is None:
-                return None
-            self.cp.restore(lo)
-            self.phase = 0
+        while hi > (first, 0):
+            lo = max(first, hi[0] - width)
+            width *= 4
+            self.goto(lo)
             segment = []
             try:
                 while self.position < hi and self.running:
@@ -703,6 +736,32 @@ class Debugger:
             if found is not None:
                 return found
             hi = (lo, 0)
+        return None
+
+    def _scan_back_pcs(self, pcs: set, now, found: dict):
+        """`_scan_back` for breakpoints only: the machine runs in a tight loop and only
+        positions at a breakpoint address are looked at (conditions evaluated there)."""
+        first = min(self.cp.states)
+        hi = now
+        width = 4096
+        while hi > (first, 0):
+            lo = max(first, hi[0] - width)
+            width *= 4
+            self.goto(lo)
+            try:
+                hits, _ = self.t.run_to_pcs(pcs, 0, self.phase, until=hi)
+            except Stopped:
+                hits = []
+            for pos in reversed(hits):
+                if pos >= now or pos == (0, 0):
+                    continue
+                self.goto_position(pos)
+                hit = self._hit_at({"pc": self.pc, "pos": pos})
+                if hit is not None:
+                    found["hit"] = hit
+                    return pos
+            hi = (lo, 0)
+        return None
 
     def _land(self, pos: int | None, what: str) -> Stop:
         if pos is None:
@@ -840,11 +899,14 @@ class Debugger:
                     found["hit"] = pre["hit"]
                     return pre["pos"]
             return None
-        light = not self.watchpoints and not self.catches
+        light = self._pc_only()
         bps = {b.address for b in self.breakpoints.values() if b.enabled}
         if light and not bps:
             return self._land(None, "")
-        pos = self._scan_back(visit, now, probe=self._hit_at, light=light)
+        if light:
+            pos = self._scan_back_pcs(bps, now, found)
+        else:
+            pos = self._scan_back(visit, now, probe=self._hit_at)
         if pos is None:
             return self._land(None, "")
         self.goto_position(pos)
@@ -967,6 +1029,9 @@ class Debugger:
 
     def close(self) -> None:
         self.t.close()
+
+
+_DECODED: dict = {}
 
 
 def _overlap(a: int, n: int, b: int, m: int) -> bool:

@@ -109,6 +109,34 @@ class Target:
             va, n = (va + k) & M32, n - k
         return bytes(out)
 
+    def run_to_pcs(self, pcs, end: int, phase: int, until=None):
+        """Step exactly (instructions and trap deliveries) until pc is in `pcs` (after at
+        least one step), the count reaches `end`, or position `until` = (icount, phase)
+        is reached. Returns (hits, phase): with `until`, every position on the way where
+        pc was in `pcs` (including the start), else the stop position if pc is in `pcs`."""
+        hits = []
+        core = self.core
+        step = self.step_exact
+        if until is not None and core.pc in pcs:
+            hits.append((core.icount, phase))
+        while True:
+            before = core.icount
+            step()
+            n = core.icount
+            phase = phase + 1 if n == before else 0
+            if self.stop_reason:
+                return hits, phase
+            if until is not None:
+                if (n, phase) >= until:
+                    return hits, phase
+                if core.pc in pcs:
+                    hits.append((n, phase))
+                continue
+            if core.pc in pcs:
+                return [(n, phase)], phase
+            if n >= end:
+                return hits, phase
+
     def write_virt(self, va: int, data: bytes) -> bool:
         for i, b in enumerate(data):
             pa = self.translate((va + i) & M32)
@@ -206,7 +234,7 @@ class BareTarget(Target):
         core = self.core
         if self.stop_reason:
             raise Stopped(self.stop_reason)
-        saved = core.get_state()
+        saved = core.get_state() if catch_mask else None
         core.host_traps = TRAPS_TO_SEE | catch_mask
         try:
             ex = core.run(1)
@@ -411,7 +439,7 @@ class HvTarget(Target):
             b = end - now
             if stepping:
                 b = 1
-                saved = core.get_state()
+                saved = core.get_state() if (catch_mask or catch_exits) else {"pc": core.pc}
             elif vm.vtimer_period:
                 b = min(b, vm.vtimer_next - now)
             vm.refill_io()

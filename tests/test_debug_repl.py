@@ -1,0 +1,81 @@
+"""`hv debug`: the gdb-style command line, driven from a pipe, on both cores, bare and
+under the hypervisor."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hv.cli import main
+from vcpu.cores import available_kinds
+
+ROOT = Path(__file__).resolve().parent.parent
+FIB = str(ROOT / "guests" / "fib.s")
+
+
+def debug(args, script, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(script))
+    status = main(["debug", *args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+@pytest.mark.parametrize("core", available_kinds())
+@pytest.mark.parametrize("hv", [False, True], ids=["bare", "hv"])
+def test_session(core, hv, monkeypatch, capsys):
+    script = "\n".join([
+        "break fib", "continue", "continue", "bt", "info registers r1 pc status",
+        "reverse-continue", "print r10", "stepi", "reverse-stepi", "next",
+        "watch calls", "continue", "delete", "tbreak fib.s:63", "continue",
+        "reverse-step", "goto 100", "x/2i pc", "info breakpoints", "quit"])
+    args = [FIB, "--core", core] + (["--hv"] if hv else [])
+    status, out, err = debug(args, script, monkeypatch, capsys)
+    assert status == 0 and err == ""
+    assert "Breakpoint 1 at 0x000000aa: fib at fib.s:77" in out
+    assert out.count("Breakpoint 1, fib\n0x000000aa in fib at fib.s:77") == 3
+    assert "[icount 406]" in out and "#1  0x00000026 in main_loop+0x20 at fib.s:35" in out
+    assert "$ = 0" in out
+    assert "Old value = 0\nNew value = 1" in out
+    assert "Temporary breakpoint 3, main_loop+0xa3" in out
+    assert out.count("fib(15) = 610") == 1          # console output shown once
+    assert "[icount 100]" in out
+    assert "No breakpoints or watchpoints." in out
+    if hv:
+        assert "guest (virtual)" not in out          # only with a full `info registers`
+
+
+def test_views_and_errors(monkeypatch, capsys):
+    script = "\n".join([
+        "info registers", "info tlb", "info pagetable 0x1000", "info exits",
+        "x/s s_fib", "x/4xb main", "print/x 255", "print *",
+        "break nowhere", "frobnicate", "help reverse-step", "catch exit", "thread 2",
+        "info threads", "list fib", "disassemble fib", "info checkpoints", "quit"])
+    status, out, err = debug([FIB, "--hv", "--core", "py"], script, monkeypatch, capsys)
+    assert status == 0
+    assert "guest (virtual)" in out and "status    0x00000001    0x00000004" in out
+    assert "real TLB" in out
+    assert "shadow tables (what the real CPU walks)" in out
+    assert "0x00000000 <main>:\t0x02\t0xa0" in out
+    assert "$ = 0xff" in out
+    assert "expression ends too early" in out
+    assert "no symbol, line or address 'nowhere'" in out
+    assert 'Undefined command: "frobnicate"' in out
+    assert "back to the start of the previous source line" in out
+    assert "Catchpoint 1 (hypervisor exit)" in out
+    assert "Invalid thread ID: 2" in out
+    assert "Dump of assembler code for fib:" in out and "=> " not in out.split("Dump")[1][:10]
+    assert "checkpoints" in out
+
+
+def test_bad_program_and_cpus_are_one_line_errors(tmp_path):
+    bad = tmp_path / "bad.s"
+    bad.write_text("frob r1\n")
+    for args, text in (([str(bad)], "unknown mnemonic"),
+                       ([FIB, "--cpus", "2"], "--cpus"),
+                       ([str(tmp_path / "none.s")], "no such file")):
+        r = subprocess.run([sys.executable, "-m", "hv", "debug", *args], input="quit\n",
+                           capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode != 0 and text in r.stderr and "Traceback" not in r.stderr
