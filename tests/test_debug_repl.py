@@ -23,24 +23,33 @@ def debug(args, script, monkeypatch, capsys):
     return status, out.out, out.err
 
 
+@pytest.fixture
+def prog(tmp_path):
+    from tests.test_debugger import PROGRAM
+    p = tmp_path / "prog.s"
+    p.write_text(PROGRAM)
+    return str(p)
+
+
 @pytest.mark.parametrize("core", available_kinds())
 @pytest.mark.parametrize("hv", [False, True], ids=["bare", "hv"])
-def test_session(core, hv, monkeypatch, capsys):
+def test_session(core, hv, prog, monkeypatch, capsys):
     script = "\n".join([
-        "break fib", "continue", "continue", "bt", "info registers r1 pc status",
+        "break work", "continue", "continue", "bt", "info registers r1 pc status",
         "reverse-continue", "print r10", "stepi", "reverse-stepi", "next",
-        "watch calls", "continue", "delete", "tbreak fib.s:63", "continue",
+        "watch counter", "continue", "delete", "tbreak prog.s:22", "continue",
         "reverse-step", "goto 100", "x/2i pc", "info breakpoints", "quit"])
-    args = [FIB, "--core", core] + (["--hv"] if hv else [])
+    args = [prog, "--core", core] + (["--hv"] if hv else [])
     status, out, err = debug(args, script, monkeypatch, capsys)
     assert status == 0 and err == ""
-    assert "Breakpoint 1 at 0x000000aa: fib at fib.s:77" in out
-    assert out.count("Breakpoint 1, fib\n0x000000aa in fib at fib.s:77") == 3
-    assert "[icount 406]" in out and "#1  0x00000026 in main_loop+0x20 at fib.s:35" in out
+    assert "Breakpoint 1 at 0x00000050: work at prog.s:24" in out
+    assert out.count("Breakpoint 1, work\n0x00000050 in work at prog.s:24") == 3
+    assert "[icount 22]" in out and "#1  0x0000001a in loop+0x2 at prog.s:12" in out
     assert "$ = 0" in out
-    assert "Old value = 0\nNew value = 1" in out
-    assert "Temporary breakpoint 3, main_loop+0xa3" in out
-    assert out.count("fib(15) = 610") == 1          # console output shown once
+    assert "Old value = 0\nNew value = 3" in out
+    assert "Temporary breakpoint 3, loop+0x37" in out
+    assert "0x0000004c in loop+0x34 at prog.s:21" in out        # reverse-step: the out line
+    assert out.count("A") == 1                                    # console output shown once
     assert "[icount 100]" in out
     assert "No breakpoints or watchpoints." in out
     if hv:
