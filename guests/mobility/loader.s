@@ -27,10 +27,7 @@
 ;
 ; Memory map (64 KiB machine): program 0x0000-0x7FFF, buffer 0x8000-0xBFFF, loader 0xC000-.
 
-.equ REPO_NAME, 0x40
-.equ REPO_ADDR, 0x41
-.equ REPO_SIZE, 0x42
-.equ REPO_CMD, 0x43
+.include "../lib/hw.s"              ; REPO_NAME, REPO_ADDR, REPO_SIZE, REPO_CMD: the device's ports
 .equ CMD_FETCH, 1
 .equ BUF, 0x8000
 .equ BUF_SIZE, 0x4000
