@@ -93,3 +93,79 @@ def test_kernel_assembles():
     k = kernel_image()
     assert k.size() < 64 * 1024
     assert flatten is not None
+
+
+# --- the command ------------------------------------------------------------------------
+
+ECHO = """.include "user.s"
+main:
+    li   r1, buf
+    li   r2, 64
+    call read
+    mov  r2, r1
+    li   r1, buf
+    call write
+    li   r1, 3
+    ret
+buf: .space 64
+"""
+
+SPIN = """.include "user.s"
+main:
+    jmp  main
+"""
+
+
+def _hv(argv, capsys):
+    from hv.cli import main
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_hv_os_runs_pid1_and_exits_with_its_status(tmp_path, capsys):
+    (tmp_path / "echo.s").write_text(ECHO)
+    status, out, err = _hv(["os", str(tmp_path / "echo.s"), "--input", "hi\\n"], capsys)
+    assert (status, out, err) == (3, "hi\n", "")
+
+
+def test_hv_os_verbose_kernel(tmp_path, capsys):
+    (tmp_path / "echo.s").write_text(ECHO)
+    status, out, _ = _hv(["os", "--os-verbose", str(tmp_path / "echo.s"), "--input", ""],
+                         capsys)
+    assert status == 3
+    assert "[os] booted" in out and "[os] pid 1 exited with status 3" in out
+
+
+@pytest.mark.parametrize("extra", [[], ["--hv"]])
+def test_hv_os_max_steps(tmp_path, capsys, extra):
+    (tmp_path / "spin.s").write_text(SPIN)
+    status, out, err = _hv(["os", *extra, "--max-steps", "50000", str(tmp_path / "spin.s")],
+                           capsys)
+    assert status == 124 and out == "" and "50000" in err
+
+
+def test_hv_os_user_errors(tmp_path, capsys):
+    status, _, err = _hv(["os", str(tmp_path / "missing.s")], capsys)
+    assert status == 2 and "missing.s" in err and "Traceback" not in err
+    (tmp_path / "bad.s").write_text('.include "user.s"\nmain:\n    lj r1, 2\n')
+    status, _, err = _hv(["os", str(tmp_path / "bad.s")], capsys)
+    assert status == 1 and "bad.s:3:" in err
+    (tmp_path / "raw.s").write_text("main: halt\n")
+    status, _, err = _hv(["os", str(tmp_path / "raw.s")], capsys)
+    assert status == 2 and "user.s" in err
+    (tmp_path / "echo.s").write_text(ECHO)
+    status, _, err = _hv(["os", "--cpus", "17", str(tmp_path / "echo.s")], capsys)
+    assert status == 2
+
+
+def test_hv_os_pack(tmp_path, capsys):
+    (tmp_path / "echo.s").write_text(ECHO)
+    (tmp_path / "a-long-program-name.s").write_text(SPIN)
+    disk = tmp_path / "disk.img"
+    status, _, _ = _hv(["os", "--pack", str(disk), str(tmp_path / "echo.s"),
+                        str(tmp_path / "a-long-program-name.s")], capsys)
+    assert status == 0
+    raw = disk.read_bytes()
+    assert raw[:4] == b"HVOS" and raw[512:516] == b"echo"
+    assert raw[544:544 + 19] == b"a-long-program-name"

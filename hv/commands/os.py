@@ -133,6 +133,7 @@ def load_programs(paths: list[str]) -> list[tuple[str, bytes, int]]:
     from vcpu.image import Image
     out = []
     for p in paths:
+        open(p, "rb").close()           # a missing or unreadable file: the usual one-line error
         name = program_name(p)
         if is_source(p):
             image = assemble_user(p)
