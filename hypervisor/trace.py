@@ -19,6 +19,7 @@ import time
 from collections import Counter, deque
 
 from vcpu.isa import CAUSE_TEXT
+from vcpu.text import visible
 
 SCHEMA = {
     "seq": "int: 0, 1, 2, … in the order events happened",
@@ -103,6 +104,8 @@ class Tracer:
         self.seq = 0
         self.t0 = time.perf_counter_ns()
         self.counts: Counter = Counter()
+        self.error = ""              # why tracing stopped early, if it did
+        self.on_error = None         # called with that message when it happens
 
     def event(self, vm, kind: str, pc=None, cause=None, insn=b"", what="", badaddr=None):
         e = {"seq": self.seq, "guest": vm.name, "icount": vm.core.icount,
@@ -117,23 +120,49 @@ class Tracer:
         self.counts[(vm.name, kind)] += 1
         if self.ring is not None:
             self.ring.append(e)
-        else:
-            self.sink.write(e)
+        elif self.sink is not None:
+            try:
+                self.sink.write(e)
+            except OSError as err:
+                self._failed(err)
 
     def slice(self, vm, t_start_ns: int, t_end_ns: int, i0: int, i1: int) -> None:
-        if hasattr(self.sink, "slice"):
-            self.sink.slice(vm.name, t_start_ns - self.t0, t_end_ns - self.t0, i0, i1)
+        if self.sink is not None and hasattr(self.sink, "slice"):
+            try:
+                self.sink.slice(vm.name, t_start_ns - self.t0, t_end_ns - self.t0, i0, i1)
+            except OSError as err:
+                self._failed(err)
+
+    def _failed(self, err: OSError) -> None:
+        """The trace cannot be written (a full disk, a closed pipe): tracing stops with a
+        warning, the guests run on. What was written stays; the file is ended if it can be."""
+        where = getattr(self.sink, "path", None) or "the trace"
+        self.error = f"{where}: {err.strerror or err}; tracing stopped, the guests ran on"
+        sink, self.sink = self.sink, None
+        try:
+            sink.close()
+        except OSError:
+            pass
+        if self.on_error:
+            self.on_error(self.error)
 
     def close(self) -> None:
-        if self.ring is not None:
-            for e in self.ring:
-                self.sink.write(e)
-        self.sink.close()
+        if self.sink is None:
+            return
+        try:
+            if self.ring is not None:
+                for e in self.ring:
+                    self.sink.write(e)
+            self.sink.close()
+        except OSError as err:
+            self._failed(err)
+        self.sink = None
 
 
 class JsonlSink:
     def __init__(self, path: str):
-        self.f = open(path, "w")
+        self.path = path
+        self.f = open(path, "w", buffering=1 << 16)
 
     def write(self, e: dict) -> None:
         self.f.write(json.dumps(e) + "\n")
@@ -144,57 +173,97 @@ class JsonlSink:
 
 class PerfettoSink:
     """Chrome trace-event JSON: one process per guest; run slices on thread 1, hypervisor
-    events as instants on thread 2 (so slices on a track never overlap); an exits counter."""
+    events as instants on thread 2 (so slices on a track never overlap); an exits counter.
+
+    Streamed: each event is written as it comes (through a bounded buffer), so a long trace
+    costs the host no memory, and `close` ends the JSON, leaving a valid file however the
+    run stopped (Ctrl-C, SIGTERM, a guest's fault)."""
 
     def __init__(self, path: str, names):
         self.path = path
         self.pid = {n: i + 1 for i, n in enumerate(names)}
-        self.events = []
         self.exits = Counter()
+        self.f = open(path, "w", buffering=1 << 16)
+        self.f.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
+        self.first = True
         for n, pid in self.pid.items():
-            self.events += [
-                {"name": "process_name", "ph": "M", "pid": pid, "tid": 1, "ts": 0,
-                 "args": {"name": f"guest {n}"}},
-                {"name": "thread_name", "ph": "M", "pid": pid, "tid": 1, "ts": 0,
-                 "args": {"name": "vcpu (guest running)"}},
-                {"name": "thread_name", "ph": "M", "pid": pid, "tid": 2, "ts": 0,
-                 "args": {"name": "hypervisor"}}]
+            for e in ({"name": "process_name", "ph": "M", "pid": pid, "tid": 1, "ts": 0,
+                       "args": {"name": f"guest {n}"}},
+                      {"name": "thread_name", "ph": "M", "pid": pid, "tid": 1, "ts": 0,
+                       "args": {"name": "vcpu (guest running)"}},
+                      {"name": "thread_name", "ph": "M", "pid": pid, "tid": 2, "ts": 0,
+                       "args": {"name": "hypervisor"}}):
+                self._put(e)
+
+    def _put(self, e: dict) -> None:
+        self.f.write(("" if self.first else ",\n") + json.dumps(e))
+        self.first = False
 
     def write(self, e: dict) -> None:
         pid = self.pid[e["guest"]]
         ts = e["t_ns"] / 1000
         name = e["kind"] + (f" {e['insn'].split(' ')[0]}" if e.get("insn") else "")
-        self.events.append({"name": name, "ph": "i", "s": "t", "ts": ts, "pid": pid,
-                            "tid": 2, "args": {k: e[k] for k in ("seq", "icount", "sym",
-                                                                 "cause_text", "what")}})
+        self._put({"name": name, "ph": "i", "s": "t", "ts": ts, "pid": pid,
+                   "tid": 2, "args": {k: e[k] for k in ("seq", "icount", "sym",
+                                                        "cause_text", "what")}})
         if e["kind"] != "schedule":
             self.exits[e["guest"]] += 1
-            self.events.append({"name": "hypervisor events", "ph": "C", "ts": ts, "pid": pid,
-                                "tid": 1, "args": {"events": self.exits[e["guest"]]}})
+            self._put({"name": "hypervisor events", "ph": "C", "ts": ts, "pid": pid,
+                       "tid": 1, "args": {"events": self.exits[e["guest"]]}})
 
     def slice(self, name, t0, t1, i0, i1) -> None:
-        self.events.append({"name": "run", "ph": "X", "ts": t0 / 1000,
-                            "dur": max(t1 - t0, 1) / 1000, "pid": self.pid[name], "tid": 1,
-                            "args": {"instructions": i1 - i0}})
+        self._put({"name": "run", "ph": "X", "ts": t0 / 1000,
+                   "dur": max(t1 - t0, 1) / 1000, "pid": self.pid[name], "tid": 1,
+                   "args": {"instructions": i1 - i0}})
 
     def close(self) -> None:
-        with open(self.path, "w") as f:
-            json.dump({"traceEvents": self.events, "displayTimeUnit": "ns"}, f)
+        if self.f.closed:
+            return
+        try:
+            self.f.write("\n]}\n")
+        finally:
+            self.f.close()
 
 
 def format_event(e: dict):
     from rich.text import Text
     t = Text()
     t.append(f"{e['seq']:>6} ", style="dim")
-    t.append(f"{e['guest']:<10} ", style="bold")
+    t.append(f"{visible(e['guest']):<10} ", style="bold")
     t.append(f"{e['icount']:>10} ", style="dim")
-    t.append(f"{e['kind']:<11} ", style=KIND_STYLE.get(e["kind"], ""))
+    t.append(f"{visible(e['kind']):<11} ", style=KIND_STYLE.get(e["kind"], ""))
     if e.get("pc") is not None:
-        t.append(f"0x{e['pc']:08x} {(e.get('sym') or ''):<18} ", style="green")
+        t.append(f"0x{e['pc']:08x} {visible(e.get('sym') or ''):<18} ", style="green")
     if e.get("insn"):
-        t.append(f"{e['insn']:<20} ")
-    t.append(e.get("what") or "")
+        t.append(f"{visible(e['insn']):<20} ")
+    t.append(visible(e.get("what") or ""))
     return t
+
+
+# What `hv trace show` needs of each line: field -> accepted types (None: may be null).
+_SHOW_FIELDS = {"seq": (int,), "guest": (str,), "icount": (int,), "kind": (str,),
+                "pc": (int, type(None)), "sym": (str, type(None)),
+                "insn": (str, type(None)), "what": (str, type(None)),
+                "cause": (int, type(None))}
+
+
+def check_event(e, where: str) -> dict:
+    """A line of a saved trace, checked: a clear error names the line and the field."""
+    if not isinstance(e, dict):
+        raise ValueError(f"{where}: not a trace event (a JSON object with seq, guest, "
+                         f"icount, kind, ...), but {type(e).__name__ if e is not None else 'null'}")
+    for k, types in _SHOW_FIELDS.items():
+        v = e.get(k)
+        if k not in e and type(None) in types:
+            continue
+        if k not in e:
+            raise ValueError(f"{where}: trace event without {k!r} (see hv trace schema)")
+        if not isinstance(v, types) or isinstance(v, bool):
+            want = " or ".join("null" if t is type(None) else
+                               {"int": "a whole number", "str": "text"}[t.__name__]
+                               for t in types)
+            raise ValueError(f"{where}: {k!r} must be {want}, not {json.dumps(v)}")
+    return e
 
 
 class LiveSink:
@@ -231,12 +300,16 @@ def show(path: str, flt: Filter | None = None) -> int:
     """`hv trace show FILE.jsonl`: print a saved trace with the live view's colouring."""
     from rich.console import Console
     con = Console(highlight=False)
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
             try:
                 e = json.loads(line)
-            except json.JSONDecodeError:
-                raise ValueError(f"{path}:{n}: not a JSON object") from None
+            except (json.JSONDecodeError, RecursionError):
+                raise ValueError(f"{path}:{n}: not JSON (hv trace show reads the JSON Lines "
+                                 "files of --trace FILE.jsonl)") from None
+            check_event(e, f"{path}:{n}")
             if flt is None or flt(e):
                 con.print(format_event(e), soft_wrap=True)
     return 0
