@@ -109,8 +109,7 @@ def console_input(args):
     if getattr(args, "input", None) is not None:
         return ConsoleInput(unescape(args.input))
     if getattr(args, "input_file", None) is not None:
-        with open(args.input_file, "rb") as f:
-            return ConsoleInput(f.read())
+        return ConsoleInput(stream=open(args.input_file, "rb"))   # read as the guest asks
     return ConsoleInput.from_stdin()
 
 

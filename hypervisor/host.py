@@ -164,4 +164,8 @@ class Host:
     def close(self, reason: str = "host stopped") -> None:
         """Stop every guest that still runs (their disks are flushed)."""
         for vm in self.vms:
-            vm.stop("interrupted", reason)
+            if vm.running:
+                vm.stop("interrupted", reason)
+                if self.trace:
+                    self.trace.event(vm, "stop", pc=vm.core.pc,
+                                     what=f"{vm.stop_kind}: {vm.reason} (status {vm.status})")

@@ -1,17 +1,17 @@
 """`hv boot A.s [B.s ...]`: guests under the hypervisor, their console, and the summary."""
 from __future__ import annotations
 
-import os
 import sys
 
 from hypervisor.host import Host, frames_needed
 from mobility.cli import add_repo_args, attach_repo_from_args, check_repo_arg, stderr_note, trace_note
 from vcpu.isa import PAGE_SIZE
 
-from ..common import (EXIT_CRASH, EXIT_INTERRUPTED, EXIT_MAX_STEPS, add_input_args,
-                      add_machine_args, console_input, err, load_program, positive_int,
-                      stdout_write)
+from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
+                      console_input, err, load_program, positive_int, stdout_write, warn)
 from ..console import SharedConsole
+from ..guard import (ConsoleLogs, StopSignals, add_timeout_arg, check_disks, check_host_memory,
+                     disk_errors, stopped)
 from ..hostfile import load_host_file, name_guests, parse_guest_arg
 from ..tables import stats_table, summary_table
 from .trace import add_filter_args, trace_filter
@@ -49,7 +49,28 @@ def register(sub) -> None:
     add_repo_args(b)
     from .. import mobility
     mobility.add_args(b, guests=True)
+    add_timeout_arg(b)
+    b.add_argument("--host-mem", type=host_memory, metavar="SIZE",
+                   help="refuse to start when the guests' pool would exceed this much host "
+                   "memory (default: half of this machine's memory)")
+    b.add_argument("--raw-console", action="store_true",
+                   help="one guest only: pass its console bytes to a terminal unchanged "
+                   "(by default control characters are shown as ^[ ...)")
     b.set_defaults(func=cmd_boot)
+
+
+def host_memory(text: str) -> int:
+    """argparse type: a size like 2G (any whole number of bytes, no 1G cap)."""
+    import argparse
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(t[-1:], 1)
+    try:
+        n = int(t[:-1] if mult > 1 else t, 0) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad size {text!r} (try 512M, 4G)") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return n
 
 
 def cmd_boot(args) -> int:
@@ -76,16 +97,24 @@ def cmd_boot(args) -> int:
     check_repo_arg(args)
     names = [spec.name for spec in specs]
     multi = len(specs) > 1
-    console = SharedConsole(stdout_write, err, multi)
+    if args.raw_console and multi:
+        raise ValueError("--raw-console is for one guest: several guests share the console, "
+                         "and their control characters are always shown visibly")
+    check_disks([(spec.name, spec.disk) for spec in specs])
     needed = sum(frames_needed(spec.mem) for spec in specs) * PAGE_SIZE
     pool = host_cfg.get("memory", needed)
     if pool < needed:
         raise ValueError(f"host memory {pool // 1024} KiB cannot hold these guests: they need "
                          f"{needed // 1024} KiB with their shadow page tables")
+    check_host_memory(pool, args.host_mem, len(specs))
+    logs = ConsoleLogs(args.console_dir, names) if args.console_dir else None
+    escape = not args.raw_console and sys.stdout.isatty()
+    console = SharedConsole(stdout_write, err, multi, escape=escape, logs=logs)
     trace = None
     if args.trace:
         from hypervisor.trace import open_trace
         trace = open_trace(args.trace, images, names, trace_filter(args), args.trace_last)
+        trace.on_error = warn
     host = Host(pool, trace=trace, host_threads=args.host_threads)
     cin = console_input(args)
     for i, (spec, image) in enumerate(zip(specs, images)):
@@ -99,34 +128,45 @@ def cmd_boot(args) -> int:
     from .. import mobility
     points = mobility.install_guests(host, args, {"max_steps": args.max_steps,
                                                   "slice": host_cfg.get("slice", args.slice)})
-    interrupted = False
+    stop = None
+    guard = StopSignals(args.timeout)
     try:
-        host.run(slice_=host_cfg.get("slice", args.slice), max_steps=args.max_steps)
-    except KeyboardInterrupt:
-        interrupted = True
-        host.close("interrupted (Ctrl-C)")
+        try:
+            with guard:
+                host.run(slice_=host_cfg.get("slice", args.slice), max_steps=args.max_steps)
+        except KeyboardInterrupt as e:
+            stop = stopped(e)
+            host.close(stop.reason)
+        finally:
+            host.close("host stopped")          # disks flushed even if the run loop failed
+            if trace:
+                trace.close()
+            if logs:
+                logs.close()
+        return _report(host, console, args, multi, stop, points)
     finally:
-        if trace:
-            trace.close()
+        guard.restore()
+
+
+def _report(host, console, args, multi, stop, points) -> int:
+    from .. import mobility
     sys.stdout.flush()
     mobility.report_missed(points, max(vm.core.icount for vm in host.vms))
     for vm in host.vms:
         console.finish(vm.name)
         if vm.stop_kind != "poweroff":
             where = f"{vm.name}: " if multi else ""
-            err.print(f"hv: {where}{vm.reason} after {vm.core.icount} instructions",
+            after = "" if vm.stop_kind == "max-steps" else f" after {vm.core.icount} instructions"
+            err.print(f"hv: {where}{vm.reason}{after}",
                       markup=False, highlight=False, soft_wrap=True)
-    if args.console_dir:
-        os.makedirs(args.console_dir, exist_ok=True)
-        for vm in host.vms:
-            with open(os.path.join(args.console_dir, f"{vm.name}.log"), "wb") as f:
-                f.write(vm.output)
+    for msg in disk_errors(host.vms, multi):
+        warn(msg)
     if multi:
         err.print(summary_table(host.vms))
     if args.stats:
         err.print(stats_table(host.vms))
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if stop is not None:
+        return stop.status
     for vm in host.vms:
         if vm.stop_kind == "max-steps":
             return EXIT_MAX_STEPS

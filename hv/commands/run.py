@@ -7,6 +7,7 @@ from mobility.cli import add_repo_args, attach_repo_from_args, check_repo_arg, s
 
 from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
                       console_input, err, load_program, stdout_write)
+from ..guard import StopSignals, add_timeout_arg, stopped
 
 
 def register(sub) -> None:
@@ -21,6 +22,7 @@ def register(sub) -> None:
     add_repo_args(r)
     from .. import mobility
     mobility.add_args(r, guests=False)
+    add_timeout_arg(r)
     r.set_defaults(func=cmd_run)
 
 
@@ -33,11 +35,23 @@ def cmd_run(args) -> int:
     attach_repo_from_args(m, args, stderr_note())
     from .. import mobility
     points = mobility.install_machine(m, args, {"max_steps": args.max_steps})
-    out = m.run(args.max_steps)
+    guard = StopSignals(args.timeout)
+    try:
+        try:
+            with guard:
+                out = m.run(args.max_steps)      # its disk is flushed however it ends
+        except KeyboardInterrupt as e:
+            stop = stopped(e)
+            sys.stdout.flush()
+            err.print(f"hv: {stop.reason} after {m.core.icount} instructions", markup=False,
+                      soft_wrap=True)
+            return stop.status
+    finally:
+        guard.restore()
     sys.stdout.flush()
     mobility.report_missed(points, out.icount)
     if out.kind == "poweroff":
         return out.status & 0xFF
-    err.print(f"hv: {out.message} after {out.icount} instructions", markup=False,
-              soft_wrap=True)
+    after = "" if out.kind == "max-steps" else f" after {out.icount} instructions"
+    err.print(f"hv: {out.message}{after}", markup=False, soft_wrap=True)
     return EXIT_MAX_STEPS if out.kind == "max-steps" else EXIT_CRASH

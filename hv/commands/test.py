@@ -14,6 +14,7 @@ import guesttest as gt
 from guesttest.report import report, write_junit
 
 from ..common import EXIT_FAILED, EXIT_OK, csv_choice, err, fail, memory_size, positive_int
+from ..guard import StopSignals, add_timeout_arg, check_writable, stopped
 
 
 def register(sub) -> None:
@@ -45,6 +46,7 @@ def register(sub) -> None:
                    help="print each run's TAP output, not only the failures'")
     t.add_argument("--collect-only", action="store_true",
                    help="list the test ids that would run, and stop")
+    add_timeout_arg(t)
     t.set_defaults(func=cmd_test)
 
 
@@ -70,23 +72,40 @@ def cmd_test(args) -> int:
         return fail(f"{what} in {', '.join(args.paths)} (files named {args.pattern})",
                     EXIT_FAILED)
 
-    results = run_all(runs, args, err)
-    report(results, args, out)
+    if args.junit:
+        check_writable(args.junit, "--junit")    # found now, not after the tests ran
+    results: list = []
+    stop = None
+    guard = StopSignals(getattr(args, "timeout", None))
+    try:
+        try:
+            with guard:
+                run_all(runs, args, err, results)
+        except KeyboardInterrupt as e:
+            stop = stopped(e)
+        report(results, args, out)
+        if stop is not None:
+            err.print(f"hv: {stop.reason} after {len(results)} of {len(runs)} runs",
+                      markup=False, soft_wrap=True)
+    finally:
+        guard.restore()
     if args.junit:
         try:
             write_junit(results, args.junit)
         except OSError as e:
             return fail(f"{args.junit}: {e.strerror or e}")
+    if stop is not None:
+        return stop.status
     ok = results and all(r.outcome != "fail" for r in results) and len(results) == len(runs)
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def run_all(runs, args, err) -> list[gt.GuestTestResult]:
+def run_all(runs, args, err, results=None) -> list[gt.GuestTestResult]:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn)
     native = gt.native_available()
     loaded: dict[Path, gt.LoadedTest] = {}
-    results: list[gt.GuestTestResult] = []
+    results = [] if results is None else results     # filled as runs finish: kept on Ctrl-C
     failed = 0
     columns = (TextColumn("[bold]hv test"), BarColumn(), MofNCompleteColumn(),
                TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(),
