@@ -1,6 +1,7 @@
 """`hv boot A.s [B.s ...]`: guests under the hypervisor, their console, and the summary."""
 from __future__ import annotations
 
+import os
 import sys
 
 from hypervisor.host import Host, frames_needed
