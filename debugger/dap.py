@@ -207,10 +207,9 @@ class Adapter:
 
     # --- lifecycle -------------------------------------------------------------------------
     def req_initialize(self, args, msg):
-        body = dict(CAPABILITIES)
-        self.respond(msg, body)
-        self.event("initialized")
-        return False
+        # `initialized` (ready for breakpoints) follows the launch: breakpoints need the
+        # program's line table.
+        return dict(CAPABILITIES)
 
     def req_launch(self, args, msg):
         if self.d is not None:
@@ -244,7 +243,9 @@ class Adapter:
             raise RequestError(f"launch: {e}") from None
         self.stop_on_entry = bool(args.get("stopOnEntry", False))
         self.launched = True
-        return {}
+        self.respond(msg, {})
+        self.event("initialized")
+        return False
 
     def req_configurationDone(self, args, msg):
         if not self.launched:

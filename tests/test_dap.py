@@ -4,6 +4,7 @@ hypervisor; malformed and out-of-order requests get error responses."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import socket
 import subprocess
@@ -156,8 +157,8 @@ def prog(tmp_path):
 
 def launch(c: Client, prog: str, **kw) -> dict:
     caps = c.ok("initialize", adapterID="hv", linesStartAt1=True, columnsStartAt1=True)
-    c.wait_event("initialized")
     c.ok("launch", program=prog, **kw)
+    c.wait_event("initialized")          # after the launch: breakpoints need the program
     return caps
 
 
@@ -312,3 +313,24 @@ def test_pause_a_running_machine_and_tcp(tmp_path):
         assert p.wait(timeout=30) == 0
     finally:
         p.kill()
+
+
+CLIENT = ROOT / "tests" / "dap_client"
+
+
+@pytest.mark.parametrize("core", available_kinds())
+@pytest.mark.parametrize("hv", [False, True], ids=["bare", "hv"])
+def test_microsoft_debug_client(prog, core, hv):
+    """The scripted session in tests/dap_client/session.js, run by Microsoft's DebugClient
+    (.ci/run installs it with npm; skipped where node or the package is missing)."""
+    import shutil
+    node = shutil.which("node")
+    if node is None or not (CLIENT / "node_modules" / "@vscode" / "debugadapter-testsupport").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install tests/dap_client (npm ci) and node")
+        pytest.skip("node or @vscode/debugadapter-testsupport not installed (npm ci in tests/dap_client)")
+    hv_cmd = shutil.which("hv", path=os.path.dirname(sys.executable)) or shutil.which("hv")
+    r = subprocess.run([node, "session.js", hv_cmd, prog, core, "1" if hv else "0"],
+                       cwd=CLIENT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith("ok")
