@@ -62,9 +62,20 @@ def main(argv: list[str] | None = None) -> int:
 def _broken_pipe() -> int:
     """The reader of our stdout went away (`hv run x.s | head -1`): end quietly, as `cat`
     does, with 128 + SIGPIPE. Later writes (and the interpreter's final flush) go nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError):
+                pass
+        except OSError:
+            pass
     try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except OSError:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
         pass
     return EXIT_BROKEN_PIPE
 

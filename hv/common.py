@@ -25,6 +25,16 @@ EXIT_CRASH = 125
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
+
+
+def _on_broken_pipe(self) -> None:
+    """rich's own reaction to a closed pipe is `SystemExit(1)`; hv's is the conventional
+    quiet 141 (hv/cli.py), so every console of every command raises BrokenPipeError."""
+    self.quiet = True
+    raise BrokenPipeError(32, "Broken pipe")
+
+
+Console.on_broken_pipe = _on_broken_pipe
 err = Console(stderr=True, highlight=False)
 
 
@@ -125,6 +135,14 @@ def load_program(path: str):
     """An image or a source (.s, assembled on the fly)."""
     from asm.loader import load_program as _load
     return _load(path)
+
+
+def stop_text(message: str, icount: int) -> str:
+    """Why a guest stopped, with its instruction count said once: a --max-steps stop's
+    message already names it ("stopped after N instructions (--max-steps)")."""
+    if "(--max-steps)" in message:
+        return message
+    return f"{message} after {icount} instructions"
 
 
 def stdout_write(data: bytes) -> None:

@@ -1,20 +1,17 @@
-"""The `hv` command: exit statuses, and a clear one-line error (never a traceback) for bad input."""
+"""The `hv` command: exit statuses, and a clear one-line error (never a traceback) for bad input.
+
+The tests call `hv.cli.main(argv)` in-process (tests/hvcli.py); a few smoke tests at the
+end run `python -m hv` as a real process, for what only a process shows (the console
+script, a closed pipe)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def hv(*args, cwd=None, input=b""):
-    p = subprocess.run([sys.executable, "-m", "hv", *map(str, args)], cwd=cwd or ROOT,
-                       input=input, capture_output=True, timeout=120)
-    assert b"Traceback" not in p.stderr, p.stderr.decode()
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+from tests.hvcli import ROOT, hv, hv_proc
 
 
 @pytest.fixture
@@ -182,3 +179,93 @@ def test_host_file_runs_its_guests(tmp_path):
                  '[[guest]]\nimage = "a.s"\nweight = 2\n')
     st, out, err = hv("boot", "--host", f)
     assert st == 3 and "one" in err and "a " in err
+
+
+# --- messages and tables ---------------------------------------------------------------------
+
+def test_max_steps_message_says_the_count_once(src):
+    f = src("loop: jmp loop\n")
+    for args in (("run", f), ("boot", f), ("boot", f, "guests/hello.s")):
+        st, _, err = hv(*args, "--max-steps", 1000)
+        line = next(ln for ln in err.splitlines() if "--max-steps" in ln)
+        assert st == 124 and line.count("1000") == 1, line
+        assert "instructions (--max-steps) after" not in err
+
+
+def test_stats_rows_in_order_and_exits_add_up(src):
+    # hello powers off with `halt` (an `emulate halt` row); the other with `out 0xff`.
+    f = src("li r1, 0\nout 0xff, r1\n")
+    st, _, err = hv("boot", "--stats", f, "guests/hello.s", env={"COLUMNS": "80"})
+    assert st == 0
+    rows = [ln.split() for ln in err.splitlines()]
+    names = [" ".join(w for w in r if not w[0].isdigit()) for r in rows]
+    at = {n: i for i, n in enumerate(names)}
+    assert at["emulate halt"] < at["emulate out"] < at["memory (KiB)"]
+    assert at["efficiency (direct)"] < at["exits (total)"] < at["emulate halt"]
+    # exits (total) is the sum of the rows under it, in every column
+    i = at["exits (total)"]
+    total = [int(v.replace(",", "")) for v in rows[i][2:]]
+    parts = [[int(v.replace(",", "")) for v in r if v[0].isdigit()]
+             for r in rows[i + 1:at["emulate halt"]]]
+    assert len(parts) >= 2 and all(len(p) == len(total) for p in parts)
+    assert total == [sum(col) for col in zip(*parts)]
+
+
+def test_tables_fit_80_columns():
+    """The README's three guests: the summary and --stats fit 80 columns, no header cut,
+    no cell wrapped."""
+    st, _, err = hv("boot", "--stats", "--mem", "128K", "guests/kernel.s", "guests/fib.s",
+                    "guests/sieve.s", "--max-steps", "20000", env={"COLUMNS": "80"})
+    assert st == 124
+    lines = err.splitlines()
+    assert max(len(ln.rstrip()) for ln in lines) <= 80, "\n".join(lines)
+    assert "…" not in err
+    header = next(ln for ln in lines if ln.split()[:2] == ["guest", "state"])
+    assert header.split() == ["guest", "state", "reason", "instructions", "exits", "CPU",
+                              "memory"]
+    for name in ("kernel", "fib", "sieve", "total"):
+        assert sum(ln.split()[:1] == [name] for ln in lines) == 1, name   # one line each
+    assert any(ln.startswith("host pool") for ln in lines)
+
+
+def test_trace_show_refuses_a_perfetto_file_in_one_line(tmp_path):
+    t = tmp_path / "t.json"
+    assert hv("boot", "guests/hello.s", "--trace", t)[0] == 0
+    json.loads(t.read_text())
+    st, out, err = hv("trace", "show", t)
+    assert st == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "Perfetto" in err and ".jsonl" in err
+
+
+# --- as a real process -----------------------------------------------------------------------
+
+def test_the_module_runs_as_a_process():
+    st, out, err = hv_proc("run", "guests/hello.s")
+    assert st == 0 and "Hello" in out and err == ""
+    st, out, err = hv_proc("boot", "guests/hello.s", "--mem", "12")
+    assert st == 2 and "--mem" in err
+
+
+LOUD = "li r2, 20000\nli r3, 0\nloop: li r1, 120\nout 0x10, r1\nli r1, 10\nout 0x10, r1\n" \
+       "sub r2, r2, 1\nbne r2, r3, loop\nhalt\n"
+
+
+@pytest.mark.parametrize("args", [["run"], ["boot"], ["boot", "--stats", "@"],
+                                  ["boot", "--trace", "-"]], ids=["run", "boot", "boot-multi",
+                                                                  "boot-trace"])
+def test_a_closed_pipe_ends_quietly(src, args):
+    """`hv run x.s | head -1`: the reader goes away; hv ends with 141 (128 + SIGPIPE) and
+    says nothing, whatever was writing (the raw console, rich's prefixed lines or table,
+    the live trace on stderr)."""
+    f = src(LOUD)
+    argv = [a if a != "@" else f for a in args] + [f]
+    both = "--trace" in args
+    p = subprocess.Popen([sys.executable, "-m", "hv", *map(str, argv)], cwd=ROOT,
+                         stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT if both else subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    first = p.stdout.readline()
+    p.stdout.close()                       # as `head -1` does
+    err = b"" if both else p.stderr.read()
+    status = p.wait(timeout=120)
+    assert first and status == 141 and err == b"", (status, err)

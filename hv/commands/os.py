@@ -207,7 +207,7 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra):
 # --- the command ------------------------------------------------------------------------
 
 def register(sub) -> None:
-    from ..common import add_input_args, memory_size, positive_int
+    from ..common import add_input_args, memory_size, positive_int, stop_text
     p = sub.add_parser(
         "os", help="run user programs on the teaching OS (guests/os)",
         description="Assemble PROG.s (and MORE.s) with user.s on the include path, put them "
@@ -254,6 +254,6 @@ def main(args) -> int:
         err.print(stats_table([res.stats]))
     if res.kind == "poweroff":
         return res.status & 0xFF
-    err.print(f"hv: {res.message} after {res.icount} instructions", markup=False,
+    err.print(f"hv: {stop_text(res.message, res.icount)}", markup=False,
               soft_wrap=True)
     return EXIT_MAX_STEPS if res.kind == "max-steps" else EXIT_CRASH

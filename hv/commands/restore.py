@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..common import (EXIT_CRASH, EXIT_INTERRUPTED, EXIT_MAX_STEPS, err, positive_int,
-                      stdout_write, warn)
+                      stdout_write, warn, stop_text)
 from .trace import add_filter_args, trace_filter
 
 
@@ -56,7 +56,7 @@ def _bare(snap, args, max_steps) -> int:
     mobility.report_missed(points, out.icount)
     if out.kind == "poweroff":
         return out.status & 0xFF
-    err.print(f"hv: {out.message} after {out.icount} instructions", markup=False,
+    err.print(f"hv: {stop_text(out.message, out.icount)}", markup=False,
               soft_wrap=True)
     return EXIT_MAX_STEPS if out.kind == "max-steps" else EXIT_CRASH
 
@@ -96,7 +96,7 @@ def run_guest_host(host, vm, max_steps, slice_, trace=None, points=(), stats=Fal
     sys.stdout.flush()
     mobility.report_missed(list(points), vm.core.icount)
     if vm.stop_kind != "poweroff":
-        err.print(f"hv: {vm.reason} after {vm.core.icount} instructions", markup=False,
+        err.print(f"hv: {stop_text(vm.reason, vm.core.icount)}", markup=False,
                   highlight=False, soft_wrap=True)
     if stats:
         from ..tables import stats_table

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..common import CLIError
+
 
 def register(sub) -> None:
     tr = sub.add_parser("trace", help="work with saved traces")
@@ -54,7 +56,18 @@ def trace_filter(args):
 
 def cmd_trace_show(args) -> int:
     from hypervisor.trace import show
+    if _is_perfetto(args.file):
+        raise CLIError(f"{args.file}: a Perfetto trace (--trace FILE.json): open it in the "
+                       "Perfetto UI; hv trace show reads --trace FILE.jsonl files")
     return show(args.file, trace_filter(args))
+
+
+def _is_perfetto(path: str) -> bool:
+    """Does the file start as the Chrome trace-event JSON object that --trace FILE.json
+    writes (one object holding every event, not one event per line)?"""
+    with open(path, "rb") as f:
+        head = f.read(256).lstrip()
+    return head.startswith(b"{") and (b'"traceEvents"' in head or b'"displayTimeUnit"' in head)
 
 
 def cmd_trace_schema(args) -> int:
