@@ -148,6 +148,7 @@
 .equ C_PTBR,        8               ; the page directory loaded in ptbr
 .equ C_IDLE,        12              ; this CPU's idle block
 .equ C_ID,          16
+.equ C_FLUSH,       20              ; 1: another CPU asked this one to flush its TLB
 .equ C_SIZE,        64
 .equ C_SHIFT,       6
 

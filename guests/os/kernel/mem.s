@@ -274,14 +274,17 @@ cr_out:
     ret
 
 ; free_range: give back the frames mapped at virtual [r2, r3) in directory r1 (the
-; entries are cleared). Clobbers r1-r7.
+; entries are cleared). With r4 != 0 only entries made non-present by unmap_range are
+; taken (a page mapped again meanwhile stays). Clobbers r1-r7.
 free_range:
     push r8
     push r9
     push r13
+    push r14
     mov  r8, r1
     mov  r9, r2
     mov  r13, r3
+    mov  r14, r4
 fr_loop:
     bgeu r9, r13, fr_done
     mov  r1, r8
@@ -290,16 +293,91 @@ fr_loop:
     call pte_addr
     beq  r1, r0, fr_next
     ld   r2, [r1]
-    st   r0, [r1]
+    beq  r14, r0, fr_take
     and  r3, r2, PTE_P
-    beq  r3, r0, fr_next
-    and  r1, r2, ~(PAGE - 1)
+    bne  r3, r0, fr_next
+fr_take:
+    st   r0, [r1]
+    and  r1, r2, ~(PAGE - 1)    ; (an entry unmap_range made non-present keeps its frame)
+    beq  r1, r0, fr_next
     call free_frame
 fr_next:
     add  r9, r9, PAGE
     jmp  fr_loop
 fr_done:
+    pop  r14
     pop  r13
+    pop  r9
+    pop  r8
+    ret
+
+; unmap_range: make the pages at virtual [r2, r3) of directory r1 not present, keeping
+; their frame numbers for free_range. Clobbers r1-r7.
+unmap_range:
+    push r8
+    push r9
+    push r13
+    mov  r8, r1
+    mov  r9, r2
+    mov  r13, r3
+um_loop:
+    bgeu r9, r13, um_done
+    mov  r1, r8
+    mov  r2, r9
+    li   r3, 0
+    call pte_addr
+    beq  r1, r0, um_next
+    ld   r2, [r1]
+    and  r2, r2, ~PTE_P
+    st   r2, [r1]
+um_next:
+    add  r9, r9, PAGE
+    jmp  um_loop
+um_done:
+    pop  r13
+    pop  r9
+    pop  r8
+    ret
+
+; shootdown: process r12's page tables lost some mappings. This CPU flushes its own TLB;
+; every other CPU running a thread of r12 is asked to (C_FLUSH, and an IPI, which it takes
+; before it runs another user instruction), and this CPU waits, with the lock let go, until
+; all have done it. Only then may the frames behind the old mappings be reused.
+; Clobbers r1-r7.
+shootdown:
+    tlbflush
+    push r8
+    push r9
+sd_again:
+    li   r9, 0                  ; CPUs that still have to flush
+    li   r8, cpus
+sd_cpu:
+    beq  r8, r11, sd_next
+    ld   r1, [r8 + C_CURRENT]
+    beq  r1, r0, sd_next
+    ld   r1, [r1 + T_PROC]
+    bne  r1, r12, sd_next
+    ld   r1, [r8 + C_FLUSH]
+    bne  r1, r0, sd_waiting
+    li   r1, 1
+    st   r1, [r8 + C_FLUSH]
+    ld   r1, [r8 + C_ID]
+    out  0x21, r1
+sd_waiting:
+    add  r9, r9, 1
+sd_next:
+    add  r8, r8, C_SIZE
+    li   r1, cpus + NCPU_MAX * C_SIZE
+    bltu r8, r1, sd_cpu
+    beq  r9, r0, sd_done
+    call kunlock
+    li   r1, 32
+sd_pause:
+    sub  r1, r1, 1
+    bne  r1, r0, sd_pause
+    call klock
+    jmp  sd_again
+sd_done:
     pop  r9
     pop  r8
     ret
@@ -314,12 +392,14 @@ free_space:
     mov  r1, r8
     li   r2, USER_BASE
     ld   r3, [r9 + P_HEAPMAP]
+    li   r4, 0
     call free_range
     ld   r3, [r9 + P_SLOTMAX]
     mul  r3, r3, STACK_SLOT
     add  r3, r3, STACK_BASE
     mov  r1, r8
     li   r2, STACK_BASE
+    li   r4, 0
     call free_range
     li   r9, 1                  ; the page tables of directory entries 1..3
 fs_tables:

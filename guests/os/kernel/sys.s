@@ -156,11 +156,30 @@ sb_nomem:
     call free_frame
     jmp  sys_nomem
 sb_shrink:
-    ; Shrinking keeps the pages mapped (a later sbrk reuses them): no other CPU can be
-    ; holding a translation that just became wrong.
+    ; Shrinking gives back the whole pages above the new end. Another CPU running a
+    ; thread of this process may hold their translations in its TLB, so the frames are
+    ; freed only after a TLB shootdown (kernel/mem.s).
     bltu r8, r9, sys_invalid    ; wrapped around
     ld   r2, [r12 + P_HEAPSTART]
     bltu r9, r2, sys_invalid    ; below the heap's start
+    add  r13, r9, PAGE - 1
+    and  r13, r13, ~(PAGE - 1)  ; r13 = the first page no longer needed
+    ld   r14, [r12 + P_HEAPMAP]
+    bgeu r13, r14, sb_done
+    ld   r1, [r12 + P_DIR]
+    mov  r2, r13
+    mov  r3, r14
+    call unmap_range
+    st   r13, [r12 + P_HEAPMAP]
+    st   r9, [r12 + P_BRK]
+    call shootdown              ; (lets the lock go while it waits)
+    ld   r1, [r12 + P_DIR]
+    mov  r2, r13
+    mov  r3, r14
+    li   r4, 1
+    call free_range
+    mov  r1, r8
+    jmp  sys_return
 sb_done:
     st   r9, [r12 + P_BRK]
     mov  r1, r8

@@ -60,6 +60,7 @@ trap_entry:
 ; mapping: flush the TLB) or wants it to notice a kill (checked above).
 on_ipi:
     tlbflush
+    st   r0, [r11 + C_FLUSH]    ; done, if a shootdown asked for it
     jmp  return_current
 
 ; The kernel runs with interrupts off, except in the idle loop: a trap from kernel mode is
@@ -76,6 +77,7 @@ trap_from_kernel:
     or   r4, r4, r3
     xor  r4, r4, r3
     st   r4, [r0 + idle_mask]
+    st   r0, [r11 + C_FLUSH]    ; an idle CPU holds no user translations
     mfcr r1, cause
     li   r3, C_TIMER
     bne  r1, r3, schedule

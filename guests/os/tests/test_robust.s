@@ -20,7 +20,7 @@ parent\@:
 .endm
 
 main:
-    PLAN 17
+    PLAN 18
 
     CHILD c_cli
     CHECK_EQ r2, 131, "cli in user mode: 128 + 3 (privileged)"
@@ -46,6 +46,8 @@ main:
     CHECK_EQ r2, 0, "a 20 KiB deep stack is fine (it grows on demand)"
     CHILD c_thread_fault
     CHECK_EQ r2, 136, "a fault in any thread ends the whole process"
+    CHILD c_shrunk
+    CHECK_EQ r2, 133, "a heap page given back by sbrk(-n) is gone"
 
     ; --- fork bomb: children sleep, the parent forks until -4 ---
     li   r9, 0
@@ -156,6 +158,17 @@ c_thread_fault:
     call thread_create
     li   r1, 1000
     call sleep                  ; the faulting thread ends this one too
+    li   r1, 0
+    ret
+c_shrunk:
+    li   r1, 8192
+    call sbrk
+    mov  r8, r1
+    li   r2, 1
+    st   r2, [r8 + 4096]        ; map it, use it
+    li   r1, -8192
+    call sbrk
+    ld   r1, [r8 + 4096]        ; read fault (133)
     li   r1, 0
     ret
 t_div:
