@@ -39,6 +39,10 @@ def emulate_wfi(vm, f, n):
     _retire(vm, n)
     if vm.vpending:
         return "wfi: interrupt already pending" if vm.tracing else None
+    nic = getattr(vm, "nic", None)
+    if nic is not None:
+        nic.idle = True              # a frame may come: the host idles it (mobility/net.py)
+        return "wfi: idle until a frame or the timer" if vm.tracing else None
     if vm.vtimer_period:
         # Idle time counts as retired instructions, as on the bare machine.
         skipped = max(0, vm.vtimer_next - vm.core.icount)

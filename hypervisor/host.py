@@ -46,6 +46,7 @@ class Host:
         self.vms: list[VM] = []
         self.trace = trace          # None, or an object with .event(vm, kind, **fields)
         self.host_threads = host_threads    # > 1: guests run in parallel (threads.py)
+        self.net = None             # a mobility.net.Switch when the guests share a network
 
     def add(self, name, image, **kw) -> VM:
         vm = VM(name, image, self.pool, **kw)
@@ -55,7 +56,7 @@ class Host:
 
     def run(self, slice_: int = 10_000, max_steps: int | None = None) -> None:
         threads = min(self.host_threads, sum(vm.running for vm in self.vms))
-        if threads > 1 and not self.trace:
+        if threads > 1 and not self.trace and self.net is None:   # a network runs in step
             from .threads import run_threaded
             return run_threaded(self, threads, slice_, max_steps)
         while True:
@@ -65,11 +66,22 @@ class Host:
             # Alone, a guest has nobody to share with: long slices, as on the bare machine.
             alone = len(runnable) == 1
             floor = min(vm.host_charge for vm in runnable) + HOST_LAG
+            net = self.net
+            if net is not None and net.waiting(runnable):
+                continue                          # all wait for the wire (or were stopped)
             for vm in runnable:
-                if not alone and vm.host_charge > floor:
+                cap = None
+                if net is not None and getattr(vm, "nic", None) is not None:
+                    # Guests on one network run in step (mobility/net.py), not by host time.
+                    cap = net.cap(vm)
+                    if cap <= 0 or not vm.running:
+                        continue
+                elif not alone and vm.host_charge > floor:
                     vm.stats.waited += 1          # its share of host time is spent
                     continue
                 budget = LONE_SLICE if alone else slice_ * vm.weight
+                if cap is not None and cap < budget:
+                    budget = int(cap)
                 trace = self.trace
                 if trace:
                     trace.event(vm, "schedule", pc=vm.core.pc,
@@ -98,6 +110,7 @@ class Host:
         t_slice = clock()
         in_core = 0.0
         stops = vm.stops
+        nic = getattr(vm, "nic", None)
         while vm.state == "running":
             while stops and core.icount >= stops[0][0]:
                 stops.pop(0)[1](vm)            # before the timer and injection, as on restore
@@ -106,6 +119,10 @@ class Host:
                     break
             if vm.state != "running":
                 break
+            if nic is not None:
+                nic.deliver_due()                # frames whose time has come
+                if nic.idle and not nic.idle_until(end):
+                    break                        # still waiting in wfi
             if vm.vtimer_period:
                 tick(vm)
             if vm.vpending:
@@ -128,6 +145,8 @@ class Host:
                 b = min(b, vm.vtimer_next - now)
             if stops:
                 b = min(b, stops[0][0] - now)
+            if nic is not None and nic.inbox:
+                b = min(b, nic.inbox[0][0] - now)
             t = clock()
             ex = core.run(b)
             in_core += clock() - t

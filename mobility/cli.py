@@ -56,3 +56,35 @@ def trace_note(trace, vm):
     def note(text: str) -> None:
         trace.event(vm, "device", pc=vm.core.pc, what=text)
     return note
+
+
+def add_net_args(p) -> None:
+    g = p.add_argument_group("virtual network (docs/mobility.md)")
+    g.add_argument("--net", action="store_true",
+                   help="give every guest a network device on one virtual switch")
+    g.add_argument("--net-peer", metavar="tcp:HOST:PORT",
+                   help="join this host's switch to another hv process's (implies --net): "
+                   "connects if the peer listens there, otherwise listens for it")
+    g.add_argument("--net-wait", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="how long to wait for the peer, at start and when every guest waits "
+                   "for a frame from it (default 30)")
+
+
+def attach_net_from_args(host, args):
+    """A switch for the host's guests when --net or --net-peer was given; None otherwise."""
+    if not (getattr(args, "net", False) or getattr(args, "net_peer", None)):
+        return None
+    from .net import NetError, Switch, join
+    from .store import RepoError, parse_tcp
+    sw = Switch()
+    sw.wire_wait = args.net_wait
+    try:
+        for vm in host.vms:
+            sw.attach(vm)
+        if args.net_peer:
+            h, port = parse_tcp(args.net_peer)
+            sw.link = join(h, port, [d.mac for d in sw.devices], sw.stats, args.net_wait)
+    except (NetError, RepoError) as e:
+        raise ValueError(str(e)) from None
+    host.net = sw
+    return sw

@@ -454,6 +454,7 @@ class NetPort(IntEnum):
     MAC_HI = 0x55     # in: bytes 4..5
     RX = 0x56         # in: frames received into the ring so far
     DROPS = 0x57      # in: frames to or from this guest that were dropped
+    CLOCK = 0x58      # in: the guest's instruction count (low 32 bits), a time stamp
 
 
 DEVICE_PORTS = [
@@ -470,6 +471,7 @@ DEVICE_PORTS = [
     (NetPort.MAC_HI, "in", "network: this guest's address, bytes 4..5"),
     (NetPort.RX, "in", "network: frames received into the ring so far"),
     (NetPort.DROPS, "in", "network: frames of this guest dropped (ring full, throttled, bad)"),
+    (NetPort.CLOCK, "in", "network: the guest's instruction count (low 32 bits), for time stamps"),
 ]
 
 # Status codes the two devices report on their command port.

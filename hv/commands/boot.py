@@ -5,7 +5,8 @@ import os
 import sys
 
 from hypervisor.host import Host, frames_needed
-from mobility.cli import add_repo_args, attach_repo_from_args, check_repo_arg, stderr_note, trace_note
+from mobility.cli import (add_net_args, add_repo_args, attach_net_from_args,
+                          attach_repo_from_args, check_repo_arg, stderr_note, trace_note)
 from vcpu.isa import PAGE_SIZE
 
 from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
@@ -57,6 +58,7 @@ def register(sub) -> None:
     b.add_argument("--raw-console", action="store_true",
                    help="one guest only: pass its console bytes to a terminal unchanged "
                    "(by default control characters are shown as ^[ ...)")
+    add_net_args(b)
     b.set_defaults(func=cmd_boot)
 
 
@@ -129,6 +131,7 @@ def cmd_boot(args) -> int:
     from .. import mobility
     points = mobility.install_guests(host, args, {"max_steps": args.max_steps,
                                                   "slice": host_cfg.get("slice", args.slice)})
+    switch = attach_net_from_args(host, args)
     stop = None
     guard = StopSignals(args.timeout)
     try:
@@ -144,6 +147,8 @@ def cmd_boot(args) -> int:
                 trace.close()
             if logs:
                 logs.close()
+            if switch:
+                switch.close()
         return _report(host, console, args, multi, stop, points)
     finally:
         guard.restore()
@@ -153,6 +158,9 @@ def _report(host, console, args, multi, stop, points) -> int:
     from .. import mobility
     sys.stdout.flush()
     mobility.report_missed(points, max(vm.core.icount for vm in host.vms))
+    switch = host.net
+    if switch and (args.stats or any("dropped" in k for k in switch.stats)):
+        err.print(switch.summary(), markup=False, highlight=False, soft_wrap=True)
     for vm in host.vms:
         console.finish(vm.name)
         if vm.stop_kind != "poweroff":
