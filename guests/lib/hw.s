@@ -29,6 +29,7 @@
 .equ NET_MAC_HI, 0x55
 .equ NET_RX,     0x56
 .equ NET_DROPS,  0x57
+.equ NET_CLOCK,  0x58
 
 ; trap causes (control register `cause`)
 .equ CAUSE_SYSCALL,          0x1

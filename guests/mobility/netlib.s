@@ -23,11 +23,7 @@
 ;
 ; Labels start with `net_`; it uses print routines from ../lib/io.s.
 
-.equ NET_ADDR, 0x50
-.equ NET_LEN, 0x51
-.equ NET_CMD, 0x52
-.equ NET_IRQ, 0x53
-.equ NET_CLOCK, 0x58
+.include "../lib/hw.s"             ; NET_ADDR, NET_LEN, NET_CMD, NET_IRQ, NET_CLOCK (generated)
 .equ NET_SEND, 1
 .equ NET_SET_RING, 2
 .equ NET_SLOT, 2048
