@@ -225,19 +225,55 @@ class PerfettoSink:
             self.f.close()
 
 
-def format_event(e: dict):
+WIDE = 125          # the full layout's width; narrower consoles get the compact one
+
+
+def format_event(e: dict, width: int | None = None):
+    """One event as a coloured line. At `width` below WIDE (an 80-column terminal) the
+    compact layout drops the sequence number, shows the pc as its symbol, leaves out the
+    instruction of an emulation (what it did names it) and, when the rest does not fit,
+    puts it on a second line under the event kind."""
     from rich.text import Text
+    if width is None or width >= WIDE:
+        t = Text()
+        t.append(f"{e['seq']:>6} ", style="dim")
+        t.append(f"{visible(e['guest']):<10} ", style="bold")
+        t.append(f"{e['icount']:>10} ", style="dim")
+        t.append(f"{visible(e['kind']):<11} ", style=KIND_STYLE.get(e["kind"], ""))
+        if e.get("pc") is not None:
+            t.append(f"0x{e['pc']:08x} {visible(e.get('sym') or ''):<18} ", style="green")
+        if e.get("insn"):
+            t.append(f"{visible(e['insn']):<20} ")
+        t.append(visible(e.get("what") or ""))
+        return t
     t = Text()
-    t.append(f"{e['seq']:>6} ", style="dim")
-    t.append(f"{visible(e['guest']):<10} ", style="bold")
-    t.append(f"{e['icount']:>10} ", style="dim")
+    t.append(f"{e['icount']:>9} ", style="dim")
+    t.append(f"{_fit(visible(e['guest']), 8):<8} ", style="bold")
     t.append(f"{visible(e['kind']):<11} ", style=KIND_STYLE.get(e["kind"], ""))
-    if e.get("pc") is not None:
-        t.append(f"0x{e['pc']:08x} {visible(e.get('sym') or ''):<18} ", style="green")
-    if e.get("insn"):
-        t.append(f"{visible(e['insn']):<20} ")
-    t.append(visible(e.get("what") or ""))
+    where = e.get("sym") or (f"0x{e['pc']:08x}" if e.get("pc") is not None else "")
+    t.append(f"{_fit(visible(where), 18):<18} ", style="green")
+    what = visible(e.get("what") or "")
+    if e.get("insn") and e["kind"] != "emulate":      # an emulation's `what` names it
+        what = f"{visible(e['insn'])}: {what}"
+    if len(t.plain) + len(what) > width:
+        import textwrap
+        t.rstrip()
+        for line in textwrap.wrap(what, max(width - 19, 20), break_on_hyphens=False):
+            t.append("\n" + " " * 19 + line)
+        return t
+    t.append(what)
     return t
+
+
+def view_width(con) -> int | None:
+    """The width to lay events out for: the terminal's (or COLUMNS), or None (the full
+    layout) when the view goes to a file or a pipe, where lines are read by grep, not eyes."""
+    import os
+    return con.width if con.is_terminal or os.environ.get("COLUMNS") else None
+
+
+def _fit(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 # What `hv trace show` needs of each line: field -> accepted types (None: may be null).
@@ -276,7 +312,7 @@ class LiveSink:
 
     def write(self, e: dict) -> None:
         self.counts[(e["guest"], e["kind"])] += 1
-        self.con.print(format_event(e), soft_wrap=True)
+        self.con.print(format_event(e, view_width(self.con)), soft_wrap=True)
 
     def close(self) -> None:
         if self.counts:
@@ -311,7 +347,7 @@ def show(path: str, flt: Filter | None = None) -> int:
                                  "files of --trace FILE.jsonl)") from None
             check_event(e, f"{path}:{n}")
             if flt is None or flt(e):
-                con.print(format_event(e), soft_wrap=True)
+                con.print(format_event(e, view_width(con)), soft_wrap=True)
     return 0
 
 

@@ -269,3 +269,17 @@ def test_a_closed_pipe_ends_quietly(src, args):
     err = b"" if both else p.stderr.read()
     status = p.wait(timeout=120)
     assert first and status == 141 and err == b"", (status, err)
+
+
+def test_live_trace_fits_80_columns():
+    st, _, err = hv("boot", "--mem", "128K", "guests/kernel.s", "--trace", "-",
+                    "--max-steps", "40000", env={"COLUMNS": "80"})
+    assert st == 124
+    lines = err.splitlines()
+    assert len(lines) > 500 and max(map(len, lines)) <= 80
+    events = [ln for ln in lines if ln[:9].strip().isdigit()]
+    assert len(lines) - len(events) < len(events) // 4     # few events take a second line
+    assert any("reflect" in ln for ln in events) and any("iret" in ln for ln in events)
+    # to a file or a pipe (no COLUMNS), the full layout, one line per event
+    st, _, err = hv("boot", "guests/hello.s", "--trace", "-", env={"COLUMNS": ""})
+    assert "out 0x10, r2         out port 0x10" in err
