@@ -251,12 +251,15 @@ class Debugger:
             return regs[SP]
         if low[:1] == "r" and low[1:].isdigit() and int(low[1:]) < 16:
             return regs[int(low[1:])]
-        if low in CR_NAMES:
-            return self.t.cr_view()[CR_NAMES.index(low)]
         if low == "icount":
-            return self.icount
+            return self.icount & M32
         if low == "cpuid":
             return self.thread
+        if low in CR_NAMES:
+            try:
+                return self.t.cr_view()[CR_NAMES.index(low)]
+            except IndexError:
+                return None
         s = self.symbols.get(name)
         return s.value if s else None
 
@@ -895,9 +898,12 @@ class Debugger:
 
         def visit(seg):
             for pre in reversed(seg):
-                if pre["hit"] is not None and pre["pos"] < now:
-                    found["hit"] = pre["hit"]
-                    return pre["pos"]
+                hit = pre["hit"]
+                if hit is not None:
+                    land = hit[3] if len(hit) > 3 else pre["pos"]
+                    if land < now:
+                        found["hit"] = hit
+                        return land
             return None
         light = self._pc_only()
         bps = {b.address for b in self.breakpoints.values() if b.enabled}
@@ -911,7 +917,7 @@ class Debugger:
             return self._land(None, "")
         self.goto_position(pos)
         self._resync_watch()
-        kind, number, text = found["hit"]
+        kind, number, text = found["hit"][:3]
         obj = self.breakpoints.get(number) or self.watchpoints.get(number) or self.catches.get(number)
         if obj is not None:
             obj.hits += 1
@@ -952,6 +958,16 @@ class Debugger:
                 if (c.kind == "syscall" and (c.values is None or n in c.values)) or (
                         c.kind == "trap" and (c.values is None or 1 in c.values)):
                     return ("catch", c.number, f"Catchpoint {c.number} (syscall {n})")
+        pos = pre["pos"]
+        if pos[1] > 0:
+            # A fault or interrupt was just delivered: a forward run with a catchpoint on
+            # its cause would have stopped just before, at the previous position.
+            cause = self.t.cr_view()[3]
+            for c in self.catches.values():
+                if c.enabled and c.kind == "trap" and (c.values is None or cause in c.values):
+                    what = CAUSE_TEXT.get(cause, f"cause {cause}")
+                    return ("catch", c.number, f"Catchpoint {c.number} (trap: {what})",
+                            (pos[0], pos[1] - 1))
         return None
 
     # --- after every stop ---------------------------------------------------------------
@@ -972,7 +988,15 @@ class Debugger:
         """(name, value the program sees, real value under the hypervisor or None)."""
         view = self.t.cr_view()
         real = self.t.core.cr if self.hv else None
-        rows = [(n, view[i], real[i] if real is not None else None) for i, n in enumerate(CR_NAMES)]
+        rows = []
+        for i, n in enumerate(CR_NAMES):
+            if n in ("icount", "cpuid"):
+                continue                 # computed, not stored: shown below
+            try:
+                rows.append((n, view[i], real[i] if real is not None else None))
+            except IndexError:
+                pass
+        rows.append(("cpuid", self.thread, None))
         rows.append(("icount", self.icount, None))
         return rows
 

@@ -88,3 +88,30 @@ def test_bad_program_and_cpus_are_one_line_errors(tmp_path):
         r = subprocess.run([sys.executable, "-m", "hv", "debug", *args], input="quit\n",
                            capture_output=True, text=True, cwd=ROOT)
         assert r.returncode != 0 and text in r.stderr and "Traceback" not in r.stderr
+
+
+PANIC = str(ROOT / "guests" / "debug" / "panic.s")
+
+
+@pytest.mark.parametrize("hv", [False, True], ids=["bare", "hv"])
+def test_worked_example_of_the_docs(hv, monkeypatch, capsys):
+    """docs/debugging.md: a kernel that crashes in a user program's system call, found by
+    reverse-continue from the crash."""
+    script = "\n".join([
+        "continue", "catch trap pagefault", "reverse-continue", "print/x r1",
+        "info pagetable r6", "delete", "catch syscall 2", "reverse-continue",
+        "print/x r10", "x/5xw messages", "reverse-step", "quit"])
+    core = available_kinds()[0]
+    status, out, err = debug([PANIC, "--core", core] + (["--hv"] if hv else []), script,
+                             monkeypatch, capsys)
+    assert status == 0 and err == ""
+    assert "panic: trap cause 5 at pc 0x00000100, address 0xffffffff" in out
+    assert "[machine stopped: powered off (status 1)]" in out
+    assert ("Catchpoint 1 (trap: page fault on read)\n"
+            "0x00000100 in write_loop+0x3 at panic.s:101  [icount 350]") in out
+    assert "$ = 0xffffffff" in out and "-> fault: directory entry not present" in out
+    assert ("Catchpoint 2 (syscall 2)\n"
+            "0x0000501e in user_loop+0x12 at panic.s:143  [icount 332]") in out
+    assert "$ = 0x6010" in out and "0x00006010 <messages+0x10>:\t0xffffffff" in out
+    assert "0x00005018 in user_loop+0xc at panic.s:142  [icount 331]" in out
+    assert out.count("panic:") == 1
