@@ -197,6 +197,7 @@ __mu_done:
 
     .align 4
 __ut_current:   .word 0
+__ut_high:      .word 1         ; 1 + the highest entry ever used: the scans stop there
 __ut_table:     .word 0, 1, 0, 0    ; entry 0: the original thread, running
                 .space (__UT_MAX - 1) * __UT_SIZE
 
@@ -232,6 +233,12 @@ __uc_found:
     beq  r5, r6, __uc_nomem
     st   r5, [r4 + __UT_STK]
 __uc_stack:
+    li   r6, __ut_high
+    ld   r7, [r6]
+    bltu r3, r7, __uc_high_ok
+    add  r7, r3, 1
+    st   r7, [r6]
+__uc_high_ok:
     ; The new stack looks as if the thread had called __ut_switch from __ut_begin:
     ; a return address, then r8..r14 (r8 = entry, r9 = arg).
     add  r5, r5, __UT_STACK - 32
@@ -267,7 +274,8 @@ uthread_yield:
     mov  r2, r1
 __uy_next:
     add  r2, r2, 1
-    li   r3, __UT_MAX
+    li   r3, __ut_high
+    ld   r3, [r3]
     bltu r2, r3, __uy_check
     li   r2, 0
 __uy_check:
@@ -318,7 +326,8 @@ uthread_exit:
     mov  r1, r2
 __ue_next:
     add  r2, r2, 1
-    li   r3, __UT_MAX
+    li   r3, __ut_high
+    ld   r3, [r3]
     bltu r2, r3, __ue_check
     li   r2, 0
 __ue_check:

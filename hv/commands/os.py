@@ -235,7 +235,8 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from ..common import EXIT_CRASH, EXIT_MAX_STEPS, console_input, err, stdout_write
+    from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, console_input, err, stdout_write,
+                          stop_text)
     if args.cpus > 16:
         raise ValueError("--cpus: 1 to 16")
     try:
