@@ -414,7 +414,19 @@ exec_regs:
     st   r1, [r10 + 60]
     ld   r1, [r8 + DE_ENTRY]
     st   r1, [r10 + T_PC]
-    VMSG s_exec
+    ld   r1, [r0 + verbose]     ; "[os] pid 3 exec child"
+    beq  r1, r0, return_current
+    li   r1, s_os
+    call puts
+    li   r1, s_pid
+    call puts
+    ld   r1, [r12 + P_PID]
+    call print_uint
+    li   r1, s_exec
+    call puts
+    mov  r1, r8                 ; the directory entry starts with the name
+    call puts
+    call newline
     jmp  return_current
 
 ; The one place where exec finds no program named so on the disk. (A kernel that can
