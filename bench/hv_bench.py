@@ -13,7 +13,7 @@ from pathlib import Path
 from asm.assembler import assemble
 from asm.loader import load_program
 from hypervisor.host import Host, frames_needed
-from vcpu.machine import Machine
+from hypervisor.runner import run_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,22 +68,15 @@ loop:
 
 
 def _bare(img, core="c", mem=65536):
-    m = Machine(img, mem_size=mem, core=core)
-    t = time.perf_counter()
-    out = m.run(None)
-    dt = time.perf_counter() - t
-    assert out.kind == "poweroff", out.message
-    return dt, m.core.icount
+    r = run_image(img, core, "bare", mem_size=mem, max_steps=None)
+    assert r.kind == "poweroff", r.reason
+    return r.seconds, r.icount
 
 
 def _hv(img, core="c", mem=65536):
-    host = Host(frames_needed(mem) * 4096)
-    vm = host.add("g", img, mem_size=mem, core=core, console_write=None)
-    t = time.perf_counter()
-    host.run()
-    dt = time.perf_counter() - t
-    assert vm.stop_kind == "poweroff", vm.reason
-    return dt, vm.core.icount, vm
+    r = run_image(img, core, "hv", mem_size=mem, max_steps=None)
+    assert r.kind == "poweroff", r.reason
+    return r.seconds, r.icount, r.vm
 
 
 def _best(f, repeat):

@@ -155,10 +155,7 @@ def run_test(loaded: LoadedTest, core: str, mode: str, *,
         raise ValueError(f"unknown mode {mode!r} (bare or hv)")
     t0 = time.perf_counter()
     try:
-        if mode == "bare":
-            _run_bare(res, loaded.image, core, max_steps, mem_size)
-        else:
-            _run_hv(res, loaded.image, core, max_steps, mem_size, trace_last)
+        _run(res, loaded.image, core, mode, max_steps, mem_size, trace_last)
     except (ValueError, MemoryError) as e:    # ImageError (does not fit) and the like
         res.stop_kind, res.message = "error", str(e)
     res.duration = time.perf_counter() - t0
@@ -174,34 +171,14 @@ def run_test(loaded: LoadedTest, core: str, mode: str, *,
     return res
 
 
-def _run_bare(res: GuestTestResult, image, core: str, max_steps: int, mem_size: int) -> None:
-    from vcpu.devices import ConsoleInput
-    from vcpu.machine import Machine
-    m = Machine(image, mem_size=mem_size, core=core, console_input=ConsoleInput(b""))
-    out = m.run(max_steps)
-    res.output = bytes(m.output).decode("utf-8", "replace")
-    res.stop_kind, res.status, res.message, res.icount = out.kind, out.status, out.message, \
-        out.icount
-
-
-def _run_hv(res: GuestTestResult, image, core: str, max_steps: int, mem_size: int,
-            trace_last: int) -> None:
-    from vcpu.devices import ConsoleInput
-
-    from hypervisor.host import Host, frames_needed
+def _run(res: GuestTestResult, image, core: str, mode: str, max_steps: int, mem_size: int,
+         trace_last: int) -> None:
+    from hypervisor.runner import run_image
     from hypervisor.trace import Tracer
-    sink = RingSink(trace_last) if trace_last else None
+    sink = RingSink(trace_last) if trace_last and mode == "hv" else None
     tracer = Tracer(sink, [image], ["guest"]) if sink else None
-    host = Host(frames_needed(mem_size) * 4096, trace=tracer)
-    vm = host.add("guest", image, mem_size=mem_size, core=core,
-                  console_input=ConsoleInput(b""))
-    try:
-        host.run(max_steps=max_steps)
-    finally:
-        if vm.running:
-            host.close()
-    res.output = bytes(vm.output).decode("utf-8", "replace")
-    res.stop_kind, res.status, res.message = vm.stop_kind, vm.status, vm.reason
-    res.icount = vm.core.icount
+    r = run_image(image, core, mode, mem_size=mem_size, max_steps=max_steps, trace=tracer)
+    res.output = r.output.decode("utf-8", "replace")
+    res.stop_kind, res.status, res.message, res.icount = r.kind, r.status, r.reason, r.icount
     if sink:
         res.trace_tail = [format_trace_event(e) for e in sink.events]

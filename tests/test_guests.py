@@ -1,17 +1,18 @@
 """The sample guests in guests/: each one prints exactly guests/expected/NAME.out.
 
-They run through the public command line (`python -m hv`), as a user would run
-them: on the bare machine with both cores, and under the hypervisor, where the same image
-must give the same console output and exit status. The disk demo also leaves known bytes
+They run through the public command line (`hv.cli.main`, in-process; tests/test_cli.py
+runs `python -m hv` as a process), as a user would run them: on the bare machine with both
+cores, and under the hypervisor, where the same image must give the same console output
+and exit status. The disk demo also leaves known bytes
 in its disk file, and every guest survives assemble -> disassemble -> assemble unchanged.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.hvcli import Result, hv
 
 ROOT = Path(__file__).resolve().parent.parent
 GUESTS = ROOT / "guests"
@@ -44,11 +45,6 @@ CORES = ["py", pytest.param("c", marks=pytest.mark.skipif(
     not _native_available(), reason="the native core (vcpu._core) is not built"))]
 
 
-def hv(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hv", *args], cwd=ROOT,
-                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
 def source(name: str) -> str:
     return str(GUESTS / (name.split("-")[0] + ".s"))
 
@@ -57,7 +53,7 @@ def expected(filename: str) -> str:
     return (EXPECTED / filename).read_text()
 
 
-def check(proc: subprocess.CompletedProcess, want: str, status: int = 0) -> None:
+def check(proc: Result, want: str, status: int = 0) -> None:
     out = proc.stdout.decode("latin-1")
     assert out == want, f"console output differs; stderr:\n{proc.stderr.decode()}"
     assert proc.returncode == status, proc.stderr.decode()
