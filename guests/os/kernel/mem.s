@@ -370,12 +370,7 @@ sd_next:
     li   r1, cpus + NCPU_MAX * C_SIZE
     bltu r8, r1, sd_cpu
     beq  r9, r0, sd_done
-    call kunlock
-    li   r1, 32
-sd_pause:
-    sub  r1, r1, 1
-    bne  r1, r0, sd_pause
-    call klock
+    call pause_unlocked
     jmp  sd_again
 sd_done:
     pop  r9

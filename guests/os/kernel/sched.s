@@ -24,6 +24,22 @@ kunlock:
     st   r0, [r0 + big_lock]
     ret
 
+; pause_unlocked: let the lock go for a moment, for a kernel path that waits for other
+; CPUs (stop_others, shootdown). While it waits, this CPU runs no user code, so a TLB
+; flush asked of it meanwhile is done here at once: two CPUs waiting for each other's
+; flush would otherwise wait forever (their IPIs cannot arrive with interrupts off).
+; Clobbers r1.
+pause_unlocked:
+    call kunlock
+    li   r1, 32
+pu_spin:
+    sub  r1, r1, 1
+    bne  r1, r0, pu_spin
+    call klock
+    tlbflush
+    st   r0, [r11 + C_FLUSH]
+    ret
+
 ; schedule: run the next ready thread on this CPU, or idle. The current thread, if it
 ; should run again, is already on the queue or blocked. Lock held; does not return.
 schedule:

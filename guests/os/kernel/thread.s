@@ -228,12 +228,7 @@ so_next:
     li   r1, threads_end
     bltu r8, r1, so_loop
     beq  r9, r0, so_done
-    call kunlock                ; let the other CPUs reach their kernel entry
-    li   r1, 64
-so_pause:
-    sub  r1, r1, 1
-    bne  r1, r0, so_pause
-    call klock
+    call pause_unlocked         ; let the other CPUs reach their kernel entry
     ld   r1, [r10 + T_KILLED]
     beq  r1, r0, so_again
     li   r1, 1
