@@ -8,8 +8,9 @@ where the count reaches N (the first boundary at or after N when a `wfi` idles a
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .common import warn
+from .common import err, warn
 
 
 class SnapAt:
@@ -54,6 +55,67 @@ def add_args(p, *, guests: bool) -> None:
                    "instruction N (repeatable)")
 
 
+def rate(text: str) -> float:
+    """argparse type: bytes per second, '100M' / '512K' / '1G' / a number."""
+    t = text.strip().upper().removesuffix("/S").removesuffix("B").removesuffix("I")
+    mult = 1
+    if t and t[-1] in "KMG":
+        mult, t = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[t[-1]], t[:-1]
+    try:
+        v = float(t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (e.g. 100M)") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return v
+
+
+def millis(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return v
+
+
+def seconds(text: str) -> float:
+    v = millis(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return v
+
+
+def tcp_target(text: str) -> str:
+    from hypervisor.migrate import parse_target
+    try:
+        parse_target(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def add_migration_args(p) -> None:
+    g = p.add_argument_group("live migration and the monitor")
+    g.add_argument("--migrate-at", action="append", type=at_spec, default=[],
+                   metavar="[NAME@]N:tcp:HOST:PORT",
+                   help="live-migrate guest NAME to another hv (hv boot --incoming) when its "
+                   "instruction count reaches N; on any failure it runs on here")
+    g.add_argument("--max-downtime", type=millis, default=5.0, metavar="MS",
+                   help="longest pause of the guest at switch-over (default 5 ms)")
+    g.add_argument("--max-bandwidth", type=rate, default=None, metavar="BYTES/S",
+                   help="limit the migration stream, e.g. 100M (default: no limit)")
+    g.add_argument("--migrate-timeout", type=seconds, default=5.0, metavar="S",
+                   help="give up on a silent peer after S seconds (default 5)")
+    g.add_argument("--incoming", type=tcp_target, metavar="tcp:HOST:PORT",
+                   help="wait for one migrating guest on HOST:PORT, then run it")
+    g.add_argument("--incoming-timeout", type=seconds, default=None, metavar="S",
+                   help="with --incoming: give up when no source connects within S seconds")
+    g.add_argument("--monitor", metavar="unix:PATH",
+                   help="accept QMP-shaped JSON commands on a Unix socket (hv monitor PATH)")
+
+
 def _write_snapshot(spec: SnapAt, data: bytes) -> None:
     from vcpu.snapshot import write_file
     try:
@@ -91,6 +153,12 @@ def install_guests(host, args, params: dict) -> list:
         vm = pick_guest(host, s.name, f"--snapshot-at {s.n}:{s.target}")
         p = dict(params)
         vm.at(s.n, lambda vm, s=s, p=p: _write_snapshot(s, capture_guest(vm, p)))
+    for s in getattr(args, "migrate_at", []) or []:
+        if not s.target.startswith("tcp:"):
+            raise ValueError(f"--migrate-at {s.n}:{s.target}: use [NAME@]N:tcp:HOST:PORT")
+        vm = pick_guest(host, s.name, f"--migrate-at {s.n}:{s.target}")
+        vm.at(s.n, lambda vm, s=s: migrate_now(host, vm, s.target, args, s))
+        specs.append(s)
     switches = [SnapAt(None, n, "") for n in getattr(args, "switch_core_at", []) or []]
     for s in switches:
         for vm in host.vms:
@@ -121,3 +189,80 @@ def report_missed(specs: list, icount: int) -> None:
             what = (f"--snapshot-at {s.n}:{s.target}: no snapshot written" if s.target
                     else f"--switch-core-at {s.n}: no switch")
             warn(f"{what}; the run ended at instruction {icount}")
+
+
+def migrate_now(host, vm, target: str, args, spec=None):
+    """Live-migrate `vm` now; one line on stderr either way. Returns the Migration."""
+    from hypervisor.migrate import Migration
+    mig = Migration(host, vm, target, max_downtime=getattr(args, "max_downtime", 5.0) / 1000,
+                    max_bandwidth=getattr(args, "max_bandwidth", None),
+                    timeout=getattr(args, "migrate_timeout", 5.0))
+    host.migration = mig
+    if spec is not None:
+        spec.done = True
+    n = vm.core.icount
+    if mig.run():
+        done = " (it finished during pre-copy)" if mig.finished else ""
+        vm.state = "running"            # a guest that finished here has moved all the same
+        vm.stop("migrated", f"migrated to {target} at instruction {mig.stop_icount}{done}")
+        vm.status = 0
+        err.print(f"hv: {vm.name}: migrated to {target} at instruction {mig.stop_icount} "
+                  f"({mig.rounds} rounds, {mig.bytes_sent:,} bytes, downtime "
+                  f"{mig.downtime_ms:.2f} ms){done}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        warn(f"{vm.name}: migration to {target} at instruction {n} failed: {mig.error}; "
+             "the guest runs on here")
+    return mig
+
+
+def incoming_command(args) -> int:
+    """`hv boot --incoming tcp:HOST:PORT`: receive one guest, run it, exit with its status."""
+    import socket
+    from hypervisor.migrate import MigrationError, listen, receive
+    from .commands.restore import run_guest_host
+    from .common import EXIT_FAILED, fail, stdout_write
+    if args.programs or args.host:
+        raise ValueError("--incoming receives its guest: give no images or --host")
+    try:
+        lsock = listen(args.incoming, args.incoming_timeout)
+    except OSError as e:
+        raise ValueError(f"--incoming {args.incoming}: cannot listen ({e.strerror or e})") from None
+    host_, port = lsock.getsockname()[:2]
+    err.print(f"hv: waiting for a guest on tcp:{host_}:{port}", markup=False, highlight=False)
+    sys.stderr.flush()
+    try:
+        conn, peer = lsock.accept()
+    except socket.timeout:
+        return fail(f"--incoming {args.incoming}: no source connected within "
+                    f"{args.incoming_timeout:g} s", EXIT_FAILED)
+    finally:
+        lsock.close()
+    # The pool grows with the guest: it is sized when HELO says how much memory it has.
+    host = _GrowingHost()
+    try:
+        vm = receive(conn, host, core=getattr(args, "core_given", None) or args.core,
+                     console_write=lambda vm, data: stdout_write(data),
+                     timeout=args.migrate_timeout)
+    except MigrationError as e:
+        return fail(f"incoming migration from {peer[0]}:{peer[1]} failed: {e}; nothing was "
+                    "started", EXIT_FAILED)
+    params = getattr(vm, "params", {}) or {}
+    max_steps = args.max_steps or params.get("max_steps")
+    return run_guest_host(host, vm, max_steps, params.get("slice", args.slice))
+
+
+class _GrowingHost:
+    """A Host created when the first guest arrives (its pool sized for that guest)."""
+
+    def __init__(self):
+        self._host = None
+
+    def add(self, name, image, **kw):
+        from hypervisor.host import Host, frames_needed
+        from vcpu.isa import PAGE_SIZE
+        if self._host is None:
+            self._host = Host(frames_needed(kw["mem_size"]) * PAGE_SIZE)
+        return self._host.add(name, image, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self._host, name)

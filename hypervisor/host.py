@@ -55,6 +55,7 @@ class Host:
         return vm
 
     def run(self, slice_: int = 10_000, max_steps: int | None = None) -> None:
+        self.max_steps, self.slice = max_steps, slice_    # for live migration's pre-copy
         threads = min(self.host_threads, sum(vm.running for vm in self.vms))
         if threads > 1 and not self.trace and self.net is None:   # a network runs in step
             from .threads import run_threaded

@@ -68,26 +68,29 @@ def new_host_for(state: dict, trace=None) -> Host:
     return Host(frames_needed(state["mem_size"]) * PAGE_SIZE, trace=trace)
 
 
-def add_guest(host: Host, state: dict, put_memory, *, core: str | None, console_write=None,
+def new_guest(host: Host, state: dict, *, core: str | None, console_write=None,
               disk: str | None = None, where: str = "snapshot"):
-    """Add a guest to `host` in `state`; `put_memory(vm)` fills its memory."""
+    """A guest with the snapshot's name, memory size and symbols, its memory still zero."""
     if state["kind"] != "guest":
         raise SnapshotError(f"{where}: a bare-machine snapshot (restore it with hv restore "
                             "on the bare machine)")
     if len(state["cpus"]) != 1:
         raise SnapshotError(f"{where}: {len(state['cpus'])} CPUs; this hypervisor runs "
                             "one per guest")
-    hv = _check_hv(state, where)
     name = state.get("name") if isinstance(state.get("name"), str) else "guest"
-    weight = state["params"].get("weight", 1)
-    vm = host.add(name, image_from_symbols(state.get("symbols", [])),
-                  mem_size=state["mem_size"], core=core or state.get("core", "c"),
-                  console_write=console_write, console_input=ConsoleInput(b""), disk=disk,
-                  weight=weight if isinstance(weight, int) and weight > 0 else 1)
-    put_memory(vm)
-    cpu = dict(state["cpus"][0])
+    weight = state.get("params", {}).get("weight", 1)
+    return host.add(name, image_from_symbols(state.get("symbols", [])),
+                    mem_size=state["mem_size"], core=core or state.get("core", "c"),
+                    console_write=console_write, console_input=ConsoleInput(b""), disk=disk,
+                    weight=weight if isinstance(weight, int) and weight > 0 else 1)
+
+
+def apply_state(vm, state: dict, where: str = "snapshot") -> None:
+    """Put a guest (its memory already in place) into the saved CPU, hypervisor and device
+    state."""
+    hv = _check_hv(state, where)
     real_cr = list(vm.core.cr)
-    vm.core.set_state(cpu)
+    vm.core.set_state(dict(state["cpus"][0]))
     # The real control registers belong to this host (user mode, paging on the shadow).
     for i, v in enumerate(real_cr):
         vm.core.cr[i] = v
@@ -103,7 +106,46 @@ def add_guest(host: Host, state: dict, put_memory, *, core: str | None, console_
         vm.bus.restore(state["devices"])
     except (KeyError, TypeError, ValueError):
         raise SnapshotError(f"{where}: malformed device state") from None
+
+
+def add_guest(host: Host, state: dict, put_memory, *, core: str | None, console_write=None,
+              disk: str | None = None, where: str = "snapshot"):
+    """Add a guest to `host` in `state`; `put_memory(vm)` fills its memory."""
+    if state["kind"] == "guest":
+        _check_hv(state, where)
+    vm = new_guest(host, state, core=core, console_write=console_write, disk=disk,
+                   where=where)
+    put_memory(vm)
+    apply_state(vm, state, where)
     return vm
+
+
+def put_guest_page(vm, i: int, data) -> None:
+    h = vm.frames[i]
+    vm.pool.mem[h:h + PAGE_SIZE] = data
+
+
+def detach_disk(vm) -> str | None:
+    """Flush and close the guest's disk, releasing its lock (before a switch-over)."""
+    from vcpu.snapshot import disk_of
+    d = disk_of(vm.bus)
+    if d is None or d.path is None or d.file is None:
+        return None
+    d.close()
+    return d.path
+
+
+def attach_disk(vm, path: str) -> None:
+    """(Re)open the guest's disk at `path` under its lock, keeping the device's registers."""
+    from vcpu.devices import open_image
+    from vcpu.snapshot import disk_of
+    import os
+    d = disk_of(vm.bus)
+    d.path = path
+    d.file = open_image(path)
+    d.size = os.fstat(d.file.fileno()).st_size
+    if d.status == d.NO_DISK:
+        d.status = d.OK
 
 
 def restore_guest(snap, host: Host, *, core: str | None = None, console_write=None,
@@ -114,12 +156,7 @@ def restore_guest(snap, host: Host, *, core: str | None = None, console_write=No
     disk = prepare_disk(snap, warn)
 
     def put_memory(vm):
-        mem = vm.pool.mem
-
-        def put(i, data):
-            h = vm.frames[i]
-            mem[h:h + PAGE_SIZE] = data
-        snap.load_memory(put)
+        snap.load_memory(lambda i, data: put_guest_page(vm, i, data))
     return add_guest(host, snap.state, put_memory, core=core, console_write=console_write,
                      disk=disk, where=snap.path)
 

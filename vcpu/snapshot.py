@@ -18,6 +18,7 @@ The bare machine's capture and restore live here; a guest's in hypervisor/snapsh
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -49,6 +50,7 @@ class SnapshotError(ValueError):
     """A file that cannot be restored; the message is one line naming the file and why."""
 
 
+@functools.lru_cache(maxsize=1)
 def hv_version() -> str:
     try:
         from importlib.metadata import version
@@ -68,15 +70,16 @@ def isa_fingerprint() -> int:
 
 # --- memory and disk encodings -------------------------------------------------------------
 
-def encode_pages(npages: int, page, indices=None) -> bytes:
+def encode_pages(npages: int, page, indices=None, keep_zero: bool = False) -> bytes:
     """`MEMP` payload: u32 page size · u32 pages in memory · u32 pages stored · u32 index
     per stored page (increasing) · the stored pages. `page(i)` gives page i's bytes; all-zero
-    pages are left out. `indices` limits the pages considered (a pre-copy round)."""
+    pages are left out (unless `keep_zero`: a pre-copy round must send a page the guest
+    cleared). `indices` limits the pages considered."""
     zero = bytes(PAGE_SIZE)
     idx, data = [], []
     for i in (range(npages) if indices is None else indices):
         p = page(i)
-        if p != zero:
+        if keep_zero or p != zero:
             idx.append(i)
             data.append(p)
     return (struct.pack("<III", PAGE_SIZE, npages, len(idx))

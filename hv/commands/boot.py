@@ -59,6 +59,7 @@ def register(sub) -> None:
                    help="one guest only: pass its console bytes to a terminal unchanged "
                    "(by default control characters are shown as ^[ ...)")
     add_net_args(b)
+    mobility.add_migration_args(b)
     b.set_defaults(func=cmd_boot)
 
 
@@ -77,6 +78,9 @@ def host_memory(text: str) -> int:
 
 
 def cmd_boot(args) -> int:
+    if args.incoming:
+        from ..mobility import incoming_command
+        return incoming_command(args)
     host_cfg: dict = {}
     if args.host:
         host_cfg, specs = load_host_file(args.host)
@@ -163,7 +167,7 @@ def _report(host, console, args, multi, stop, points) -> int:
         err.print(switch.summary(), markup=False, highlight=False, soft_wrap=True)
     for vm in host.vms:
         console.finish(vm.name)
-        if vm.stop_kind != "poweroff":
+        if vm.stop_kind not in ("poweroff", "migrated"):
             where = f"{vm.name}: " if multi else ""
             after = "" if vm.stop_kind == "max-steps" else f" after {vm.core.icount} instructions"
             err.print(f"hv: {where}{vm.reason}{after}",
@@ -179,7 +183,7 @@ def _report(host, console, args, multi, stop, points) -> int:
     for vm in host.vms:
         if vm.stop_kind == "max-steps":
             return EXIT_MAX_STEPS
-        if vm.stop_kind != "poweroff":
+        if vm.stop_kind not in ("poweroff", "migrated"):
             return EXIT_CRASH
     for vm in host.vms:
         if vm.status & 0xFF:
