@@ -34,7 +34,7 @@ class Result(NamedTuple):
 
     @property
     def stdout(self) -> bytes:
-        return self.out.encode("latin-1", "replace")
+        return self.out.encode("utf-8", "surrogateescape")     # the exact bytes
 
     @property
     def stderr(self) -> bytes:
@@ -49,8 +49,8 @@ def _stream(data: bytes = b"") -> io.TextIOWrapper:
 def hv(*args, input: bytes | None = b"", cwd: Path | None = None, env: dict | None = None
        ) -> Result:
     """`hv ARGS...` through hv.cli.main in this process. `input` is the piped stdin (None:
-    no stdin at all); the guest console's bytes come back decoded as Latin-1 (one char per
-    byte), stderr as UTF-8."""
+    no stdin at all). Output comes back as UTF-8 text (bytes that are not UTF-8 kept as
+    surrogate escapes: `Result.stdout` gives the exact bytes back)."""
     from hv.cli import main
     out, err = _stream(), _stream()
     stdin = _stream(input) if input is not None else None
@@ -65,7 +65,7 @@ def hv(*args, input: bytes | None = b"", cwd: Path | None = None, env: dict | No
             status = main([str(a) for a in args])
         except SystemExit as e:              # argparse: usage errors, --help, --version
             status = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    res = Result(status, out.buffer.getvalue().decode("latin-1"),
+    res = Result(status, out.buffer.getvalue().decode("utf-8", "surrogateescape"),
                  err.buffer.getvalue().decode("utf-8", "replace"))
     assert "Traceback" not in res.err, res.err
     return res
@@ -78,6 +78,7 @@ def hv_proc(*args, input: bytes | None = b"", cwd: Path | None = None, timeout: 
                        input=input, stdin=None if input is not None else subprocess.DEVNULL,
                        capture_output=True, timeout=timeout,
                        env={**os.environ, **(env or {})})
-    res = Result(p.returncode, p.stdout.decode("latin-1"), p.stderr.decode("utf-8", "replace"))
+    res = Result(p.returncode, p.stdout.decode("utf-8", "surrogateescape"),
+                 p.stderr.decode("utf-8", "replace"))
     assert "Traceback" not in res.err, res.err
     return res

@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.hvcli import hv_proc as hv
+
 from tests.test_reliability import writer
 
 ROOT = Path(__file__).resolve().parent.parent
 HV = [sys.executable, "-m", "hv"]
-
-
-def hv(*args, input=b"", timeout=120):
-    p = subprocess.run([*HV, *map(str, args)], cwd=ROOT, input=input, capture_output=True,
-                       timeout=timeout)
-    assert b"Traceback" not in p.stderr, p.stderr.decode()
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import random
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.hvcli import hv_proc as hv
 
 from asm.loader import load_program
 from hypervisor import snapshot as H
@@ -345,11 +345,6 @@ def test_hostile_contents_with_a_valid_checksum_are_refused(small_snapshot):
 
 
 # --- through the command line ----------------------------------------------------------------
-
-def hv(*args, cwd=None, input=None):
-    return subprocess.run([sys.executable, "-m", "hv", *map(str, args)], cwd=cwd or ROOT,
-                          capture_output=True, timeout=120, input=input)
-
 
 def test_cli_snapshot_restore_info_and_switch(tmp_path):
     kernel = GUESTS / "kernel.s"
