@@ -31,6 +31,24 @@ FAULTS = frozenset(int(c) for c in FAULT_CAUSES)
 TRAPS_TO_SEE = sum(1 << c for c in FAULTS) | (1 << 16) | (1 << 17)
 
 
+def _unpack(core, r: int):
+    """The VMExit that NativeCore.run would have made of packed exit `r` (vcpu/native.py)."""
+    from vcpu.exits import VMExit
+    k = r & 255
+    cpu = core._cpu
+    if k == 2:
+        return VMExit(Exit.IO_OUT, port=(r >> 8) & 255, value=r >> 32)
+    if k == 3:
+        return VMExit(Exit.IO_IN, port=(r >> 8) & 255, reg=(r >> 16) & 255)
+    if k == 5:
+        return VMExit(Exit.TRAP, cause=(r >> 8) & 255, epc=cpu.pc, badaddr=r >> 32,
+                      insn=core._insn_buf[:(r >> 16) & 255])
+    if k == 6:
+        return VMExit(Exit.SHUTDOWN, cause=cpu.exit_cause, epc=cpu.exit_epc,
+                      badaddr=cpu.exit_badaddr)
+    return VMExit(Exit(k))
+
+
 def _double_fault(cause: int, epc: int, status: int, evec: int) -> bool:
     """The trap that stops the machine instead of entering the handler (vcpu/isa.py has
     the rule when it defines it; this is the rule of the cores that do not)."""
@@ -262,6 +280,63 @@ class BareTarget(Target):
         self._deliver(ex)
         return None
 
+    def run_to_pcs(self, pcs, end: int, phase: int, until=None):
+        """Target.run_to_pcs in a tight loop: the host-trap mask stays set, and the C
+        core's registers are read straight from its struct."""
+        core = self.core
+        if self.stop_reason:
+            raise Stopped(self.stop_reason)
+        raw = getattr(core, "_cpu", core)        # cdata struct (C core) or the RefCore
+        hits = []
+        if until is not None and raw.pc in pcs:
+            hits.append((raw.icount, phase))
+        packed = getattr(core, "_run", None)     # the C core's packed-exit entry point
+        run = core.run
+        budget = Exit.BUDGET
+        core.host_traps = TRAPS_TO_SEE
+        try:
+            while True:
+                if packed is not None:
+                    r = packed(raw, 1)
+                    if r & 255 == 0:
+                        phase = 0
+                        ex = None
+                    else:
+                        # Anything but a retired instruction: let the wrapper decode the
+                        # same exit (a run of 0 instructions would lose it, so rebuild).
+                        ex = _unpack(core, r)
+                else:
+                    ex = run(1)
+                    if ex.reason is budget:
+                        phase = 0
+                        ex = None
+                if ex is not None:
+                    core.host_traps = 0
+                    if ex.reason == Exit.TRAP:
+                        self._deliver(ex)
+                        phase += 1
+                    else:
+                        self._count(ex)
+                        self._handle(ex)
+                        phase = 0
+                    core.host_traps = TRAPS_TO_SEE
+                    if self.stop_reason:
+                        return hits, phase
+                pc = raw.pc
+                if until is not None:
+                    n = raw.icount
+                    if (n, phase) >= until:
+                        return hits, phase
+                    if pc in pcs:
+                        hits.append((n, phase))
+                    continue
+                if pc in pcs:
+                    return [(raw.icount, phase)], phase
+                if raw.icount >= end:
+                    return hits, phase
+        finally:
+            core.host_traps = 0
+
     def _deliver(self, ex) -> None:
         """A trap taken the way the core takes it (vcpu/refcore.py `_take_trap`)."""
         core = self.core
@@ -466,6 +541,66 @@ class HvTarget(Target):
                     vm.vcr[EPC] == saved["pc"]):
                 break                  # a fault reflected into the guest: stop at its handler
         return None
+
+    def run_to_pcs(self, pcs, end: int, phase: int, until=None):
+        """Target.run_to_pcs in a tight loop: `run_until`'s exact step (one instruction,
+        or one trap reflected into the guest; shadow fills and emulation inside it),
+        with the C core's registers read straight from its struct."""
+        from hypervisor.trap import inject, tick
+        vm = self.vm
+        core = self.core
+        if not vm.running:
+            raise Stopped(self.stop_reason)
+        raw = getattr(core, "_cpu", core)
+        packed = getattr(core, "_run", None)
+        vcr = vm.vcr
+        handle = self.host.handle_exit
+        hits = []
+        if until is not None and raw.pc in pcs:
+            hits.append((raw.icount, phase))
+        while True:
+            start = raw.icount
+            while True:                      # one exact step
+                pc0 = raw.pc
+                if packed is not None:
+                    r = packed(raw, 1)
+                    ex = None if r & 255 == 0 else _unpack(core, r)
+                else:
+                    ex = core.run(1)
+                    if ex.reason == Exit.BUDGET:
+                        ex = None
+                if ex is None:
+                    phase = 0
+                    break
+                handle(vm, ex)
+                if not vm.running:
+                    return hits, phase
+                if raw.icount != start:
+                    phase = 0                # emulated: retired
+                    break
+                if raw.pc == vcr[EV] and vcr[EPC] == pc0 and ex.reason == Exit.TRAP:
+                    phase += 1               # reflected into the guest
+                    break
+                # a shadow fill: the instruction runs again
+            vm.refill_io()
+            if vm.vtimer_period:
+                tick(vm)
+            if vm.vpending:
+                inject(vm)
+                if not vm.running:
+                    return hits, phase
+            pc = raw.pc
+            if until is not None:
+                n = raw.icount
+                if (n, phase) >= until:
+                    return hits, phase
+                if pc in pcs:
+                    hits.append((n, phase))
+                continue
+            if pc in pcs:
+                return [(raw.icount, phase)], phase
+            if raw.icount >= end:
+                return hits, phase
 
     def _guest_sees(self, ex) -> bool:
         """Whether the hypervisor will reflect this trap into the guest (what a bare

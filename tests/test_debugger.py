@@ -245,3 +245,10 @@ def test_checkpoints_fit_the_budget(image):
     d.reverse_stepi(5)
     d.goto(3)
     assert d.icount == 3
+
+
+def test_bench_runs_small(capsys):
+    from debugger.bench import main
+    assert main(["--n", "3000", "--points", "2", "--core", available_kinds()[0]]) == 0
+    out = capsys.readouterr().out
+    assert "reverse-continue 2999 instructions back" in out and "recording overhead" in out
