@@ -45,6 +45,8 @@ def read_program_bytes(path: str | os.PathLike) -> bytes:
 def load_program(path: str | os.PathLike) -> Image:
     """The image of `path`: assembled when it is a source, read when it is an image."""
     raw = read_program_bytes(path)
+    if not raw and not str(path).endswith(SOURCE_SUFFIXES):
+        raise ImageError(f"{path}: the file is empty: neither an hv image nor assembly source")
     if is_source(path, raw[:len(MAGIC)]):
         if str(path).endswith(SOURCE_SUFFIXES) or _looks_like_text(raw):
             return assemble_file(path)

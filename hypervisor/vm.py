@@ -49,9 +49,8 @@ class VM:
                  weight: int = 1, symbols=None):
         if mem_size % PAGE_SIZE or mem_size <= 0:
             raise ValueError(f"{name}: guest memory must be a positive multiple of 4K")
-        if image.size() > mem_size:
-            raise ImageError(f"{name}: the image needs {image.size()} bytes; the guest has "
-                             f"{mem_size} (use --mem)")
+        if image.too_big(mem_size):
+            raise ImageError(f"guest {name}: {image.too_big(mem_size)}")
         self.name = name
         self.image = image
         self.mem_size = mem_size

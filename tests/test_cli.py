@@ -77,7 +77,7 @@ def test_empty_file(tmp_path):
     f = tmp_path / "x.img"
     f.write_bytes(b"")
     st, _, err = hv("run", f)
-    assert st == 1 and "empty" in err
+    assert st == 2 and f"{f}: the file is empty" in err and "nothing to assemble" not in err
 
 
 def test_truncated_image(tmp_path):

@@ -243,3 +243,46 @@ def test_ctrl_c_on_run_and_test_says_what_happened(tmp_path):
             continue
         assert p.returncode == 130, errs.decode()
         assert b"hv: interrupted (Ctrl-C) after " in errs
+
+
+HOSTS = [
+    ("host = 5\n", "h.toml:1: [host]: must be a table, not a whole number"),
+    ("[host]\nslice = true\n", "h.toml:2: [host] slice: must be a whole number, not true or false"),
+    ('[[guest]]\nimage = "IMG"\nweight = 2.5\n',
+     "h.toml:3: guest 1: weight: must be a whole number, not a decimal number"),
+    ('[[guest]]\nimage = "IMG"\nweight = [2]\n', "h.toml:3: guest 1: weight: must be a whole number, not a list"),
+    ('[[guest]]\nimage = "IMG"\nname = {a=1}\n', "h.toml:3: guest 1: name: must be text, not a table"),
+    ('[[guest]]\nimage = "IMG"\ndisk = 5\n', "h.toml:3: guest 1: disk: must be text, not a whole number"),
+    ('[[guest]]\nimage = "IMG"\n\n[[guest]]\nimage = "IMG"\ncolour = "red"\n',
+     "h.toml:6: guest 2: colour: unknown setting"),
+    ('[host]\nspeed = 1\n', "h.toml:2: [host] speed: unknown setting"),
+    ('[[guest]]\nimage = "IMG"\nname = "../escaped"\n', "h.toml:3: guest name '../escaped'"),
+]
+
+
+@pytest.mark.parametrize("toml,message", HOSTS)
+def test_host_files_are_checked_against_a_schema(tmp_path, toml, message):
+    f = tmp_path / "h.toml"
+    f.write_text(toml.replace("IMG", str(ROOT / "guests" / "hello.s")))
+    st, out, errs = hv("boot", "--host", f)
+    assert st == 2 and out == ""
+    assert message.replace("h.toml", str(f)) in errs, errs
+
+
+def test_small_usage_errors_say_what_is_wrong(tmp_path):
+    st, _, errs = hv("asm", tmp_path / "missing.s")
+    assert st == 2 and "missing.s: no such file" in errs
+    st, out, _ = hv("lockstep", "guests/hostile/spin.s", "--max-steps", "1000")
+    assert st == 124 and "no divergence" in out
+    st, _, errs = hv("boot", "guests/hello.s", "--trace-kind", "emulate")
+    assert st == 2 and "--trace-kind selects what --trace writes" in errs
+    st, _, errs = hv("boot", "guests/hello.s", "--trace", "-", "--trace-range", "5-1")
+    assert st == 2 and "LO is above HI" in errs
+    high = tmp_path / "high.s"
+    high.write_text(".org 0xfffffff0\n.word 1\nhalt\n")
+    st, _, errs = hv("run", high)
+    assert st == 2 and f"{high}: a segment at 0xfffffff0" in errs and "--mem" in errs
+    empty = tmp_path / "empty.img"
+    empty.write_bytes(b"")
+    st, _, errs = hv("boot", empty)
+    assert st == 2 and f"{empty}: the file is empty" in errs

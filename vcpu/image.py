@@ -156,6 +156,15 @@ class Image:
             raise ImageError(f"{name}: corrupt image ({end - pos} stray bytes)")
         return img
 
+    def too_big(self, mem_size: int) -> str | None:
+        """Why the image does not fit in `mem_size` bytes of memory, in the user's terms."""
+        top = self.size()
+        if top <= mem_size:
+            return None
+        addr = max((a for a, d in self.segments if a + len(d) > mem_size), default=0)
+        return (f"a segment at 0x{addr:x} reaches 0x{top - 1:x}, past the end of memory "
+                f"({mem_size // 1024} KiB): give more --mem (at most 1G) or load it lower")
+
     def size(self) -> int:
         """Highest address the image occupies, plus one."""
         return max((a + len(d) for a, d in self.segments), default=0)

@@ -261,10 +261,11 @@ def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
 
 
 def run_lockstep_command(path, max_steps: int, mem_size: int = DEFAULT_MEMORY,
-                         out=None) -> int:
+                         out=None, limit_status: int = 0) -> int:
     """`hv lockstep`: run an image on the C and the Python core in lockstep and report.
     `path` is an `Image` or the path of an image file. Returns 0 (no divergence),
-    1 (divergence) or 2 (the native core is not built)."""
+    1 (divergence) or 2 (the native core is not built); `limit_status` when the cores agreed
+    until `max_steps` stopped them (`hv lockstep --max-steps` gives 124, as `hv run` does)."""
     import sys
 
     from .cores import native_available
@@ -279,4 +280,6 @@ def run_lockstep_command(path, max_steps: int, mem_size: int = DEFAULT_MEMORY,
         return 2
     res = lockstep(image, max_steps, mem_size=mem_size)
     print(res.describe(), file=out)
-    return 0 if res.ok else 1
+    if not res.ok:
+        return 1
+    return limit_status if res.stop == "max-steps" else 0

@@ -65,9 +65,8 @@ class Machine:
         from .cores import make_core
         self.image = image
         self.core = make_core(core, mem_size=mem_size)
-        if image.size() > mem_size:
-            raise ImageError(f"the image needs {image.size()} bytes; memory is {mem_size} "
-                             f"(use --mem)")
+        if image.too_big(mem_size):
+            raise ImageError(image.too_big(mem_size))
         image.load_into(self.core.mem)
         boot_state(self.core, image, mem_size)
         self.output = OutputTail()      # bounded: the console streams the rest

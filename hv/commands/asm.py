@@ -24,6 +24,10 @@ def register(sub) -> None:
 def cmd_asm(args) -> int:
     from asm.assembler import assemble_with_records
     from asm.listing import listing
+    if not os.path.exists(args.source):      # a file that cannot be used: 2, as hv run
+        return fail(f"{args.source}: no such file")
+    if os.path.isdir(args.source):
+        return fail(f"{args.source}: is a directory")
     output = args.output or str(Path(args.source).with_suffix(".img"))
     if os.path.abspath(output) == os.path.abspath(args.source):
         return fail(f"{output}: the image would overwrite the source (use -o)")

@@ -78,6 +78,12 @@ def host_memory(text: str) -> int:
 
 
 def cmd_boot(args) -> int:
+    filters = [f"--{k.replace('_', '-')}" for k in ("trace_guest", "trace_kind", "trace_cause",
+                                                      "trace_insn", "trace_range", "trace_last")
+               if getattr(args, k, None)]
+    if filters and not args.trace:
+        raise ValueError(f"{filters[0]} selects what --trace writes: give --trace FILE "
+                         "(or --trace - for a live view)")
     if args.incoming:
         from ..mobility import incoming_command
         return incoming_command(args)

@@ -1,7 +1,7 @@
 """`hv lockstep IMAGE|SOURCE.s`: both cores side by side, compared after every step."""
 from __future__ import annotations
 
-from ..common import add_machine_args, load_program
+from ..common import EXIT_MAX_STEPS, add_machine_args, load_program
 
 
 def register(sub) -> None:
@@ -13,5 +13,6 @@ def register(sub) -> None:
 
 def cmd_lockstep(args) -> int:
     from vcpu.lockstep import run_lockstep_command
+    limit = EXIT_MAX_STEPS if args.max_steps is not None else 0
     return run_lockstep_command(load_program(args.program), args.max_steps or 1_000_000,
-                                args.mem)
+                                args.mem, limit_status=limit)

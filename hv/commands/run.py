@@ -30,8 +30,12 @@ def cmd_run(args) -> int:
     from vcpu.machine import Machine
     image = load_program(args.program)
     check_repo_arg(args)
-    m = Machine(image, mem_size=args.mem, core=args.core, console_write=stdout_write,
-                console_input=console_input(args), disk=args.disk)
+    from vcpu.image import ImageError
+    try:
+        m = Machine(image, mem_size=args.mem, core=args.core, console_write=stdout_write,
+                    console_input=console_input(args), disk=args.disk)
+    except ImageError as e:
+        raise ImageError(f"{args.program}: {e}") from None
     attach_repo_from_args(m, args, stderr_note())
     from .. import mobility
     points = mobility.install_machine(m, args, {"max_steps": args.max_steps})
