@@ -167,7 +167,7 @@ def test_an_unwritable_console_dir_or_junit_is_found_before_the_run(tmp_path):
 def test_guest_names_cannot_escape_the_console_dir(tmp_path):
     st, out, errs = hv("boot", "guests/hello.s:name=../escaped", "--console-dir",
                        tmp_path / "logs")
-    assert st == 2 and "cannot name a file in --console-dir" in errs
+    assert st == 2 and "guest name '../escaped'" in errs
     assert not (tmp_path / "escaped.log").exists() and out == ""
 
 
