@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         return fail(f"{where}{e.strerror or e}")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:       # before a command's own handling began (e.g. loading)
+        fail("interrupted (Ctrl-C)", EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
 
 
