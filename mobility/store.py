@@ -351,32 +351,24 @@ class Source:
 
 # --- assembling programs as `hv os` does ---------------------------------------------------
 
-def user_include_dirs() -> list[str]:
-    """Where `user.s` lives: the OS's directory in guests/."""
-    here = Path(__file__).resolve().parent.parent / "guests" / "os"
-    return [str(here)] if here.is_dir() else []
-
-
-def load_for_repo(path: str) -> bytes:
-    """An image's bytes: a source assembled with the OS's `user.s` on the include path, or an
-    image file taken as it is (checked first)."""
-    import inspect
-
+def load_for_repo(path: str, assemble=None, strip: bool = False) -> bytes:
+    """An image's bytes: a source assembled by `assemble` (the CLI passes the OS's, which
+    finds `user.s` on the include path), or an image file taken as it is (checked first).
+    `strip` keeps only the entry and the segments (no symbols, no line table)."""
     from asm import assembler, loader
     from vcpu.image import Image
 
     raw = loader.read_program_bytes(path)
     if loader.is_source(path, raw[:4]) and (str(path).endswith(loader.SOURCE_SUFFIXES)
                                             or b"\0" not in raw[:4096]):
-        params = inspect.signature(assembler.assemble_file).parameters
-        kw = {}
-        for key in ("include_path", "include_dirs", "include"):
-            if key in params:
-                kw[key] = user_include_dirs()
-                break
-        return assembler.assemble_file(path, **kw).to_bytes()
-    Image.from_bytes(raw, path)         # refuse a file that is not an image
-    return raw
+        image = (assemble or assembler.assemble_file)(path)
+    else:
+        image = Image.from_bytes(raw, path)         # refuse a file that is not an image
+        if not strip:
+            return raw
+    if strip:
+        image = Image(entry=image.entry, segments=image.segments)
+    return image.to_bytes()
 
 
 def parse_tcp(spec: str) -> tuple[str, int]:

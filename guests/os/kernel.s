@@ -199,5 +199,6 @@
 .include "kernel/proc.s"
 .include "kernel/thread.s"
 .include "kernel/sys.s"
+.include "kernel/repo.s"           ; exec's second chance: the code repository
 .include "../lib/io.s"
 .include "kernel/data.s"

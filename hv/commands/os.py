@@ -98,8 +98,14 @@ def program_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def build_disk(programs: list[tuple[str, bytes, int]], verbose: bool = False) -> bytes:
-    """The disk image: programs as (name, bytes from USER_BASE, entry)."""
+REPO_SPARE = 2048                # free sectors (1 MiB) for programs fetched from a repository
+
+
+def build_disk(programs: list[tuple[str, bytes, int]], verbose: bool = False,
+               spare_sectors: int = 0) -> bytes:
+    """The disk image: programs as (name, bytes from USER_BASE, entry). With spare sectors
+    (`--repo`), the directory has room for MAX_PROGRAMS entries and the disk ends in that
+    much free space, where the kernel caches the programs it fetches (kernel/repo.s)."""
     if not programs:
         raise OSError_("no programs")
     if len(programs) > MAX_PROGRAMS:
@@ -113,6 +119,8 @@ def build_disk(programs: list[tuple[str, bytes, int]], verbose: bool = False) ->
             raise OSError_(f"two programs are named {name!r}")
         seen.add(name)
     dir_sectors = -(-len(programs) * 32 // SECTOR)
+    if spare_sectors:
+        dir_sectors = MAX_PROGRAMS * 32 // SECTOR
     header = MAGIC + struct.pack("<5I", VERSION, 1 if verbose else 0, len(programs), 1,
                                  dir_sectors)
     directory = bytearray()
@@ -125,7 +133,7 @@ def build_disk(programs: list[tuple[str, bytes, int]], verbose: bool = False) ->
         data += padded
         next_sector += len(padded) // SECTOR
     disk = header.ljust(SECTOR, b"\0") + bytes(directory).ljust(dir_sectors * SECTOR, b"\0")
-    return disk + bytes(data)
+    return disk + bytes(data) + bytes(spare_sectors * SECTOR)
 
 
 def load_programs(paths: list[str]) -> list[tuple[str, bytes, int]]:
@@ -155,13 +163,22 @@ class Result:
 def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
            input: bytes = b"", max_steps: int | None = None, mem: int = DEFAULT_MEM,
            verbose: bool = False, console_write=None, console_input=None,
-           disk_path: str | None = None, quantum: int | None = None) -> Result:
-    """Boot the OS with `programs` (paths, or (name, bytes, entry) triples) on its disk."""
+           disk_path: str | None = None, quantum: int | None = None,
+           repo: str | None = None, repo_timeout: float | None = None,
+           repo_note=None) -> Result:
+    """Boot the OS with `programs` (paths, or (name, bytes, entry) triples) on its disk.
+    With `repo` (a directory or an http:// URL), exec fetches the programs the disk lacks."""
     from vcpu.devices import ConsoleInput
     progs = [p if isinstance(p, tuple) else None for p in programs]
     if any(p is None for p in progs):
         progs = load_programs([p for p in programs])
-    disk = build_disk(progs, verbose)
+    disk = build_disk(progs, verbose, REPO_SPARE if repo else 0)
+    attach = None
+    if repo:
+        from mobility.repodev import attach_repo
+
+        def attach(platform):
+            attach_repo(platform, repo, timeout=repo_timeout, note=repo_note)
     cin = console_input or ConsoleInput(input)
     tmp = None
     if disk_path is None:
@@ -177,10 +194,13 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
         if quantum is not None:
             extra["quantum"] = quantum
         if hv:
-            return _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra)
+            return _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra,
+                           attach)
         from vcpu.machine import Machine
         m = Machine(kernel, mem_size=mem, core=core, console_write=console_write,
                     console_input=cin, disk=disk_path, **extra)
+        if attach:
+            attach(m)
         out = m.run(max_steps)
         return Result(out.kind, out.status, bytes(m.output), out.message, out.icount)
     finally:
@@ -191,7 +211,7 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
                 pass
 
 
-def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra):
+def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, attach=None):
     from hypervisor.host import Host, frames_needed
     from vcpu.isa import PAGE_SIZE
     host = Host(frames_needed(mem) * PAGE_SIZE)
@@ -199,6 +219,8 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra):
                   console_write=(lambda vm_, data: console_write(data)) if console_write
                   else (lambda vm_, data: None),
                   console_input=cin, disk=disk_path, **extra)
+    if attach:
+        attach(vm)
     host.run(max_steps=max_steps)
     return Result(vm.stop_kind, vm.status, bytes(vm.output), vm.reason, vm.core.icount,
                   stats=vm)
@@ -229,6 +251,8 @@ def register(sub) -> None:
                    help="let the kernel report what it does ([os] lines)")
     p.add_argument("--stats", action="store_true",
                    help="with --hv: the hypervisor's statistics on stderr")
+    from mobility.cli import add_repo_args
+    add_repo_args(p)
     p.add_argument("--pack", metavar="DISK",
                    help="only write the OS's disk image to DISK (the format in docs/os.md)")
     p.set_defaults(func=main)
@@ -244,9 +268,12 @@ def main(args) -> int:
         if args.pack:
             Path(args.pack).write_bytes(build_disk(progs, args.os_verbose))
             return 0
+        from mobility.cli import check_repo_arg, stderr_note
+        check_repo_arg(args)
         res = run_os(progs, hv=args.hv, core=args.core, cpus=args.cpus,
                      max_steps=args.max_steps, mem=args.mem, verbose=args.os_verbose,
-                     console_write=stdout_write, console_input=console_input(args))
+                     console_write=stdout_write, console_input=console_input(args),
+                     repo=args.repo, repo_timeout=args.repo_timeout, repo_note=stderr_note())
     except OSError_ as e:
         raise ValueError(str(e)) from None
     sys.stdout.flush()

@@ -14,11 +14,13 @@ def cmd_add(args) -> int:
     from asm.errors import AsmError
     from vcpu.image import ImageError
     from mobility import store
+
+    from .os import assemble_user        # user.s on the include path, as hv os does
     images = []
     for path in args.programs:
         name = args.name if args.name else store.program_name(path)
         try:
-            images.append((path, name, store.load_for_repo(path)))
+            images.append((path, name, store.load_for_repo(path, assemble_user, args.strip)))
         except AsmError as e:
             print(str(e), file=sys.stderr)
             return 1
@@ -93,6 +95,9 @@ def register(subparsers) -> None:
     a.add_argument("programs", metavar="PROGRAM", nargs="+",
                    help="sources (.s, assembled with the OS's user.s on the include path) or images")
     a.add_argument("--name", help="store under this name instead of the file's base name")
+    a.add_argument("--strip", action="store_true",
+                   help="store only the code and data (no symbols or line table): smaller "
+                   "images, for the OS's exec (it fetches images up to 16 KiB)")
     a.set_defaults(func=cmd_add)
     ls = sub.add_parser("list", help="the programs, versions and hashes of a repository")
     ls.add_argument("dir", metavar="DIR")

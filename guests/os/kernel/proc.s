@@ -372,6 +372,7 @@ exec_lookup:
     li   r1, exec_name_buf
     call find_program
     beq  r1, r0, exec_not_found
+exec_found:
     mov  r8, r1                 ; r8 = the directory entry
     li   r2, exec_space
     call load_program
@@ -429,10 +430,12 @@ exec_regs:
     call newline
     jmp  return_current
 
-; The one place where exec finds no program named so on the disk. (A kernel that can
-; fetch programs from elsewhere would try here before giving up.)
+; The one place where exec finds no program named so on the disk: it asks the code
+; repository (kernel/repo.s) before giving up.
 exec_not_found:
-    li   r1, E_NOPROG
+    li   r1, exec_name_buf
+    call repo_fetch             ; kernel/repo.s: r1 = a new directory entry, or an error
+    bge  r1, r0, exec_found
     jmp  sys_return
 
 ; exit(status): does not return.
