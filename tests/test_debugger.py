@@ -251,4 +251,4 @@ def test_bench_runs_small(capsys):
     from debugger.bench import main
     assert main(["--n", "3000", "--points", "2", "--core", available_kinds()[0]]) == 0
     out = capsys.readouterr().out
-    assert "reverse-continue 2999 instructions back" in out and "recording overhead" in out
+    assert "reverse-continue 2998 instructions back" in out and "recording overhead" in out
