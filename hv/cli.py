@@ -12,8 +12,8 @@ from .common import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, CLIError, f
 
 # The subcommands, in the order `hv --help` lists them: modules of hv.commands, each with
 # `register(subparsers)` that adds its parser and sets `func`.
-COMMANDS = ["asm", "disasm", "run", "boot", "restore", "snapshot", "trace", "test", "lockstep",
-            "bench", "pg", "repo", "os", "debug", "dap"]
+COMMANDS = ["asm", "disasm", "run", "boot", "restore", "snapshot", "monitor", "trace", "test",
+            "lockstep", "bench", "pg", "repo", "os", "debug", "dap"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -159,6 +159,8 @@ def install_guests(host, args, params: dict) -> list:
         vm = pick_guest(host, s.name, f"--migrate-at {s.n}:{s.target}")
         vm.at(s.n, lambda vm, s=s: migrate_now(host, vm, s.target, args, s))
         specs.append(s)
+    if getattr(args, "monitor", None):
+        start_monitor(host, args, params)
     switches = [SnapAt(None, n, "") for n in getattr(args, "switch_core_at", []) or []]
     for s in switches:
         for vm in host.vms:
@@ -266,3 +268,15 @@ class _GrowingHost:
 
     def __getattr__(self, name):
         return getattr(self._host, name)
+
+
+def start_monitor(host, args, params):
+    """--monitor unix:PATH: the QMP-shaped monitor, closed (socket removed) at exit."""
+    import atexit
+    from hypervisor.monitor import Monitor
+    spec = args.monitor
+    if not spec.startswith("unix:") or len(spec) <= 5:
+        raise ValueError(f"--monitor {spec}: use unix:PATH")
+    mon = Monitor(host, spec[5:], args, params)
+    atexit.register(mon.close)
+    return mon

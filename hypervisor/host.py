@@ -27,6 +27,7 @@ from .vm import VM
 
 M32 = 0xFFFF_FFFF
 LONE_SLICE = 1 << 20
+MONITOR_SLICE = 50_000
 HOST_SLICE = 0.001          # seconds of host time one slice may cost (× weight)
 HOST_LAG = 0.002            # how far a guest's charge may run ahead of the least-charged one
 BUDGET, TRAP = Exit.BUDGET, Exit.TRAP
@@ -47,6 +48,7 @@ class Host:
         self.trace = trace          # None, or an object with .event(vm, kind, **fields)
         self.host_threads = host_threads    # > 1: guests run in parallel (threads.py)
         self.net = None             # a mobility.net.Switch when the guests share a network
+        self.poll = None            # called between slices (the monitor's commands)
 
     def add(self, name, image, **kw) -> VM:
         vm = VM(name, image, self.pool, **kw)
@@ -61,6 +63,8 @@ class Host:
             from .threads import run_threaded
             return run_threaded(self, threads, slice_, max_steps)
         while True:
+            if self.poll is not None:
+                self.poll()
             runnable = [vm for vm in self.vms if vm.running]
             if not runnable:
                 return
@@ -81,6 +85,8 @@ class Host:
                     vm.stats.waited += 1          # its share of host time is spent
                     continue
                 budget = LONE_SLICE if alone else slice_ * vm.weight
+                if self.poll is not None:
+                    budget = min(budget, MONITOR_SLICE)   # answer the monitor promptly
                 if cap is not None and cap < budget:
                     budget = int(cap)
                 trace = self.trace
