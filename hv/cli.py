@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         return fail(f"{where}{e.strerror or e}")
+    except MemoryError:
+        return fail("out of memory: the host cannot hold this (give less --mem, fewer guests, "
+                    "or a smaller input)")
     except KeyboardInterrupt:       # before a command's own handling began (e.g. loading)
         fail("interrupted (Ctrl-C)", EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED

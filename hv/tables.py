@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from vcpu.isa import CAUSE_TEXT
 
@@ -79,7 +80,7 @@ def stats_table(vms) -> Table:
               pad_edge=False)
     t.add_column("event", no_wrap=True, overflow="ellipsis")
     for vm in vms:
-        t.add_column(vm.name, justify="right", no_wrap=True, overflow="ellipsis")
+        t.add_column(Text(vm.name), justify="right", no_wrap=True, overflow="ellipsis")
     multi = len(vms) > 1
     if multi:
         t.add_column("total", justify="right", no_wrap=True)
@@ -129,7 +130,8 @@ def summary_table(vms) -> Table:
             reason = "--max-steps"          # the count is in the next column
         else:
             reason = vm.reason
-        t.add_row(vm.name, vm.stop_kind or vm.state, reason, f"{vm.core.icount:,}",
+        # Names and reasons are plain text: a guest called [host] keeps its brackets.
+        t.add_row(Text(vm.name), vm.stop_kind or vm.state, Text(reason), f"{vm.core.icount:,}",
                   f"{exits:,}", f"{vm.core.icount / total:.1%}", f"{vm.mem_size // 1024} KiB")
     t.add_row("total", "", "", f"{total:,}", "", "100%",
               f"{sum(vm.mem_size for vm in vms) // 1024} KiB")

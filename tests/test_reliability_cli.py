@@ -291,3 +291,9 @@ def test_small_usage_errors_say_what_is_wrong(tmp_path):
     empty.write_bytes(b"")
     st, _, errs = hv("boot", empty)
     assert st == 2 and f"{empty}: the file is empty" in errs
+
+
+def test_rich_markup_does_not_eat_a_guest_name():
+    st, out, errs = hv("boot", "guests/hello.s:name=[host]", "guests/hello.s", "--stats")
+    assert st == 0 and "[[host]] Hello" in out
+    assert sum("[host]" in line for line in errs.splitlines()) >= 2    # summary row, stats column
