@@ -166,3 +166,19 @@ def test_every_guest_has_a_readme_line_and_a_test():
     for name in PROGRAMS:
         assert f"guests/{name}" in readme, name
         assert name.removesuffix(".s") in {n.split("-")[0] for n in CASES}, name
+
+
+def test_hostile_guests_share_their_common_blocks():
+    """The identity map, the fault report and the disk routines are written once, in
+    guests/lib/, not copied into each hostile guest (their expected outputs are checked in
+    tests/test_isolation.py)."""
+    hostile = GUESTS / "hostile"
+    for name in ("bad_pte", "pt_edit", "straddle", "dma", "frame_sweep"):
+        text = (hostile / f"{name}.s").read_text()
+        assert "IDENTITY_MAP PT_LOW" in text and "\nident:" not in text, name
+    for name in ("bad_pte", "pt_edit"):
+        text = (hostile / f"{name}.s").read_text()
+        assert '.include "../lib/fault.s"' in text and "\non_fault:" not in text, name
+    for name in ("dma", "disk_wrap"):
+        text = (hostile / f"{name}.s").read_text()
+        assert '.include "../lib/disk.s"' in text and "\ncs_loop:" not in text, name

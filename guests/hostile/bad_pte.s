@@ -26,23 +26,16 @@
 .equ W, 2
 .equ U, 4
 
+.include "../lib/paging.s"
+
 .entry boot
 
 boot:
-    li   r1, on_fault
+    li   r1, report_fault
     mtcr evec, r1
     li   r7, 0x5a5a5a5a         ; what the stores try to write
 
-    ; identity map of the 16 pages the guest has
-    li   r2, 0
-    li   r3, 16
-ident:
-    shl  r4, r2, 12
-    or   r4, r4, P | W
-    shl  r5, r2, 2
-    st   r4, [r5 + PT_LOW]
-    add  r2, r2, 1
-    blt  r2, r3, ident
+    IDENTITY_MAP PT_LOW, 16        ; the 16 pages the guest has, at their own addresses
 
     ; the hostile table: 0x400000 + n * 0x1000 -> bad frame n
     li   r2, 0
@@ -148,20 +141,7 @@ probe_fetch:
 probe_done:
     ret
 
-on_fault:
-    push r1
-    li   r1, s_fault
-    call puts
-    mfcr r1, cause
-    call print_uint
-    li   r1, s_badaddr
-    call puts
-    mfcr r1, badaddr
-    call print_hex
-    call newline
-    pop  r1
-    mtcr epc, r10               ; resume at the next step (PKM = 1: back to the kernel)
-    iret
+.include "../lib/fault.s"          ; report_fault: print the fault, resume at r10
 
 bad_frames:
     .word 0x00010000 | P | W | U
@@ -184,8 +164,6 @@ s_on:       .asciz "paging on\n"
 s_probe:    .asciz "probe "
 s_read_ok:  .asciz "  read ok: "
 s_write_ok: .asciz "  write ok\n"
-s_fault:    .asciz "  fault: cause "
-s_badaddr:  .asciz " badaddr "
 s_dir2:     .asciz "ptbr -> a second directory in the guest's data\n"
 s_unaligned: .asciz "ptbr unaligned (PDIR | 0xfff)\n"
 s_done:     .asciz "bad_pte done\n"

@@ -36,65 +36,65 @@ boot:
     li   r13, 1
     li   r14, CMD_WRITE
     li   r1, s_sane_write
-    call request
+    call disk_request
 
     li   r1, s_sector_x512      ; 0x00800000 * 512 = 2^32 -> byte 0 if it wrapped
     li   r11, 0x00800000
     li   r12, buf_b
     li   r13, 1
     li   r14, CMD_READ
-    call request
+    call disk_request
     li   r1, s_sector_top       ; sector + count = 2^32 -> 0 if it wrapped
     li   r11, 0xffffffff
     li   r13, 1
-    call request
+    call disk_request
     li   r1, s_sector_top2      ; sector + count = 2^32 + 1 -> 1 if it wrapped
     li   r13, 2
-    call request
+    call disk_request
     li   r1, s_count_top        ; count 0xffffffff: 1 + count wraps to 0
     li   r11, 1
     li   r13, 0xffffffff
-    call request
+    call disk_request
     li   r1, s_count_x512       ; count * 512 = 2^32 -> a length of 0 if it wrapped
     li   r11, 0
     li   r13, 0x00800000
-    call request
+    call disk_request
     li   r1, s_count_x512w      ; the same as a write
     li   r14, CMD_WRITE
-    call request
+    call disk_request
 
     li   r1, s_addr_wrap        ; address + 512 = 2^32 -> 0 if it wrapped
     li   r11, 0
     li   r12, 0xfffffe00
     li   r13, 1
     li   r14, CMD_READ
-    call request
+    call disk_request
     li   r1, s_addr_wrapw       ; the same as a write: would copy memory 0.. to the disk
     li   r14, CMD_WRITE
-    call request
+    call disk_request
     li   r1, s_addr_top
     li   r12, 0xffffffff
     li   r14, CMD_READ
-    call request
+    call disk_request
     li   r1, s_addr_end         ; 0xff00 + 512: half inside, half outside
     li   r12, 0xff00
-    call request
+    call disk_request
     li   r1, s_addr_past        ; the first byte past memory
     li   r12, 0x10000
-    call request
+    call disk_request
     li   r1, s_count0_past      ; nothing to move, but the address is outside
     li   r12, 0xffffffff
     li   r13, 0
-    call request
+    call disk_request
     li   r1, s_count0_end       ; nothing to move, at the very end of memory
     li   r12, 0x10000
     li   r13, 0
-    call request
+    call disk_request
     li   r1, s_bogus
     li   r12, buf_b
     li   r13, 1
     li   r14, CMD_BOGUS
-    call request
+    call disk_request
 
     ; nothing may have moved: buf_b and the bytes at 0xff00 are still zero ...
     li   r1, s_sum_b
@@ -117,7 +117,7 @@ boot:
     li   r12, buf_b
     li   r13, 1
     li   r14, CMD_READ
-    call request
+    call disk_request
     li   r1, s_sum_b
     call puts
     li   r1, buf_b
@@ -134,48 +134,7 @@ boot:
     call newline
     halt
 
-; request: print the label at r1, issue (sector r11, address r12, count r13, command r14)
-; and print the status.
-request:
-    call puts
-    out  0x30, r11
-    out  0x31, r12
-    out  0x32, r13
-    out  0x33, r14
-    in   r1, 0x33
-    push r1
-    li   r1, s_status
-    call puts
-    pop  r1
-    call print_uint
-    call newline
-    ret
-
-; checksum: r1 = a rolling sum of r2 bytes at r1 (r1 + byte, rotated) -- 0 for all zeroes
-checksum:
-    push r2
-    push r3
-    push r4
-    push r5
-    mov  r3, r1
-    li   r1, 0
-cs_loop:
-    li   r4, 0
-    beq  r2, r4, cs_done
-    ldb  r4, [r3]
-    shl  r5, r1, 5
-    shr  r1, r1, 27
-    or   r1, r1, r5
-    add  r1, r1, r4
-    add  r3, r3, 1
-    sub  r2, r2, 1
-    jmp  cs_loop
-cs_done:
-    pop  r5
-    pop  r4
-    pop  r3
-    pop  r2
-    ret
+.include "../lib/disk.s"           ; disk_request, checksum
 
 s_size:       .asciz "disk sectors: "
 s_sane_write: .asciz "write sector 0 from buf_a"
@@ -194,7 +153,6 @@ s_addr_past:  .asciz "read to 0x10000"
 s_count0_past: .asciz "read 0 sectors to 0xffffffff"
 s_count0_end: .asciz "read 0 sectors to 0x10000"
 s_bogus:      .asciz "command 7"
-s_status:     .asciz ": status "
 s_sum_b:      .asciz "checksum of buf_b: "
 s_sum_a:      .asciz "checksum of buf_a: "
 s_sum_end:    .asciz "checksum of 0xff00..0xffff: "

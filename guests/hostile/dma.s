@@ -27,21 +27,15 @@
 .equ CMD_READ, 1
 .equ CMD_WRITE, 2
 
+.include "../lib/paging.s"
+
 .entry boot
 
 boot:
     li   sp, 0xe000
     li   r1, on_fault
     mtcr evec, r1
-    li   r2, 0
-    li   r3, 16
-ident:
-    shl  r4, r2, 12
-    or   r4, r4, P | W
-    shl  r5, r2, 2
-    st   r4, [r5 + PT_LOW]
-    add  r2, r2, 1
-    blt  r2, r3, ident
+    IDENTITY_MAP PT_LOW, 16        ; the 16 pages the guest has, at their own addresses
     li   r6, PT_HI
     li   r4, 0x5000 | P | W
     st   r4, [r6]               ; 0x400000 -> 0x5000
@@ -64,7 +58,7 @@ ident:
     li   r13, 2
     li   r14, CMD_WRITE
     li   r1, s_stage
-    call request
+    call disk_request
     li   r1, PDIR
     mtcr ptbr, r1
     li   r1, 0b101
@@ -79,7 +73,7 @@ ident:
     li   r12, PT_HI
     li   r13, 1
     li   r14, CMD_READ
-    call request
+    call disk_request
     tlbflush
     call probe_all
 
@@ -88,7 +82,7 @@ ident:
     li   r12, PDIR
     li   r13, 1
     li   r14, CMD_READ
-    call request
+    call disk_request
     tlbflush
     call probe_all
 
@@ -98,31 +92,31 @@ ident:
     li   r11, 0
     li   r1, s_past
     li   r12, 0x10000
-    call request
+    call disk_request
     li   r1, s_end
     li   r12, 0xff00
     li   r13, 2
-    call request
+    call disk_request
     li   r1, s_top
     li   r12, 0xfffff000
     li   r13, 1
-    call request
+    call disk_request
     li   r1, s_virtual
     li   r12, 0x400000
-    call request
+    call disk_request
     li   r14, CMD_WRITE
     li   r11, 3
     li   r1, s_w_past           ; would copy host memory onto the disk
     li   r12, 0x10000
-    call request
+    call disk_request
     li   r1, s_w_end
     li   r12, 0xff00
     li   r13, 2
-    call request
+    call disk_request
     li   r1, s_w_top
     li   r12, 0xfffff000
     li   r13, 1
-    call request
+    call disk_request
 
     li   r1, s_sum_end          ; nothing arrived at the end of memory
     call puts
@@ -136,7 +130,7 @@ ident:
     li   r12, scratch
     li   r13, 1
     li   r14, CMD_READ
-    call request
+    call disk_request
     li   r1, s_sum_s3
     call puts
     li   r1, scratch
@@ -173,45 +167,7 @@ probe:
 probe_done:
     ret
 
-request:
-    call puts
-    out  0x30, r11
-    out  0x31, r12
-    out  0x32, r13
-    out  0x33, r14
-    in   r1, 0x33
-    push r1
-    li   r1, s_status
-    call puts
-    pop  r1
-    call print_uint
-    call newline
-    ret
-
-checksum:
-    push r2
-    push r3
-    push r4
-    push r5
-    mov  r3, r1
-    li   r1, 0
-cs_loop:
-    li   r4, 0
-    beq  r2, r4, cs_done
-    ldb  r4, [r3]
-    shl  r5, r1, 5
-    shr  r1, r1, 27
-    or   r1, r1, r5
-    add  r1, r1, r4
-    add  r3, r3, 1
-    sub  r2, r2, 1
-    jmp  cs_loop
-cs_done:
-    pop  r5
-    pop  r4
-    pop  r3
-    pop  r2
-    ret
+.include "../lib/disk.s"           ; disk_request, checksum
 
 on_fault:
     push r1
@@ -244,7 +200,6 @@ s_sum_end:  .asciz "checksum of 0xff00..0xffff: "
 s_sum_s3:   .asciz "checksum of sector 3: "
 s_probe:    .asciz "  "
 s_reads:    .asciz " reads "
-s_status:   .asciz ": status "
 s_fault:    .asciz " fault: cause "
 s_badaddr:  .asciz " badaddr "
 s_done:     .asciz "dma done\n"

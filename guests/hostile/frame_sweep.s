@@ -24,21 +24,15 @@
 .equ READ_FAULT, 5
 .equ WRITE_FAULT, 6
 
+.include "../lib/paging.s"
+
 .entry boot
 
 boot:
     li   sp, 0xe000
     li   r1, on_fault
     mtcr evec, r1
-    li   r2, 0
-    li   r3, 16
-ident:
-    shl  r4, r2, 12
-    or   r4, r4, P | W
-    shl  r5, r2, 2
-    st   r4, [r5 + PT_LOW]
-    add  r2, r2, 1
-    blt  r2, r3, ident
+    IDENTITY_MAP PT_LOW, 16        ; the 16 pages the guest has, at their own addresses
     li   r2, 0
     li   r3, NPAGES
 sweep_fill:

@@ -31,20 +31,14 @@
 .equ P, 1
 .equ W, 2
 
+.include "../lib/paging.s"
+
 .entry boot
 
 boot:
-    li   r1, on_fault
+    li   r1, report_fault
     mtcr evec, r1
-    li   r2, 0
-    li   r3, 16
-ident:
-    shl  r4, r2, 12
-    or   r4, r4, P | W
-    shl  r5, r2, 2
-    st   r4, [r5 + PT_LOW]
-    add  r2, r2, 1
-    blt  r2, r3, ident
+    IDENTITY_MAP PT_LOW, 16        ; the 16 pages the guest has, at their own addresses
     li   r6, PT_HI
     li   r4, PT_HI | P | W
     st   r4, [r6]               ; VA_PT   -> the table itself
@@ -161,20 +155,7 @@ say_read:
     call newline
     ret
 
-on_fault:
-    push r1
-    li   r1, s_fault
-    call puts
-    mfcr r1, cause
-    call print_uint
-    li   r1, s_badaddr
-    call puts
-    mfcr r1, badaddr
-    call print_hex
-    call newline
-    pop  r1
-    mtcr epc, r10
-    iret
+.include "../lib/fault.s"          ; report_fault: print the fault, resume at r10
 
 s_start:    .asciz "VA 0x401000 -> frame 0x5000\n"
 s_past:     .asciz "entry -> frame 0x10000 (past memory), tlbflush\n"
@@ -185,8 +166,6 @@ s_ptbr:     .asciz "entry -> frame 0x20000, mtcr ptbr\n"
 s_dir:      .asciz "directory entry -> table at 0x30000 (past memory), tlbflush\n"
 s_dir_back: .asciz "directory entry restored, tlbflush\n"
 s_read:     .asciz "  read "
-s_fault:    .asciz "  fault: cause "
-s_badaddr:  .asciz " badaddr "
 s_done:     .asciz "pt_edit done\n"
 
 .include "../lib/io.s"

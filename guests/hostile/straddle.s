@@ -24,6 +24,8 @@
 .equ W, 2
 .equ LI_OPCODE, 0x02            ; `li rd, imm`: 6 bytes
 
+.include "../lib/paging.s"
+
 .entry boot
 
 boot:
@@ -86,15 +88,7 @@ s7: li   r1, s_fetch_wrap
     jmp  r6
 
 s8: ; --- paging on ------------------------------------------------------------------------
-    li   r2, 0
-    li   r3, 16
-ident:
-    shl  r4, r2, 12
-    or   r4, r4, P | W
-    shl  r5, r2, 2
-    st   r4, [r5 + PT_LOW]
-    add  r2, r2, 1
-    blt  r2, r3, ident
+    IDENTITY_MAP PT_LOW, 16        ; the 16 pages the guest has, at their own addresses
     li   r6, PT_HI
     li   r4, 0x5000 | P | W
     st   r4, [r6]               ; 0x400000 -> 0x5000, writable
