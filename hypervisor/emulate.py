@@ -8,7 +8,7 @@ emulation itself, so it is skipped otherwise).
 """
 from __future__ import annotations
 
-from vcpu.isa import CR, NUM_CRS, STATUS_MASK, Cause, Status, decode, status_on_iret
+from vcpu.isa import CR, NUM_CRS, STATUS_MASK, STORED_CRS, Cause, Status, decode, status_on_iret
 
 M32 = 0xFFFF_FFFF
 KM, IE, PG, PKM, PIE = (int(Status.KM), int(Status.IE), int(Status.PG), int(Status.PKM),
@@ -92,9 +92,11 @@ def emulate_mfcr(vm, f, n):
     cr = f["y"]
     if cr >= NUM_CRS:
         raise Reflect(Cause.ILLEGAL)
+    # cpuid and icount read the vCPU's number and clock before this instruction retires
+    value = vm.vcr[cr] if cr < STORED_CRS else (0 if cr == CR.cpuid else vm.core.icount & M32)
     _retire(vm, n)
-    vm.core.regs[f["x"]] = vm.vcr[cr]
-    return f"mfcr r{f['x']} ← {CR(cr).name} = 0x{vm.vcr[cr]:x}" if vm.tracing else None
+    vm.core.regs[f["x"]] = value
+    return f"mfcr r{f['x']} ← {CR(cr).name} = 0x{value:x}" if vm.tracing else None
 
 
 def emulate_mtcr(vm, f, n):
@@ -103,6 +105,8 @@ def emulate_mtcr(vm, f, n):
         raise Reflect(Cause.ILLEGAL)
     _retire(vm, n)
     value = vm.core.regs[f["y"]]
+    if cr >= STORED_CRS:
+        return f"mtcr {CR(cr).name}: read-only, ignored" if vm.tracing else None
     old = vm.vcr[cr]
     if cr == ST:
         value &= STATUS_MASK

@@ -12,7 +12,8 @@ so the guest kernel cannot tell the difference (Popek & Goldberg's equivalence).
 from __future__ import annotations
 
 from vcpu.machine import fault_text
-from vcpu.isa import CAUSE_TEXT, CR, FAULT_CAUSES, Cause, Irq, Status, status_on_trap
+from vcpu.isa import (CAUSE_TEXT, CR, IRQ_BASE_CAUSE, Cause, Irq, Status, irq_to_deliver,
+                      is_double_fault, status_on_trap)
 
 from .emulate import Reflect, emulate
 
@@ -26,7 +27,7 @@ def deliver(vm, cause: int, epc: int, badaddr: int = 0) -> str:
     """Enter the guest kernel at its `evec`, as the bare CPU would on a trap."""
     v = vm.vcr
     st = v[ST]
-    if cause in FAULT_CAUSES and (epc == v[EV] or (v[EV] == 0 and st & KM)):
+    if is_double_fault(cause, epc, st, v[EV]):
         vm.stop("shutdown", fault_text(cause, epc, badaddr, v[EV]))
         return "guest stopped: " + vm.reason
     v[ST] = status_on_trap(st)
@@ -79,13 +80,10 @@ def inject(vm) -> str | None:
     """Deliver a pending virtual interrupt if the guest's virtual IE allows it."""
     if not vm.vpending or not vm.vcr[ST] & IE:
         return None
-    if vm.vpending & Irq.TIMER:
-        vm.vpending &= ~Irq.TIMER
-        cause = Cause.TIMER
-    else:
-        vm.vpending &= ~Irq.DEVICE
-        cause = Cause.DEVICE
+    bit = irq_to_deliver(vm.vpending)
+    vm.vpending &= ~bit
+    cause = Cause(IRQ_BASE_CAUSE + bit.bit_length() - 1)
     vm.stats.injected[int(cause)] += 1
-    did = deliver(vm, int(cause), vm.core.pc)
+    did = deliver(vm, int(cause), vm.core.pc, vm.vipi_from if bit == Irq.IPI else 0)
     return f"inject {CAUSE_TEXT[cause]} " + did if vm.tracing else "inject"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from vcpu.cores import make_core
 from vcpu.devices import DMAError, OutputTail, standard_devices
 from vcpu.image import Image, ImageError
-from vcpu.isa import NUM_CRS, PAGE_SIZE, SP, Cause, Status
+from vcpu.isa import IRQ_MASK, PAGE_SIZE, SP, STORED_CRS, Cause, Irq, Status
 
 from .shadow import ShadowMMU
 
@@ -59,10 +59,11 @@ class VM:
         self.frames = pool.alloc(mem_size // PAGE_SIZE)
         self.core = make_core(core, memory=pool.mem)
         self.core.host_traps = ALL_TRAPS
-        self.vcr = [0] * NUM_CRS
+        self.vcr = [0] * STORED_CRS
         self.vtimer_period = 0
         self.vtimer_next = 0
         self.vpending = 0
+        self.vipi_from = 0
         self.stats = Stats()
         self.state = "running"         # running | stopped
         self.stop_kind = ""            # poweroff | max-steps | shutdown | wfi | error
@@ -147,7 +148,12 @@ class VM:
         self.vtimer_next = self.core.icount + self.vtimer_period
 
     def raise_irq(self, bits: int) -> None:
-        self.vpending |= bits & 3
+        self.vpending |= bits & IRQ_MASK
+
+    def send_ipi(self, target: int) -> None:
+        if target < 1 and not self.vpending & Irq.IPI:     # one vCPU: only vCPU 0 exists
+            self.vpending |= Irq.IPI
+            self.vipi_from = 0
 
     def power_off(self, status: int) -> None:
         self.stop("poweroff", "powered off", status & M32)

@@ -32,7 +32,7 @@
 #include "opcodes.h"
 #include "core.h"
 
-_Static_assert(NUM_CRS == 7, "struct hv_cpu.cr must have NUM_CRS entries (opcodes.h)");
+_Static_assert(NUM_STORED_CRS == 7, "struct hv_cpu.cr must have NUM_STORED_CRS entries (opcodes.h)");
 _Static_assert(HV_TLB_ENTRIES == 64, "struct hv_cpu.tlb must have HV_TLB_ENTRIES entries");
 _Static_assert(HV_PAGE_SIZE == 4096, "the page size is 4 KiB");
 
@@ -193,6 +193,22 @@ static NOINLINE int load_slow(struct hv_cpu *c, uint32_t va, unsigned n, uint32_
     return 0;
 }
 
+/* xchg off the fast path: the word's bytes translated as a store, then swapped */
+static NOINLINE int xchg_slow(struct hv_cpu *c, uint32_t va, uint32_t v, uint32_t *old)
+{
+    uint32_t pa[4];
+    int f = span(c, va, 4, K_WRITE, pa);
+    if (f)
+        return f;
+    uint32_t o = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        o |= (uint32_t)c->mem[pa[i]] << (8 * i);
+        c->mem[pa[i]] = (uint8_t)(v >> (8 * i));
+    }
+    *old = o;
+    return 0;
+}
+
 static NOINLINE int store_slow(struct hv_cpu *c, uint32_t va, unsigned n, uint32_t v)
 {
     uint32_t pa[4];
@@ -245,7 +261,8 @@ static NOINLINE int take_trap(struct hv_cpu *c, uint32_t cause, uint32_t epc, ui
         return EXIT_TRAP;
     }
     uint32_t st = cr[CR_STATUS];
-    if (is_fault(cause) && (epc == cr[CR_EVEC] || (cr[CR_EVEC] == 0 && (st & ST_KM)))) {
+    /* the one shutdown (isa.is_double_fault): a kernel-mode fault of the instruction at evec */
+    if (is_fault(cause) && (st & ST_KM) && epc == cr[CR_EVEC]) {
         c->pc = epc;
         clear_exit(c, EXIT_SHUTDOWN);
         c->exit_cause = cause;
@@ -451,6 +468,21 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     OPCASE(ST) { STORE(R[FY] + IMM2, 4, R[FX], 6); NEXT(6); }
     OPCASE(STH) { STORE(R[FY] + IMM2, 2, R[FX], 6); NEXT(6); }
     OPCASE(STB) { STORE(R[FY] + IMM2, 1, R[FX], 6); NEXT(6); }
+    OPCASE(XCHG) {
+        uint32_t va = R[FY] + IMM2, v = R[FX], old;
+        uint8_t *p = fast_ptr(c, M, msize, pg, ureq | W_BIT, va, 4);
+        if (LIKELY(p != NULL)) {
+            old = ld32(p);
+            st32(p, v);
+        } else {
+            int f = xchg_slow(c, va, v, &old);
+            INVALIDATE();
+            if (f)
+                FAULT((uint32_t)f, c->fault_addr, 6);
+        }
+        R[FX] = old;
+        NEXT(6);
+    }
 
     BRANCH(BEQ, a == b)
     BRANCH(BNE, a != b)
@@ -554,7 +586,7 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
         uint32_t n = FY;
         if (n >= NUM_CRS)
             FAULT(CAUSE_ILLEGAL, 0, 2);
-        R[FX] = c->cr[n];
+        R[FX] = n < NUM_STORED_CRS ? c->cr[n] : n == CR_CPUID ? c->cpuid : (uint32_t)ic;
         NEXT(2);
     }
     OPCASE(MTCR) {
@@ -562,6 +594,8 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
         uint32_t n = FX;
         if (n >= NUM_CRS)
             FAULT(CAUSE_ILLEGAL, 0, 2);
+        if (n >= NUM_STORED_CRS)          /* cpuid and icount are read-only */
+            NEXT(2);
         uint32_t v = R[FY];
         if (n == CR_STATUS) {
             v &= ST_MASK;
@@ -609,15 +643,11 @@ boundary:
         c->timer_next += c->timer_period;
     }
     if (c->pending && (c->cr[CR_STATUS] & ST_IE)) {
-        uint32_t cause;
-        if (c->pending & IRQ_TIMER) {
-            c->pending &= ~(uint32_t)IRQ_TIMER;
-            cause = CAUSE_TIMER;
-        } else {
-            c->pending &= ~(uint32_t)IRQ_DEVICE;
-            cause = CAUSE_DEVICE;
-        }
-        r = take_trap(c, cause, pc, 0, NULL, 0);
+        /* the lowest pending cause first: bit k of pending is cause IRQ_BASE_CAUSE + k */
+        uint32_t bit = c->pending & (0u - c->pending) & IRQ_MASK;
+        uint32_t cause = IRQ_BASE_CAUSE + (bit == IRQ_TIMER ? 0u : bit == IRQ_DEVICE ? 1u : 2u);
+        c->pending &= ~bit;
+        r = take_trap(c, cause, pc, bit == IRQ_IPI ? c->ipi_from : 0, NULL, 0);
         if (r >= 0) {
             c->icount = ic;
             return r;

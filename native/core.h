@@ -23,11 +23,13 @@ struct hv_tlb_entry {
 struct hv_cpu {
     uint32_t regs[16];
     uint32_t pc;
-    uint32_t cr[7];
+    uint32_t cr[7];           /* the stored control registers (cpuid, icount are computed) */
     uint64_t icount;          /* retired instructions */
     uint64_t timer_next;      /* icount at which the timer is next due */
     uint32_t timer_period;    /* 0 = timer off */
-    uint32_t pending;         /* pending interrupts: bit 0 timer, bit 1 device */
+    uint32_t pending;         /* pending interrupts: bit 0 timer, 1 device, 2 IPI */
+    uint32_t ipi_from;        /* the sender of the pending IPI (its badaddr) */
+    uint32_t cpuid;           /* this CPU's number (control register cpuid) */
     uint32_t host_traps;      /* bit c set: a trap with cause c exits to the host */
     uint32_t mem_size;
     uint8_t *mem;

@@ -145,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         a->cr[CR_EVEC] = msize ? a->cr[CR_EVEC] % msize : 0;
     a->timer_period = h.timer_period % 64;
     a->timer_next = h.timer_next % 64;
-    a->pending = h.pending & 3;
+    a->pending = h.pending & IRQ_MASK;
     if (h.host_trap_cause)
         a->host_traps = 1u << (h.host_trap_cause % 18);
     if (h.flags & 2) {                               /* a prefilled (maybe inconsistent) TLB */

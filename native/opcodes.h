@@ -38,6 +38,7 @@ enum hv_opcode {
     OP_ST = 0x34,  /* st rs, [ra + imm] */
     OP_STH = 0x35,  /* sth rs, [ra + imm] */
     OP_STB = 0x36,  /* stb rs, [ra + imm] */
+    OP_XCHG = 0x37,  /* xchg rd, [ra + imm] */
     OP_BEQ = 0x40,  /* beq ra, rb, label */
     OP_BNE = 0x41,  /* bne ra, rb, label */
     OP_BLT = 0x42,  /* blt ra, rb, label */
@@ -86,6 +87,7 @@ enum hv_cause {
     CAUSE_DIVIDE = 8,
     CAUSE_TIMER = 16,
     CAUSE_DEVICE = 17,
+    CAUSE_IPI = 18,
 };
 
 enum hv_status {
@@ -105,12 +107,18 @@ enum hv_cr {
     CR_BADADDR = 4,
     CR_PTBR = 5,
     CR_SCRATCH = 6,
-    NUM_CRS = 7,
+    CR_CPUID = 7,
+    CR_ICOUNT = 8,
+    NUM_CRS = 9,
+    NUM_STORED_CRS = 7,
 };
 
 enum hv_irq {
     IRQ_TIMER = 1,
     IRQ_DEVICE = 2,
+    IRQ_IPI = 4,
+    IRQ_MASK = 7,
+    IRQ_BASE_CAUSE = 16,
 };
 
 enum hv_pte {
@@ -124,6 +132,7 @@ enum hv_pte {
 #define HV_VA_INDEX_MASK 0x3ff
 #define HV_PAGE_OFFSET_MASK 0xfff
 
+#define HV_MAX_CPUS 16
 #define HV_TLB_ENTRIES 64
 #define HV_PAGE_SIZE 4096
 
@@ -132,7 +141,7 @@ static const unsigned char hv_length[256] = {
     0, 1, 6, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0,
     6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 0, 0, 0,
-    6, 6, 6, 0, 6, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    6, 6, 6, 0, 6, 6, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0,
     6, 6, 6, 6, 6, 6, 0, 0, 5, 2, 5, 2, 1, 0, 0, 0,
     2, 2, 0, 0, 0, 0, 0, 0, 5, 1, 0, 0, 0, 0, 0, 0,
     1, 1, 3, 3, 1, 1, 1, 2, 2, 1, 0, 0, 0, 0, 0, 0,
@@ -205,6 +214,7 @@ static const unsigned char hv_privileged[256] = {
     X(ST, 0x34, 6) \
     X(STH, 0x35, 6) \
     X(STB, 0x36, 6) \
+    X(XCHG, 0x37, 6) \
     X(BEQ, 0x40, 6) \
     X(BNE, 0x41, 6) \
     X(BLT, 0x42, 6) \

@@ -62,8 +62,11 @@ main:
 
 FAULTING = """.entry main
 main:
+    li   r1, bad
+    mtcr evec, r1         ; the handler is the faulting instruction itself
     li   r1, 0
-    div  r1, r1, r1       ; divide by zero in kernel mode with no evec: the machine stops
+bad:
+    div  r1, r1, r1       ; divide by zero in kernel mode at evec: the machine stops
 """
 
 # A guest that misbehaves on the console: control characters in its output and in a test

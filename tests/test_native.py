@@ -226,7 +226,7 @@ def test_privileged_in_user_mode_traps(make, name):
 def test_illegal_opcodes_and_bad_control_register(make):
     handler = 0x300
     for code, length in ((bytes([0x00]), 0), (bytes([0x1D, 0, 0]), 0), (bytes([0xFF]), 0),
-                         (E("mfcr", x=1, y=7), 2), (E("mtcr", x=15, y=1), 2)):
+                         (E("mfcr", x=1, y=9), 2), (E("mtcr", x=15, y=1), 2)):
         core = boot(make, code, evec=handler)
         core.host_traps = 1 << Cause.ILLEGAL
         ex = core.run(10)
@@ -236,7 +236,12 @@ def test_illegal_opcodes_and_bad_control_register(make):
 
 
 def test_shutdown_rules(make):
-    # kernel fault with evec = 0
+    # a kernel fault with evec = 0 enters the handler at 0 (brief §2: whatever evec holds)
+    core = boot(make, prog(E("nop"), bytes([0xEE])), at=0)
+    assert core.run(2).reason == Exit.BUDGET     # nop; illegal at 1 -> evec 0; nop again
+    assert core.pc == 1 and core.cr[CAU] == Cause.ILLEGAL and core.cr[EPC] == 1
+    assert core.cr[ST] == KM | PKM and core.icount == 2
+    # ... and whatever sits at 0 then faulting at evec in kernel mode is the one shutdown
     core = boot(make, bytes([0xEE]))
     ex = core.run(10)
     assert ex == VMExit(Exit.SHUTDOWN, cause=Cause.ILLEGAL, epc=0, badaddr=0)
@@ -252,6 +257,22 @@ def test_shutdown_rules(make):
     core = boot(make, prog(E("nop"), E("cli")), status=0)
     assert core.run(2).reason == Exit.BUDGET      # nop, cli faults -> 0, nop again
     assert core.pc == 1 and core.cr[CAU] == Cause.PRIVILEGED and core.cr[EPC] == 1
+
+
+def test_user_fault_at_evec_is_an_ordinary_fault(make):
+    # A user program that jumps to the handler's address: `cli` there faults in user mode
+    # (privileged) and enters the handler at that same address, now in kernel mode.
+    handler = 0x100
+    code = prog(E("jmp_i", imm=handler))
+    core = boot(make, code, status=0, evec=handler)
+    core.mem[handler:handler + 2] = prog(E("cli"), HALT)
+    ex = core.run(10)
+    assert ex.reason == Exit.HALT
+    assert core.cr[CAU] == Cause.PRIVILEGED and core.cr[EPC] == handler
+    assert core.cr[ST] == KM and core.icount == 3       # jmp, cli (kernel), halt
+    # in kernel mode the same fault is the double fault
+    core = boot(make, bytes([0xEE]), evec=0)
+    assert core.run(5).reason == Exit.SHUTDOWN
 
 
 def test_host_traps(make):
@@ -442,7 +463,10 @@ def test_pc_outside_memory(make):
     core = boot(make, b"", mem_size=4096)
     core.pc = 5000
     ex = core.run(5)
-    assert ex == VMExit(Exit.SHUTDOWN, cause=Cause.PAGE_FAULT_FETCH, epc=5000, badaddr=5000)
+    # the fetch fault enters evec = 0, where the zero byte is an undefined opcode: a fault
+    # at evec in kernel mode
+    assert ex == VMExit(Exit.SHUTDOWN, cause=Cause.ILLEGAL, epc=0, badaddr=0)
+    assert core.cr[CAU] == Cause.PAGE_FAULT_FETCH and core.cr[BAD] == 5000
 
 
 def test_walk_outside_memory(make):
@@ -451,6 +475,7 @@ def test_walk_outside_memory(make):
     core.cr[PTBR] = 0x10000
     core.cr[ST] = KM | PG
     core.pc = 0x100
+    core.cr[EV] = 0x100            # the fetch fault at the vector itself stops the machine
     ex = core.run(5)
     assert ex == VMExit(Exit.SHUTDOWN, cause=Cause.PAGE_FAULT_FETCH, epc=0x100, badaddr=0x100)
     # a directory entry pointing outside memory
@@ -656,6 +681,7 @@ def test_walk_reads_entry_past_end_of_memory(make):
     core.cr[PTBR] = 0x1000
     core.cr[ST] = KM | PG
     core.pc = 0x123
+    core.cr[EV] = 0x123
     ex = core.run(5)
     assert ex == VMExit(Exit.SHUTDOWN, cause=Cause.PAGE_FAULT_FETCH, epc=0x123, badaddr=0x123)
 

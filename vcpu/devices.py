@@ -9,6 +9,8 @@ hypervisor), so the same device model serves both:
     platform.dma_read(gpa, n) -> bytes / dma_write(gpa, data)   guest-physical memory;
                                       raise DMAError outside the guest's memory
     platform.power_off(status)        stop the machine
+    platform.send_ipi(cpu)            an inter-processor interrupt from the CPU doing the I/O
+                                      to CPU `cpu` (ignored when there is no such CPU)
 """
 from __future__ import annotations
 
@@ -211,6 +213,18 @@ class Timer(Device):
         self.platform.set_timer(value)
 
 
+class IPI(Device):
+    """`out 0x21, rX`: an inter-processor interrupt to CPU rX (brief §11)."""
+    name = "ipi"
+    ports = range(Port.IPI, Port.IPI + 1)
+
+    def __init__(self, platform):
+        self.platform = platform
+
+    def write(self, port: int, value: int) -> None:
+        self.platform.send_ipi(value)
+
+
 class Power(Device):
     name = "power"
     ports = range(Port.POWER, Port.POWER + 1)
@@ -386,10 +400,11 @@ def open_image(path: str):
 
 
 def standard_devices(platform, console_write, console_input=None, disk_path=None) -> Bus:
-    """The machine's fixed devices: console, timer, power and the disk."""
+    """The machine's fixed devices: console, timer, IPI, power and the disk."""
     bus = Bus()
     bus.attach(Console(console_write, console_input))
     bus.attach(Timer(platform))
+    bus.attach(IPI(platform))
     bus.attach(Power(platform))
     bus.attach(Disk(platform, disk_path))
     return bus

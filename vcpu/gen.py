@@ -44,9 +44,12 @@ def c_header() -> str:
     out.append("enum hv_cr {")
     out += [f"    CR_{c.name.upper()} = {int(c)}," for c in isa.CR]
     out.append(f"    NUM_CRS = {isa.NUM_CRS},")
+    out.append(f"    NUM_STORED_CRS = {isa.STORED_CRS},")
     out.append("};\n")
     out.append("enum hv_irq {")
     out += [f"    IRQ_{q.name} = {int(q)}," for q in isa.Irq]
+    out.append(f"    IRQ_MASK = {isa.IRQ_MASK},")
+    out.append(f"    IRQ_BASE_CAUSE = {isa.IRQ_BASE_CAUSE},")
     out.append("};\n")
     out.append("enum hv_pte {")
     out += [f"    PTE_{p.name} = {int(p)}," for p in isa.PTE]
@@ -56,6 +59,7 @@ def c_header() -> str:
     out.append(f"#define HV_VA_TABLE_SHIFT {isa.VA_TABLE_SHIFT}")
     out.append(f"#define HV_VA_INDEX_MASK 0x{isa.VA_INDEX_MASK:x}")
     out.append(f"#define HV_PAGE_OFFSET_MASK 0x{isa.PAGE_OFFSET_MASK:x}\n")
+    out.append(f"#define HV_MAX_CPUS {isa.MAX_CPUS}")
     out.append(f"#define HV_TLB_ENTRIES {isa.TLB_ENTRIES}")
     out.append(f"#define HV_PAGE_SIZE {isa.PAGE_SIZE}\n")
     out.append("/* Instruction length by opcode byte; 0 = undefined opcode. */")

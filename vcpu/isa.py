@@ -20,6 +20,8 @@ PAGE_SIZE = 4096
 PAGE_SHIFT = 12
 DEFAULT_MEMORY = 64 * 1024
 TLB_ENTRIES = 64
+MAX_CPUS = 16               # --cpus N: 1..MAX_CPUS (brief §11)
+DEFAULT_QUANTUM = 1000      # --quantum Q: instruction slots per CPU turn
 
 
 class Status(IntEnum):
@@ -53,9 +55,15 @@ class CR(IntEnum):
     badaddr = 4
     ptbr = 5
     scratch = 6
+    cpuid = 7      # read-only: this CPU's number, 0..N-1
+    icount = 8     # read-only: low 32 bits of this CPU's clock (its instruction count)
 
 
-NUM_CRS = len(CR)
+NUM_CRS = len(CR)            # the numbers `mfcr`/`mtcr` accept; larger ones are illegal
+# The control registers a CPU stores (its `cr` list); cpuid and icount are computed when
+# read, and `mtcr` to them is ignored (the instruction still retires).
+STORED_CRS = 7
+READ_ONLY_CRS = frozenset({CR.cpuid, CR.icount})
 
 
 class Cause(IntEnum):
@@ -70,6 +78,7 @@ class Cause(IntEnum):
     DIVIDE = 8
     TIMER = 16
     DEVICE = 17
+    IPI = 18
 
 
 CAUSE_TEXT = {
@@ -83,6 +92,7 @@ CAUSE_TEXT = {
     Cause.DIVIDE: "divide by zero",
     Cause.TIMER: "timer interrupt",
     Cause.DEVICE: "device interrupt",
+    Cause.IPI: "inter-processor interrupt",
 }
 
 # Causes whose epc is the faulting instruction (it re-executes once fixed); the others
@@ -92,16 +102,35 @@ FAULT_CAUSES = frozenset({Cause.PRIVILEGED, Cause.ILLEGAL, Cause.PAGE_FAULT_READ
 
 
 class Irq(IntEnum):
-    """Bits of the pending-interrupt word; the lower bit wins when both are pending."""
-    TIMER = 1 << 0
-    DEVICE = 1 << 1
+    """Bits of the pending-interrupt word, one per interrupt cause in cause order, so that
+    the lowest pending bit is the lowest pending cause: the one delivered first (§11)."""
+    TIMER = 1 << 0     # cause 16
+    DEVICE = 1 << 1    # cause 17
+    IPI = 1 << 2       # cause 18; badaddr = the sender's CPU number
+
+
+IRQ_MASK = 7
+IRQ_BASE_CAUSE = 16       # bit k of the pending word is cause 16 + k
+
+
+def irq_to_deliver(pending: int) -> int:
+    """The pending bit delivered first: the lowest cause (0 when none is pending)."""
+    return pending & -pending & IRQ_MASK
+
+
+def is_double_fault(cause: int, epc: int, status: int, evec: int) -> bool:
+    """The one trap that stops the machine (brief §2): a fault raised in kernel mode by the
+    instruction at `evec` itself would re-raise itself forever. Every other trap, whatever
+    `evec` holds (0 included) and whichever mode, enters the handler at `evec`."""
+    return cause in FAULT_CAUSES and bool(status & Status.KM) and epc == evec
 
 
 class Port(IntEnum):
     """Fixed I/O ports (brief §2) and the project's block device."""
     CONSOLE_OUT = 0x10
     CONSOLE_IN = 0x11
-    TIMER = 0x20
+    TIMER = 0x20          # out: this CPU's timer period (0 = off)
+    IPI = 0x21            # out: an inter-processor interrupt to CPU value (ignored if >= N)
     DISK_SECTOR = 0x30    # out: first sector number
     DISK_ADDR = 0x31      # out: guest-physical DMA address
     DISK_COUNT = 0x32     # out: number of sectors
@@ -115,7 +144,9 @@ class Port(IntEnum):
 PORT_DOC = {
     Port.CONSOLE_OUT: ("out", "console: writes the low byte"),
     Port.CONSOLE_IN: ("in", "console: the next input byte, or -1 (`0xffffffff`) when there is none"),
-    Port.TIMER: ("out", "timer period in retired instructions, 0 = off"),
+    Port.TIMER: ("out", "this CPU's timer period in retired instructions, 0 = off"),
+    Port.IPI: ("out", "inter-processor interrupt to CPU `value` (cause 18, `badaddr` = the "
+               "sender); ignored when `value` ≥ the number of CPUs"),
     Port.DISK_SECTOR: ("out", "disk: first sector"),
     Port.DISK_ADDR: ("out", "disk: DMA address (guest-physical)"),
     Port.DISK_COUNT: ("out", "disk: sector count"),
@@ -167,7 +198,7 @@ class Exit(IntEnum):
     IO_IN = 3       # `in rd, port`: the caller writes the value into register `reg`
     WFI = 4         # `wfi` with nothing that could ever wake the CPU
     TRAP = 5        # a trap whose cause is in the host-trap mask: cause, pc, badaddr
-    SHUTDOWN = 6    # double fault: a fault at `evec`, or a kernel fault with `evec` = 0
+    SHUTDOWN = 6    # double fault: a kernel-mode fault of the instruction at `evec`
 
 
 # --- formats ----------------------------------------------------------------------------
@@ -300,6 +331,8 @@ def _table() -> list[Instr]:
         Instr(0x34, "st", "RRI", ((R, "x"), (M, "y")), INNOCUOUS, "mem32[ra + imm] ← rs"),
         Instr(0x35, "sth", "RRI", ((R, "x"), (M, "y")), INNOCUOUS, "mem16[ra + imm] ← rs & 0xffff"),
         Instr(0x36, "stb", "RRI", ((R, "x"), (M, "y")), INNOCUOUS, "mem8[ra + imm] ← rs & 0xff"),
+        Instr(0x37, "xchg", "RRI", ((R, "x"), (M, "y")), INNOCUOUS,
+              "rd ↔ mem32[ra + imm], atomically (translated as a store)"),
     ]
     for i, (m, _, meaning) in enumerate(BRANCHES):
         t.append(Instr(BRANCH_BASE + i, m, "RRI", ((R, "x"), (R, "y"), (T, "imm")), INNOCUOUS,
@@ -327,9 +360,11 @@ def _table() -> list[Instr]:
         Instr(0x65, "sti", "N", (), PRIVILEGED, "status.IE ← 1", "control: interrupt flag"),
         Instr(0x66, "iret", "N", (), PRIVILEGED, "KM ← PKM; IE ← PIE; pc ← epc",
               "control: changes mode and interrupt flag"),
-        Instr(0x67, "mfcr", "RR", ((R, "x"), (C, "y")), PRIVILEGED, "rd ← CR",
+        Instr(0x67, "mfcr", "RR", ((R, "x"), (C, "y")), PRIVILEGED,
+              "rd ← CR (cpuid: the CPU's number; icount: its clock, low 32 bits)",
               "behaviour: reads mode and machine state"),
-        Instr(0x68, "mtcr", "RR", ((C, "x"), (R, "y")), PRIVILEGED, "CR ← ra",
+        Instr(0x68, "mtcr", "RR", ((C, "x"), (R, "y")), PRIVILEGED,
+              "CR ← ra (ignored for the read-only cpuid and icount)",
               "control: mode, vector, page tables"),
         Instr(0x69, "tlbflush", "N", (), PRIVILEGED, "drop every TLB entry",
               "control: address translation"),

@@ -127,10 +127,10 @@ def disassemble(raw: bytes) -> str:
 
 def _quick(core) -> tuple:
     return (core.pc, core.icount, core.pending, core.timer_period, core.timer_next,
-            list(core.regs), list(core.cr))
+            core.ipi_from, list(core.regs), list(core.cr))
 
 
-_QUICK_NAMES = ("pc", "icount", "pending", "timer_period", "timer_next")
+_QUICK_NAMES = ("pc", "icount", "pending", "timer_period", "timer_next", "ipi_from")
 
 
 def _diff(a, b, names, ea: VMExit, eb: VMExit, full: bool) -> list[str]:
@@ -142,12 +142,13 @@ def _diff(a, b, names, ea: VMExit, eb: VMExit, full: bool) -> list[str]:
     for i, name in enumerate(_QUICK_NAMES):
         if qa[i] != qb[i]:
             diffs.append(f"{name}: {na} 0x{qa[i]:x} != {nb} 0x{qb[i]:x}")
+    regs, crs = len(_QUICK_NAMES), len(_QUICK_NAMES) + 1
     for r in range(16):
-        if qa[5][r] != qb[5][r]:
-            diffs.append(f"r{r}: {na} 0x{qa[5][r]:08x} != {nb} 0x{qb[5][r]:08x}")
-    for r in range(len(qa[6])):
-        if qa[6][r] != qb[6][r]:
-            diffs.append(f"{CR(r).name}: {na} 0x{qa[6][r]:08x} != {nb} 0x{qb[6][r]:08x}")
+        if qa[regs][r] != qb[regs][r]:
+            diffs.append(f"r{r}: {na} 0x{qa[regs][r]:08x} != {nb} 0x{qb[regs][r]:08x}")
+    for r in range(len(qa[crs])):
+        if qa[crs][r] != qb[crs][r]:
+            diffs.append(f"{CR(r).name}: {na} 0x{qa[crs][r]:08x} != {nb} 0x{qb[crs][r]:08x}")
     if a.host_traps != b.host_traps:
         diffs.append(f"host_traps: {na} 0x{a.host_traps:x} != {nb} 0x{b.host_traps:x}")
     if full:
@@ -241,6 +242,10 @@ def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
             if devices and ea.port == Port.TIMER:
                 a.set_timer(ea.value)
                 b.set_timer(ea.value)
+            elif devices and ea.port == Port.IPI:
+                if ea.value == 0:           # one CPU: an IPI to itself
+                    a.receive_ipi(0)
+                    b.receive_ipi(0)
             elif devices and ea.port == Port.POWER:
                 result.stop = f"power off ({ea.value})"
                 break

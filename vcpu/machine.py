@@ -45,12 +45,16 @@ def stop_message(ex: VMExit, evec: int) -> str:
 
 
 def fault_text(cause: int, epc: int, badaddr: int, evec: int) -> str:
-    """Why a fault stopped the machine (the shutdown rule in docs/isa.md)."""
+    """Why a fault stopped the machine: the shutdown rule (`isa.is_double_fault`), a
+    kernel-mode fault of the instruction at `evec` itself."""
     text = CAUSE_TEXT.get(cause, f"cause {cause}")
     where = f"{text} at pc 0x{epc:08x} (badaddr 0x{badaddr:x})"
-    if epc == evec:
-        return f"double fault: {where}, in the trap handler's first instruction"
-    return f"{where} in kernel mode with no trap handler (evec = 0)"
+    if evec == 0:
+        # The usual way to get here: a kernel that never set evec faulted, went to 0, and
+        # whatever is at 0 faulted too.
+        return (f"double fault: {where}, in the trap handler's first instruction "
+                f"(evec = 0: no trap handler set?)")
+    return f"double fault: {where}, in the trap handler's first instruction"
 
 
 WFI_FOREVER = "machine stopped: wfi with no timer and no interrupt pending would never wake"
@@ -105,6 +109,10 @@ class Machine:
         if gpa + len(data) > self.core.mem_size:
             raise DMAError
         self.core.mem[gpa:gpa + len(data)] = data
+
+    def send_ipi(self, target: int) -> None:
+        if target < 1:              # one CPU: only CPU 0 exists
+            self.core.receive_ipi(0)
 
     def power_off(self, status: int) -> None:
         raise PowerOff(status)

@@ -11,7 +11,7 @@ is built (`vcpu.cores.native_available()`).
 from __future__ import annotations
 
 from .exits import VMExit
-from .isa import NUM_CRS, STATUS_MASK, TLB_ENTRIES, Exit
+from .isa import IRQ_MASK, STORED_CRS, STATUS_MASK, TLB_ENTRIES, Exit, Irq
 
 from ._core import ffi, lib  # noqa: E402  (ImportError when the extension is not built)
 
@@ -87,7 +87,15 @@ class NativeCore:
 
     @pending.setter
     def pending(self, v: int) -> None:
-        self._cpu.pending = v & 3
+        self._cpu.pending = v & IRQ_MASK
+
+    @property
+    def ipi_from(self) -> int:
+        return self._cpu.ipi_from
+
+    @ipi_from.setter
+    def ipi_from(self, v: int) -> None:
+        self._cpu.ipi_from = v & M32
 
     @property
     def host_traps(self) -> int:
@@ -111,7 +119,7 @@ class NativeCore:
         return {"regs": list(c.regs), "pc": c.pc, "cr": list(c.cr),
                 "icount": c.icount, "timer_period": c.timer_period,
                 "timer_next": c.timer_next, "pending": c.pending,
-                "host_traps": c.host_traps,
+                "ipi_from": c.ipi_from, "host_traps": c.host_traps,
                 "tlb": [[e.vpn, e.frame, e.rights] if e.valid else None for e in c.tlb]}
 
     def set_state(self, s: dict) -> None:
@@ -119,7 +127,7 @@ class NativeCore:
         regs = s["regs"]
         crs = s["cr"]
         tlb = s["tlb"]
-        if len(regs) != 16 or len(crs) != NUM_CRS or len(tlb) != TLB_ENTRIES:
+        if len(regs) != 16 or len(crs) != STORED_CRS or len(tlb) != TLB_ENTRIES:
             raise ValueError("state has the wrong number of registers or TLB entries")
         for i, v in enumerate(regs):
             c.regs[i] = v & M32
@@ -130,7 +138,8 @@ class NativeCore:
         c.icount = s["icount"]
         c.timer_period = s["timer_period"]
         c.timer_next = s["timer_next"]
-        c.pending = s["pending"] & 3
+        c.pending = s["pending"] & IRQ_MASK
+        c.ipi_from = s.get("ipi_from", 0) & M32
         c.host_traps = s["host_traps"]
         for i, e in enumerate(tlb):
             t = c.tlb[i]
@@ -147,7 +156,15 @@ class NativeCore:
         c.timer_next = c.icount + (period & M32)
 
     def raise_irq(self, bits: int) -> None:
-        self._cpu.pending |= bits & 3
+        self._cpu.pending |= bits & IRQ_MASK
+
+    def receive_ipi(self, sender: int) -> None:
+        """An IPI from CPU `sender` arrives; at most one is pending (a second one is lost,
+        the first sender stays in badaddr)."""
+        c = self._cpu
+        if not c.pending & Irq.IPI:
+            c.pending |= Irq.IPI
+            c.ipi_from = sender & M32
 
     def tlb_flush(self) -> None:
         lib.hv_tlb_flush(self._cpu)

@@ -8,7 +8,7 @@ this file is the definition.
 Order of work at every instruction boundary:
   1. budget spent?                 -> exit BUDGET
   2. timer due?                    -> mark the timer interrupt pending
-  3. interrupt pending and IE = 1? -> take it (timer before device)
+  3. interrupt pending and IE = 1? -> take the lowest pending cause (timer, device, IPI)
   4. fetch the opcode byte, then the rest of the instruction (fetch faults, cause 7),
      undefined opcode (4), privileged in user mode (3), then execute.
 A faulting instruction does not retire and leaves no trace but the trap.
@@ -16,8 +16,9 @@ A faulting instruction does not retire and leaves no trace but the trap.
 from __future__ import annotations
 
 from .exits import VMExit
-from .isa import (CR, FAULT_CAUSES, LENGTHS, NUM_CRS, STATUS_MASK, TLB_ENTRIES, Cause, Exit,
-                  Irq, Status, status_on_iret, status_on_trap)
+from .isa import (CR, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS, STATUS_MASK,
+                  STORED_CRS, TLB_ENTRIES, Cause, Exit, Irq, Status, irq_to_deliver,
+                  is_double_fault, status_on_iret, status_on_trap)
 
 M32 = 0xFFFF_FFFF
 KM, IE, PG, PKM, PIE = (int(Status.KM), int(Status.IE), int(Status.PG), int(Status.PKM),
@@ -155,11 +156,13 @@ class RefCore:
         self.mem_size = len(self.mem)
         self.regs = [0] * 16
         self.pc = 0
-        self.cr = [0] * NUM_CRS
+        self.cr = [0] * STORED_CRS
         self.icount = 0
         self.timer_period = 0
         self.timer_next = 0
         self.pending = 0
+        self.ipi_from = 0            # badaddr of the pending IPI: its sender
+        self.cpuid = 0
         self.host_traps = 0          # bit c set: a trap with cause c exits to the host
         self.tlb = [None] * TLB_ENTRIES   # entry: (vpn, frame, rights)
 
@@ -168,7 +171,7 @@ class RefCore:
         return {"regs": list(self.regs), "pc": self.pc, "cr": list(self.cr),
                 "icount": self.icount, "timer_period": self.timer_period,
                 "timer_next": self.timer_next, "pending": self.pending,
-                "host_traps": self.host_traps,
+                "ipi_from": self.ipi_from, "host_traps": self.host_traps,
                 "tlb": [list(e) if e else None for e in self.tlb]}
 
     def set_state(self, s: dict) -> None:
@@ -179,7 +182,8 @@ class RefCore:
         self.icount = s["icount"]
         self.timer_period = s["timer_period"]
         self.timer_next = s["timer_next"]
-        self.pending = s["pending"] & 3
+        self.pending = s["pending"] & IRQ_MASK
+        self.ipi_from = s.get("ipi_from", 0) & M32
         self.host_traps = s["host_traps"]
         self.tlb = [tuple(e) if e else None for e in s["tlb"]]
 
@@ -189,7 +193,14 @@ class RefCore:
         self.timer_next = self.icount + self.timer_period
 
     def raise_irq(self, bits: int) -> None:
-        self.pending |= bits & 3
+        self.pending |= bits & IRQ_MASK
+
+    def receive_ipi(self, sender: int) -> None:
+        """An IPI from CPU `sender` arrives; at most one is pending (a second one is lost,
+        the first sender stays in badaddr)."""
+        if not self.pending & Irq.IPI:
+            self.pending |= Irq.IPI
+            self.ipi_from = sender & M32
 
     def tlb_flush(self) -> None:
         self.tlb = [None] * TLB_ENTRIES
@@ -269,9 +280,7 @@ class RefCore:
             return VMExit(Exit.TRAP, cause=cause, epc=epc, badaddr=badaddr, insn=insn)
         cr = self.cr
         st = cr[ST]
-        if cause in FAULT_CAUSES and (epc == cr[EV] or (cr[EV] == 0 and st & KM)):
-            # A fault at the vector itself can never make progress (double fault), and a
-            # kernel fault with no vector set would restart the program at 0.
+        if is_double_fault(cause, epc, st, cr[EV]):
             self.pc = epc
             return VMExit(Exit.SHUTDOWN, cause=cause, epc=epc, badaddr=badaddr)
         cr[ST] = status_on_trap(st)
@@ -298,13 +307,10 @@ class RefCore:
                 self.pending |= Irq.TIMER
                 self.timer_next += self.timer_period
             if self.pending and cr[ST] & IE:
-                if self.pending & Irq.TIMER:
-                    self.pending &= ~Irq.TIMER
-                    cause = Cause.TIMER
-                else:
-                    self.pending &= ~Irq.DEVICE
-                    cause = Cause.DEVICE
-                ex = self._take_trap(int(cause), self.pc, 0)
+                bit = irq_to_deliver(self.pending)
+                self.pending &= ~bit
+                cause = IRQ_BASE_CAUSE + bit.bit_length() - 1
+                ex = self._take_trap(cause, self.pc, self.ipi_from if bit == Irq.IPI else 0)
                 if ex:
                     return ex
                 continue
@@ -362,6 +368,15 @@ class RefCore:
             regs[x] = regs[y]
         elif op == 0x01:                             # nop
             pass
+        elif op == 0x37:                             # xchg: one access, with a store's rights
+            addr = (regs[y] + int.from_bytes(raw[2:6], "little")) & M32
+            phys = self._span(addr, 4, WRITE)
+            mem = self.mem
+            old = int.from_bytes(bytes(mem[p] for p in phys), "little")
+            v = regs[x]
+            for i, p in enumerate(phys):
+                mem[p] = (v >> (8 * i)) & 0xFF
+            regs[x] = old
         elif 0x30 <= op <= 0x36:                     # loads and stores
             addr = (regs[y] + int.from_bytes(raw[2:6], "little")) & M32
             width = (4, 2, 1)[op & 3]
@@ -478,8 +493,9 @@ class RefCore:
             if n >= NUM_CRS:
                 raise _Trap(Cause.ILLEGAL)
             if op == 0x67:
-                self.regs[x] = cr[n]
-            else:
+                self.regs[x] = (cr[n] if n < STORED_CRS else
+                                self.cpuid if n == CR.cpuid else self.icount & M32)
+            elif n < STORED_CRS:                     # cpuid and icount ignore writes
                 v = self.regs[y]
                 if n == ST:
                     v &= STATUS_MASK

@@ -3,14 +3,19 @@
 ; Run it:   hv run guests/hostile/no_handler.s    /     hv boot guests/hostile/no_handler.s
 ;
 ; The attack: the kernel never sets `evec` (it is 0 from boot) and runs into an undefined
-; opcode. Vectoring to address 0 would restart the kernel from its first instruction and
-; fault again, forever, while retiring instructions: a loop that looks like progress.
+; opcode. Every trap goes to `evec`, 0 included, so the fault enters "the handler" at
+; address 0. A kernel whose first instruction sat at 0 would simply start over (that is
+; what it asked for); this one keeps a zero word at 0, which is an undefined opcode too.
 ;
-; What must happen: a fault in kernel mode while evec is 0 shuts the machine down with the
-; pc and the cause (4, illegal instruction), bare and under the hypervisor alike
+; What must happen: the fault at 0 is raised in kernel mode by the instruction at `evec`
+; itself, the one fault that could only repeat forever: the machine shuts down with the pc
+; and the cause (4, illegal instruction), bare and under the hypervisor alike
 ; (docs/isa.md, Shutdown).
 
 .entry boot
+
+vector0:
+    .word 0                     ; at address 0 = evec: opcode 0x00 is undefined
 
 boot:
     li   r1, msg

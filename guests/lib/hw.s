@@ -7,6 +7,7 @@
 .equ PORT_CONSOLE_OUT, 0x10
 .equ PORT_CONSOLE_IN,  0x11
 .equ PORT_TIMER,       0x20
+.equ PORT_IPI,         0x21
 .equ PORT_DISK_SECTOR, 0x30
 .equ PORT_DISK_ADDR,   0x31
 .equ PORT_DISK_COUNT,  0x32
@@ -42,6 +43,7 @@
 .equ CAUSE_DIVIDE,           0x8
 .equ CAUSE_TIMER,            0x10
 .equ CAUSE_DEVICE,           0x11
+.equ CAUSE_IPI,              0x12
 
 ; status bits
 .equ ST_KM,  0x1
