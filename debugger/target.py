@@ -16,7 +16,8 @@ import copy
 
 from vcpu.devices import ConsoleInput
 from vcpu.image import Image
-from vcpu.isa import CR, DEFAULT_MEMORY, FAULT_CAUSES, PAGE_SIZE, Cause, Exit, Status, status_on_trap
+from vcpu.isa import (CR, DEFAULT_MEMORY, FAULT_CAUSES, PAGE_SIZE, STORED_CRS, Cause, Exit, Status,
+                      status_on_trap)
 from vcpu.machine import Machine, PowerOff, WFI_FOREVER, stop_message
 
 M32 = 0xFFFF_FFFF
@@ -24,7 +25,8 @@ ST, EV, EPC, CAU, BAD, PTBR = (int(CR.status), int(CR.evec), int(CR.epc), int(CR
                                int(CR.badaddr), int(CR.ptbr))
 KM, PG = int(Status.KM), int(Status.PG)
 P_BIT, W_BIT, U_BIT = 1, 2, 4
-CR_NAMES = [c.name for c in CR]
+# the stored control registers (cpuid and icount are computed, not stored)
+CR_NAMES = [c.name for c in CR if c < STORED_CRS]
 FAULTS = frozenset(int(c) for c in FAULT_CAUSES)
 # Faults and interrupts: delivered without retiring anything, so a plain run(1) would go
 # on into the handler. `sys` and `brk` retire, so their delivery already ends a step.

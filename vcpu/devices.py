@@ -400,11 +400,12 @@ def open_image(path: str):
 
 
 def standard_devices(platform, console_write, console_input=None, disk_path=None) -> Bus:
-    """The machine's fixed devices: console, timer, IPI, power and the disk."""
+    """The machine's fixed devices: console, timer, power, the disk and the IPI port (in that
+    order: `bus.devices[3]` is the disk)."""
     bus = Bus()
     bus.attach(Console(console_write, console_input))
     bus.attach(Timer(platform))
-    bus.attach(IPI(platform))
     bus.attach(Power(platform))
     bus.attach(Disk(platform, disk_path))
+    bus.attach(IPI(platform))
     return bus

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import xxhash
 import zstandard
 
-from .isa import INSTRUCTIONS, NUM_CRS, PAGE_SIZE, TLB_ENTRIES, CAUSE_TEXT
+from .isa import INSTRUCTIONS, NUM_CRS, PAGE_SIZE, STORED_CRS, TLB_ENTRIES, CAUSE_TEXT
 
 MAGIC = b"HVSNAP\r\n"
 VERSION = 1
@@ -253,7 +253,7 @@ def check_cpu(c, where: str) -> None:
     _need(isinstance(c, dict), where, "cpu")
     _need(isinstance(c.get("regs"), list) and len(c["regs"]) == 16
           and all(_u(v) for v in c["regs"]), where, "registers")
-    _need(isinstance(c.get("cr"), list) and len(c["cr"]) == NUM_CRS
+    _need(isinstance(c.get("cr"), list) and len(c["cr"]) == STORED_CRS
           and all(_u(v) for v in c["cr"]), where, "control registers")
     for k in ("pc", "timer_period", "pending", "host_traps"):
         _need(_u(c.get(k)), where, k)

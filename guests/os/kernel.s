@@ -170,17 +170,12 @@
 
 ; The machine's CPU number and instruction counter (control registers 7 and 8, brief §11).
 .macro CPUID rd
-    li   \rd, 0        ; SMP-PENDING: mfcr \rd, cpuid
+    mfcr \rd, cpuid
 .endm
 .macro ICOUNT rd
-    li   \rd, 0        ; SMP-PENDING: mfcr \rd, icount
+    mfcr \rd, icount
 .endm
 
-.macro XCHG rd, addr
-    ld   r7, [r0 + \addr]       ; SMP-PENDING: xchg \rd, [r0 + \addr]
-    st   \rd, [r0 + \addr]
-    mov  \rd, r7
-.endm
 
 ; VMSG label: print the string at label if the disk asked for a verbose kernel.
 .macro VMSG label

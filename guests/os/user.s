@@ -140,9 +140,7 @@ __hex_digits: .ascii "0123456789abcdef"
 ; behind, so its unlock wakes the next waiter: no wake-up is lost.
 
 .macro __XCHG rd, ra
-    ld   r7, [\ra]             ; SMP-PENDING: xchg \rd, [\ra]
-    st   \rd, [\ra]
-    mov  \rd, r7
+    xchg \rd, [\ra]
 .endm
 
 ; mutex_lock(addr)

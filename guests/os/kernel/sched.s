@@ -15,7 +15,7 @@
 klock:
     li   r1, 1
 kl_spin:
-    XCHG r1, big_lock
+    xchg r1, [r0 + big_lock]
     bne  r1, r0, kl_spin
     ret
 
