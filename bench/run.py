@@ -161,6 +161,12 @@ def section_virt(quick: bool, table) -> None:
           tradeoff.COLUMNS, tradeoff.table_rows(rows))
 
 
+def section_migration(quick: bool, table) -> None:
+    """snapshot/restore time and size, live migration over loopback (docs/migration.md)"""
+    from .migration_bench import section
+    section(quick, table)
+
+
 # The sections of `hv bench`, in order: name -> function(quick, table). A benchmark module
 # adds its own line here; `table(title, columns, rows)` prints and records one table.
 SECTIONS = {
@@ -169,6 +175,7 @@ SECTIONS = {
     "guests": section_guests,
     "asm": section_asm,
     "virt": section_virt,
+    "migration": section_migration,
     "peers": section_peers,
 }
 OPT_IN = {"peers"}      # sections that run only when asked for (--peers, --only)

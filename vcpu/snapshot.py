@@ -300,7 +300,10 @@ class Snapshot:
         return self.state["kind"]
 
     def load_memory(self, put) -> int:
-        return decode_pages(self.memory, self.state["mem_size"] // PAGE_SIZE, put, self.path)
+        """Write the stored pages with `put(i, bytes)`; the others are left alone (a restore
+        starts from fresh, zeroed memory)."""
+        return decode_pages(self.memory, self.state["mem_size"] // PAGE_SIZE, put, self.path,
+                            zero_missing=False)
 
     def disk_bytes(self) -> bytes | None:
         if self.disk is None:
