@@ -169,3 +169,33 @@ def test_hv_os_pack(tmp_path, capsys):
     raw = disk.read_bytes()
     assert raw[:4] == b"HVOS" and raw[512:516] == b"echo"
     assert raw[544:544 + 19] == b"a-long-program-name"
+
+
+# --- the demos ----------------------------------------------------------------------------
+
+DEMOS = OS_DIR / "demos"
+
+
+def _demo(name, **kw):
+    res = run_os([str(DEMOS / f"{name}.s")], max_steps=MAX_STEPS, **kw)
+    assert res.kind == "poweroff" and res.status == 0, res.message
+    rows = {}
+    for line in res.output.decode().splitlines()[1:]:
+        label, *nums = re.split(r"\s{2,}", line.strip())
+        rows[label] = nums
+    return res.output, rows
+
+
+@pytest.mark.parametrize("name", ["creation", "switching", "blocking"])
+def test_demo_same_under_hypervisor(name):
+    need_native()
+    bare, rows = _demo(name, core="c")
+    hv, _ = _demo(name, core="c", hv=True)
+    assert bare == hv
+    nums = [[int(n) for n in v] for v in rows.values()]
+    if name == "creation":           # process > kernel thread > user thread
+        assert nums[0][0] > 4 * nums[1][0] > 4 * nums[2][0] > 0
+    elif name == "switching":        # user-level switch < kernel-level switch <= process
+        assert 0 < nums[0][0] < nums[1][0] <= nums[2][0]
+    else:                            # ULT siblings stall; KLT siblings run
+        assert nums[0] == [0, 0] and min(nums[1]) > 100

@@ -139,19 +139,15 @@ __hex_digits: .ascii "0123456789abcdef"
 ; the kernel to wake one (futex_wake). Whoever gets the lock after having waited leaves 2
 ; behind, so its unlock wakes the next waiter: no wake-up is lost.
 
-.macro __XCHG rd, ra
-    xchg \rd, [\ra]
-.endm
-
 ; mutex_lock(addr)
 mutex_lock:
     li   r2, 1
-    __XCHG r2, r1
+    xchg r2, [r1]
     li   r3, 0
     beq  r2, r3, __ml_done      ; it was free: ours
 __ml_wait:
     li   r2, 2
-    __XCHG r2, r1
+    xchg r2, [r1]
     li   r3, 0
     beq  r2, r3, __ml_done      ; freed meanwhile: ours (marked 2, to be safe)
     mov  r5, r1
@@ -165,7 +161,7 @@ __ml_done:
 ; mutex_unlock(addr)
 mutex_unlock:
     li   r2, 0
-    __XCHG r2, r1
+    xchg r2, [r1]
     li   r3, 2
     bne  r2, r3, __mu_done      ; nobody waits
     li   r2, 1

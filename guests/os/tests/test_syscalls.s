@@ -7,7 +7,7 @@
 .include "utap.s"
 
 main:
-    PLAN 36
+    PLAN 37
 
     ; --- identity ---
     call getpid
@@ -124,6 +124,17 @@ main:
     li   r1, 2
     call sleep
     CHECK_EQ r1, 0, "sleep(2): 0"
+
+    call clock
+    mov  r8, r1
+    call clock
+    sub  r1, r1, r8
+    li   r2, 0
+    li   r3, 0
+    bge  r2, r1, clock_flat
+    li   r3, 1
+clock_flat:
+    OK   r3, "clock() counts instructions: a later call reads more"
 
     ; --- futex ---
     li   r1, word
