@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from vcpu.devices import ConsoleInput
 from vcpu.isa import PAGE_SIZE
-from vcpu.snapshot import (SnapshotError, build, device_state, encode_pages, image_from_symbols,
-                           prepare_disk, symbols_of)
+from vcpu.snapshot import (SnapshotError, build, cpu_states, device_state, encode_pages,
+                           image_from_symbols, prepare_disk, symbols_of)
 
 from .host import Host, frames_needed
 from .trap import tick
@@ -32,7 +32,10 @@ def guest_state(vm, params: dict | None = None) -> tuple[dict, bytes | None]:
         # makes the saved state one value per instruction count.
         tick(vm)
     devices, disk = device_state(vm.bus)
-    cpu = core.get_state()
+    cpus, _sched = cpu_states(core)
+    if len(cpus) != 1:
+        raise SnapshotError(f"{vm.name}: a guest with {len(cpus)} CPUs cannot be saved yet")
+    cpu = cpus[0]
     cpu["tlb"] = [None] * len(cpu["tlb"])     # host-physical: meaningless elsewhere
     state = {"kind": "guest", "name": vm.name, "core": core.name, "icount": core.icount,
              "mem_size": vm.mem_size, "cpus": [cpu], "devices": devices,

@@ -238,3 +238,16 @@ def test_bad_targets_are_usage_errors():
     assert p.returncode == 2
     p = hv("boot", "--incoming", "tcp:nohost")
     assert p.returncode == 2 and len(p.stderr.splitlines()) >= 1
+
+
+def test_one_guest_leaves_a_multi_guest_host(tmp_path):
+    guests = [f"{GUESTS / 'kernel.s'}:mem=128K", GUESTS / "fib.s"]
+    alone = tmp_path / "alone"
+    hv("boot", *guests, "--console-dir", alone)
+    moved = tmp_path / "moved"
+    src, (rc, out, errb), _ = migrate([*guests, "--console-dir", moved], "kernel@30000")
+    assert b"kernel: migrated to tcp:" in src.stderr and src.returncode == 0 and rc == 0
+    # The guest that stayed printed exactly what it prints alone; the one that left printed
+    # its first part here and the rest at the destination.
+    assert (moved / "fib.log").read_bytes() == (alone / "fib.log").read_bytes()
+    assert (moved / "kernel.log").read_bytes() + out == (alone / "kernel.log").read_bytes()

@@ -275,6 +275,10 @@ def check_state(st, where: str) -> dict:
     _need(isinstance(cpus, list) and 1 <= len(cpus) <= 16, where, "cpus")
     for c in cpus:
         check_cpu(c, where)
+    sched = st.get("sched") or {}
+    _need(isinstance(sched, dict) and all(k in ("cur", "turn_end", "quantum") and _u(v, 64)
+                                          for k, v in sched.items()), where, "sched")
+    _need(sched.get("cur", 0) < len(cpus), where, "current CPU")
     _need(isinstance(st.get("devices"), dict), where, "devices")
     _need(_u(st.get("icount"), 64), where, "icount")
     _need(isinstance(st.get("params", {}), dict), where, "params")
@@ -396,13 +400,30 @@ def device_state(bus) -> tuple[dict, bytes | None]:
     return state, contents
 
 
+def cpu_states(core) -> tuple[list, dict]:
+    """(one state per CPU, the turn-taking state) from `core.get_state()`, whether the core
+    has one CPU (a CPU's dict) or several ({"cpus": [...], "cur", "turn_end", "quantum"})."""
+    st = core.get_state()
+    if "cpus" in st:
+        return list(st["cpus"]), {k: st[k] for k in ("cur", "turn_end", "quantum") if k in st}
+    return [st], {}
+
+
+def set_cpu_states(core, cpus: list, sched: dict | None) -> None:
+    if len(cpus) == 1 and not sched:
+        core.set_state(cpus[0])
+    else:
+        core.set_state({"cpus": cpus, **(sched or {})})
+
+
 def capture_machine(m, params: dict | None = None) -> bytes:
     """A snapshot of a bare machine at its current instruction boundary."""
     core = m.core
     mem = core.mem
+    cpus, sched = cpu_states(core)
     devices, disk = device_state(m.bus)
     state = {"kind": "machine", "core": core.name, "icount": core.icount,
-             "mem_size": core.mem_size, "cpus": [core.get_state()], "devices": devices,
+             "mem_size": core.mem_size, "cpus": cpus, "sched": sched, "devices": devices,
              "symbols": symbols_of(m.image), "params": dict(params or {}),
              "output_bytes": len(m.output)}
     mv = memoryview(mem)
@@ -445,18 +466,28 @@ def restore_machine(snap: Snapshot, *, core: str | None = None, console_write=No
     st = snap.state
     if st["kind"] != "machine":
         raise SnapshotError(f"{snap.path}: a guest snapshot (restore it under the hypervisor)")
-    if len(st["cpus"]) != 1:
-        raise SnapshotError(f"{snap.path}: {len(st['cpus'])} CPUs; this machine has one")
     disk = prepare_disk(snap, warn)
-    m = Machine(image_from_symbols(st.get("symbols", [])), mem_size=st["mem_size"],
-                core=core or st.get("core", "c"), console_write=console_write,
-                console_input=ConsoleInput(b""), disk=disk)
+    kw = {}
+    if len(st["cpus"]) > 1:        # a multiprocessor: the machine takes its CPUs and quantum
+        kw = {"cpus": len(st["cpus"])}
+        if isinstance(st.get("sched"), dict) and "quantum" in st["sched"]:
+            kw["quantum"] = st["sched"]["quantum"]
+    try:
+        m = Machine(image_from_symbols(st.get("symbols", [])), mem_size=st["mem_size"],
+                    core=core or st.get("core", "c"), console_write=console_write,
+                    console_input=ConsoleInput(b""), disk=disk, **kw)
+    except TypeError:
+        raise SnapshotError(f"{snap.path}: {len(st['cpus'])} CPUs; this machine has "
+                            "one") from None
     mem = m.core.mem
 
     def put(i, data):
         mem[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] = data
     snap.load_memory(put)
-    m.core.set_state(st["cpus"][0])
+    try:
+        set_cpu_states(m.core, st["cpus"], st.get("sched") or None)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SnapshotError(f"{snap.path}: malformed CPU state ({e})") from None
     try:
         m.bus.restore(st["devices"])
     except (KeyError, TypeError, ValueError):
