@@ -131,6 +131,7 @@
 .equ T_NEXT,        100             ; run-queue link
 .equ T_KILLED,      104             ; its process is ending: stop at the next kernel entry
 .equ T_CPU,         108             ; the CPU it runs on (while running)
+.equ T_CPUBLK,      112             ; that CPU's block (saves the trap path a `cpuid`)
 .equ T_SIZE,        128
 .equ TS_FREE,       0
 .equ TS_READY,      1

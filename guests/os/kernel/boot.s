@@ -34,6 +34,7 @@ boot_cpus:
     add  r4, r4, idle_tcbs
     st   r4, [r3 + C_IDLE]
     st   r4, [r3 + C_CURRENT]
+    st   r3, [r4 + T_CPUBLK]
     add  r2, r2, 1
     li   r4, NCPU_MAX
     bltu r2, r4, boot_cpus

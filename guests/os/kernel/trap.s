@@ -33,9 +33,7 @@ trap_entry:
     st   r2, [r1 + T_PC]
     li   r0, 0
     mov  r10, r1
-    CPUID r11
-    shl  r11, r11, C_SHIFT
-    add  r11, r11, cpus
+    ld   r11, [r10 + T_CPUBLK]  ; this CPU's block (set when the thread was dispatched here)
     ld   sp, [r11 + C_STACK]
     mfcr r1, status
     and  r1, r1, ST_PKM
@@ -149,6 +147,7 @@ return_to:
     st   r1, [r10 + T_STATE]
     ld   r1, [r11 + C_ID]
     st   r1, [r10 + T_CPU]
+    st   r11, [r10 + T_CPUBLK]
     st   r10, [r11 + C_CURRENT]
     ld   r1, [r10 + T_PROC]
     ld   r1, [r1 + P_DIR]
