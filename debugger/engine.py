@@ -732,6 +732,15 @@ class Debugger:
                     if probe is not None:
                         pre["hit"] = probe(pre)
                     self._step1(catches=False)
+                    if not light and self.icount == pre["pos"][0]:
+                        # A trap was delivered instead: the instruction did not run here
+                        # (it runs when the handler returns to it).
+                        pre["op"] = None
+                        pre["reads"], pre["writes"] = [], []
+                        hit = pre.get("hit")
+                        if hit is not None and (hit[0] == "watchpoint" or (
+                                hit[0] == "catch" and len(hit) == 3)):
+                            pre["hit"] = None
                     segment.append(pre)
             except Stopped:
                 pass

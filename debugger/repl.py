@@ -123,8 +123,12 @@ class Repl:
             self.dispatch(line)
         except DebugError as e:
             self.say(str(e))
+        except ValueError as e:
+            self.say(f"bad argument: {e}")
         except KeyboardInterrupt:
             self.say("Interrupted.")
+        except Exception as e:          # a debugger bug: say so, keep the session
+            self.say(f"internal error: {type(e).__name__}: {e}")
 
     def dispatch(self, line: str) -> None:
         if line.startswith("x/") or line == "x" or line.startswith("x "):
@@ -229,7 +233,7 @@ class Repl:
         if not arg:
             return default
         n = self.d.evaluate(arg)
-        if n < 1:
+        if n < 1 or n >= 0x8000_0000:
             raise DebugError("a count is at least 1")
         return n
 
@@ -378,7 +382,13 @@ class Repl:
     def cmd_goto(self, arg):
         if not arg:
             raise DebugError("goto takes an instruction count")
-        self.d.goto(self.d.evaluate(arg))
+        n = self.d.evaluate(arg)
+        if n >= 0x8000_0000:
+            raise DebugError("goto takes an instruction count >= 0")
+        self.d.goto(n)
+        if self.d.icount < n:
+            self.say(f"[machine stopped at instruction {self.d.icount}, before {n}: "
+                     f"{self.d.t.stop_reason}]")
         self.report(Stop("goto"))
 
     # --- looking -----------------------------------------------------------------------------
@@ -544,6 +554,8 @@ class Repl:
             self.d.displays.clear()
             return
         for n in arg.split():
+            if not n.isdigit():
+                raise DebugError(f"undisplay takes display numbers, not '{n}'")
             self.d.displays.pop(int(n), None)
 
     def cmd_x(self, arg: str) -> None:
@@ -581,6 +593,8 @@ class Repl:
         if fmt == "s":
             for _ in range(count):
                 raw = bytearray()
+                if self.d.memory(a, 1) is None:
+                    raise DebugError(f"Cannot access memory at address 0x{a:x}")
                 while len(raw) < 4096:
                     b = self.d.memory(a + len(raw), 1)
                     if not b or b == b"\0":

@@ -115,3 +115,22 @@ def test_worked_example_of_the_docs(hv, monkeypatch, capsys):
     assert "$ = 0x6010" in out and "0x00006010 <messages+0x10>:\t0xffffffff" in out
     assert "0x00005018 in user_loop+0xc at panic.s:142  [icount 331]" in out
     assert out.count("panic:") == 1
+
+
+def test_bad_commands_never_end_the_session(prog, monkeypatch, capsys):
+    bad = ["undisplay x", "goto abc", "x/4xw", "x/zz 0", "info pagetable", "thread 0",
+           "thread abc", "condition 9 r1", "delete x", "break *", "watch", "watch 0,0",
+           "catch", "catch trap bogus", "until nowhere", "list 99999", "x/s 0xfffffff0",
+           "print 1/0", "stepi -1", "reverse-stepi 0", "info", "continue 0", "help nosuch",
+           "info pagetable 0x", "print (1", "x/3i 0xfffffffe", "tbreak", "goto -1"]
+    status, out, err = debug([prog], "\n".join(bad + ["print 42", "quit"]), monkeypatch, capsys)
+    assert status == 0 and "$ = 42" in out
+    assert "internal error" not in out and "Traceback" not in out + err
+    assert "[icount 0]" in out and "machine stopped" not in out     # nothing ran away
+    assert "Cannot access memory at address 0xfffffff0" in out
+    assert "goto takes an instruction count >= 0" in out
+
+
+def test_reverse_finish_in_the_outermost_function(prog, monkeypatch, capsys):
+    status, out, err = debug([prog], "continue\nreverse-finish\nquit", monkeypatch, capsys)
+    assert "No more reverse-execution history." in out
