@@ -2,7 +2,7 @@
 
 Each `guests/os/tests/test_*.s` is a user program that prints TAP; it runs as pid 1 under
 the OS on both cores, bare and under the hypervisor (a line `; os-programs: a.s b.s` in it
-names the other programs to put on the disk; `; os-cpus: N` the CPUs). The same console
+names the other programs to put on the disk; `; os-cpus: 1 4` the CPU counts to run with). The same console
 output is required in all four runs: the OS is deterministic, and the hypervisor must not
 change what a guest computes.
 """
@@ -23,16 +23,17 @@ TESTS = sorted((OS_DIR / "tests").glob("test_*.s"))
 MAX_STEPS = 30_000_000
 
 
-def _meta(path: Path) -> tuple[list[str], int]:
+def _meta(path: Path) -> tuple[list[str], list[int]]:
     text = path.read_text()
     more = []
-    cpus = 1
     for m in re.finditer(r"^;\s*os-programs:(.*)$", text, re.M):
         more += [str(path.parent / n) for n in m.group(1).split()]
-    m = re.search(r"^;\s*os-cpus:\s*(\d+)", text, re.M)
-    if m:
-        cpus = int(m.group(1))
+    m = re.search(r"^;\s*os-cpus:((?:\s*\d+)+)", text, re.M)
+    cpus = [int(n) for n in m.group(1).split()] if m else [1]
     return [str(path)] + more, cpus
+
+
+CASES = [(p, n) for p in TESTS for n in _meta(p)[1]]
 
 
 _progs_cache: dict = {}
@@ -41,23 +42,21 @@ _outputs: dict = {}
 
 def _progs(path: Path):
     if path not in _progs_cache:
-        files, cpus = _meta(path)
-        _progs_cache[path] = (load_programs(files), cpus)
+        _progs_cache[path] = load_programs(_meta(path)[0])
     return _progs_cache[path]
 
 
 @pytest.mark.parametrize("mode", ["bare", "hv"])
 @pytest.mark.parametrize("core", ["c", "py"])
-@pytest.mark.parametrize("path", TESTS, ids=[p.stem for p in TESTS])
-def test_guest_suite(path, core, mode):
+@pytest.mark.parametrize("path,cpus", CASES, ids=[f"{p.stem}-{n}cpu" for p, n in CASES])
+def test_guest_suite(path, cpus, core, mode):
     if core == "c":
         need_native()
-    progs, cpus = _progs(path)
-    res = run_os(progs, hv=(mode == "hv"), core=core, cpus=cpus, max_steps=MAX_STEPS)
+    res = run_os(_progs(path), hv=(mode == "hv"), core=core, cpus=cpus, max_steps=MAX_STEPS)
     text = res.output.decode("utf-8", "replace")
     verdict, reason = judge(parse_tap(text), res.kind, res.status, res.message)
     assert verdict == "pass", f"{reason}\n--- console ---\n{text[-3000:]}"
-    first = _outputs.setdefault(path, (f"{core}-{mode}", res.output, res.icount))
+    first = _outputs.setdefault((path, cpus), (f"{core}-{mode}", res.output, res.icount))
     assert res.output == first[1], f"output differs from the {first[0]} run"
     assert res.icount == first[2], f"instruction count differs from the {first[0]} run"
 
