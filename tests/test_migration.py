@@ -251,3 +251,13 @@ def test_one_guest_leaves_a_multi_guest_host(tmp_path):
     # its first part here and the rest at the destination.
     assert (moved / "fib.log").read_bytes() == (alone / "fib.log").read_bytes()
     assert (moved / "kernel.log").read_bytes() + out == (alone / "kernel.log").read_bytes()
+
+
+def test_bandwidth_limit_and_downtime_options():
+    args = [GUESTS / "kernel.s", "--mem", "128K"]
+    full = hv("boot", *args)
+    src, (rc, out, errb), _ = migrate(args, 20000, src_extra=("--max-bandwidth", "2M",
+                                                              "--max-downtime", "50"))
+    assert b"migrated to tcp:" in src.stderr and src.stdout + out == full.stdout
+    p = hv("boot", *args, "--migrate-at", "5:tcp:127.0.0.1:1", "--max-bandwidth", "fast")
+    assert p.returncode == 2 and b"--max-bandwidth" in p.stderr

@@ -44,6 +44,10 @@ CASES = {
     "timer": (GUESTS / "hostile" / "timer.s", b"", 65536, 20),
     "pt_edit": (GUESTS / "hostile" / "pt_edit.s", b"", 65536, 20),
     "dma": (GUESTS / "hostile" / "dma.s", b"", 65536, 20),
+    "straddle": (GUESTS / "hostile" / "straddle.s", b"", 65536, 20),
+    "bad_pte": (GUESTS / "hostile" / "bad_pte.s", b"", 65536, 20),
+    "privileged": (GUESTS / "hostile" / "privileged.s", b"", 65536, 20),
+    "double_fault": (GUESTS / "hostile" / "double_fault.s", b"", 65536, 20),
 }
 for _n in ("traps", "paging", "arith"):
     if (ACCEPT / f"{_n}.s").exists():
