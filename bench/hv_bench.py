@@ -110,7 +110,7 @@ def slowdowns(repeat: int = 3, core: str = "c") -> list[dict]:
     rows = []
     guests = [("compute loop", assemble(COMPUTE.format(n=2_000_000), "<compute>"), 65536)]
     for name, mem in (("hello.s", 65536), ("fib.s", 65536), ("sieve.s", 65536),
-                      ("kernel.s", 128 * 1024)):
+                      ("kernel.s", 65536)):
         guests.append((name, load_program(str(ROOT / "guests" / name)), mem))
     for name, img, mem in guests:
         tb, ib = _best(lambda: _bare(img, core, mem), repeat)

@@ -117,7 +117,7 @@ def test_boot_stats_reports_efficiency():
 
 def test_quickstart_command():
     """The README's first command: several guests side by side, with statistics."""
-    st, out, err = hv("boot", "--stats", "--mem", "128K", "guests/kernel.s", "guests/fib.s",
+    st, out, err = hv("boot", "--stats", "guests/kernel.s", "guests/fib.s",
                       "guests/sieve.s")
     assert st == 0
     assert "[kernel]" in out and "[fib]" in out and "[sieve]" in out
@@ -216,7 +216,7 @@ def test_stats_rows_in_order_and_exits_add_up(src):
 def test_tables_fit_80_columns():
     """The README's three guests: the summary and --stats fit 80 columns, no header cut,
     no cell wrapped."""
-    st, _, err = hv("boot", "--stats", "--mem", "128K", "guests/kernel.s", "guests/fib.s",
+    st, _, err = hv("boot", "--stats", "guests/kernel.s", "guests/fib.s",
                     "guests/sieve.s", "--max-steps", "20000", env={"COLUMNS": "80"})
     assert st == 124
     lines = err.splitlines()
@@ -274,7 +274,7 @@ def test_a_closed_pipe_ends_quietly(src, args):
 
 
 def test_live_trace_fits_80_columns():
-    st, _, err = hv("boot", "--mem", "128K", "guests/kernel.s", "--trace", "-",
+    st, _, err = hv("boot", "guests/kernel.s", "--trace", "-",
                     "--max-steps", "40000", env={"COLUMNS": "80"})
     assert st == 124
     lines = err.splitlines()

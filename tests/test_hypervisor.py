@@ -19,7 +19,7 @@ ACCEPTANCE = ROOT.parent / "shared" / "acceptance"
 
 GUESTS = [("hello.s", 65536, b""), ("fib.s", 65536, b""), ("sieve.s", 65536, b""),
           ("echo.s", 65536, b"abc\nxyz\n"), ("disk.s", 65536, b""),
-          ("kernel.s", 128 * 1024, b"")]
+          ("kernel.s", 65536, b"")]
 
 
 @pytest.mark.parametrize("name,mem,inp", GUESTS, ids=[g[0] for g in GUESTS])

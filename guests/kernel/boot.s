@@ -34,16 +34,17 @@ boot_mem_ok:
     li   r1, s_booting3
     call puts
 
-    ; --- 1. Page directory and page table for every task ---------------------------
+    ; --- 1. The page directory, and a page table for every task ---------------------
     ; These come first, so that they land low in the frame pool, which the kernel keeps
     ; reaching through its identity mapping (the demand-paging handler edits the tables
-    ; while paging is on).
+    ; while paging is on, the scheduler the directory).
+    call alloc_frame
+    li   r2, page_dir
+    st   r1, [r2]
     li   r10, tasks
     li   r11, 1                 ; pid
 boot_tables:
     st   r11, [r10 + T_PID]
-    call alloc_frame
-    st   r1, [r10 + T_DIR]
     call alloc_frame
     st   r1, [r10 + T_PT]
     add  r10, r10, T_SIZE
@@ -51,7 +52,7 @@ boot_tables:
     li   r1, NTASKS
     bge  r1, r11, boot_tables   ; while pid <= NTASKS
 
-    ; --- 2. An address space and a copy of the program for every task --------------
+    ; --- 2. An address space for every task ------------------------------------------
     li   r10, tasks
 boot_spaces:
     call make_address_space
@@ -60,12 +61,19 @@ boot_spaces:
     bltu r10, r1, boot_spaces
 
     ; --- 3. Paging on ----------------------------------------------------------------
-    ; Any task's page directory will do for the kernel: they all map the kernel the same
-    ; way. The next instruction is fetched through the page tables already, and finds
-    ; itself at the same address thanks to the identity mapping.
+    ; The directory needs one entry: virtual 0..4 MiB, through the running task's page
+    ; table (the first task's, to begin with: any would do for the kernel, they all map it
+    ; the same way). A page's rights are the AND of both levels, so this entry grants
+    ; everything (U included) and the page-table entries decide, page by page. The next
+    ; instruction is fetched through the tables already, and finds itself at the same
+    ; address thanks to the identity mapping.
     li   r10, tasks
-    ld   r1, [r10 + T_DIR]
-    mtcr ptbr, r1
+    ld   r1, [r10 + T_PT]
+    or   r1, r1, PTE_PRESENT | PTE_WRITABLE | PTE_USER
+    li   r2, page_dir
+    ld   r2, [r2]
+    st   r1, [r2]
+    mtcr ptbr, r2
     li   r1, ST_KM | ST_PG      ; kernel mode, paging on, interrupts still off
     mtcr status, r1
     call kmsg
@@ -84,9 +92,8 @@ boot_spaces:
                                 ; instructions (taken only while IE = 1: in user mode)
     jmp  schedule
 
-; make_address_space: r10 = the TCB. Fills in the task's page table and directory, copies
-; the user program into a fresh code frame, and sets the registers the task starts with.
-; Clobbers r1-r9.
+; make_address_space: r10 = the TCB. Fills in the task's page table, gives it a data page,
+; and sets the registers the task starts with. Clobbers r1-r8.
 make_address_space:
     ld   r5, [r10 + T_PT]
 
@@ -104,62 +111,36 @@ mas_identity:
     add  r2, r2, 1
     blt  r2, r3, mas_identity
 
-    ; The user window replaces four of those entries, with frames of the task's own.
-    call alloc_frame
-    mov  r7, r1                 ; r7 = code frame
-    or   r4, r1, PTE_PRESENT | PTE_USER  ; read-only: a task cannot overwrite its own code
+    ; The user window replaces three of those entries. The code is the program's one
+    ; physical copy, read-only, so no task can change what the others run; the data page
+    ; is a frame of the task's own.
+    li   r4, USER_CODE | PTE_PRESENT | PTE_USER
     st   r4, [r5 + (USER_CODE >> 12) * 4]
     call alloc_frame
     mov  r8, r1                 ; r8 = data frame
     or   r4, r1, PTE_PRESENT | PTE_WRITABLE | PTE_USER
     st   r4, [r5 + (USER_DATA >> 12) * 4]
-    call alloc_frame
-    mov  r9, r1                 ; r9 = stack frame
-    or   r4, r1, PTE_PRESENT | PTE_WRITABLE | PTE_USER
-    st   r4, [r5 + (USER_STACK >> 12) * 4]
     st   r0, [r5 + (USER_HEAP >> 12) * 4]   ; the heap: nothing until the task touches it
-
-    ; The directory needs one entry: virtual 0..4 MiB, all through this page table. A
-    ; page's rights are the AND of both levels, so the directory entry grants everything
-    ; (U included) and the page-table entries decide, page by page.
-    ld   r6, [r10 + T_DIR]
-    or   r4, r5, PTE_PRESENT | PTE_WRITABLE | PTE_USER
-    st   r4, [r6]
-
-    ; The program: a private copy of the template (paging is still off, so these are
-    ; physical addresses).
-    mov  r1, r7
-    li   r2, USER_CODE
-    li   r3, user_template_end - USER_CODE
-    call memcpy
 
     ; The first return to user mode starts the task at the top of its program with an
     ; empty stack and every other register 0 (the TCB was 0 to begin with).
     li   r1, USER_CODE
     st   r1, [r10 + T_PC]
-    li   r1, USER_STACK + PAGE  ; the stack grows down from the top of its page
+    li   r1, USER_DATA + PAGE   ; the stack grows down from the top of the data page
     st   r1, [r10 + T_REGS + 15 * 4]
     li   r1, TS_READY
     st   r1, [r10 + T_STATE]
 
-    ; "[kernel] task 1: page directory 0x00004000, code 0x0000e000, ..."
+    ; "[kernel] task 1: page table 0x00003000, data and stack 0x00008000"
     call kmsg
     call print_task
-    li   r1, s_dir
+    li   r1, s_pt
     call puts
-    ld   r1, [r10 + T_DIR]
-    call print_hex
-    li   r1, s_code
-    call puts
-    mov  r1, r7
+    ld   r1, [r10 + T_PT]
     call print_hex
     li   r1, s_data
     call puts
     mov  r1, r8
-    call print_hex
-    li   r1, s_stack
-    call puts
-    mov  r1, r9
     call print_hex
     call newline
     ret
@@ -186,22 +167,6 @@ af_ok:
 af_done:
     pop  r3
     pop  r2
-    ret
-
-; memcpy: copy r3 bytes from r2 to r1, a word at a time (r3 is rounded up to a multiple
-; of 4). Clobbers r1-r4.
-memcpy:
-    add  r3, r3, 3
-    and  r3, r3, ~3
-    add  r3, r3, r1             ; r3 = where the destination ends
-mc_loop:
-    bgeu r1, r3, mc_done
-    ld   r4, [r2]
-    st   r4, [r1]
-    add  r1, r1, 4
-    add  r2, r2, 4
-    jmp  mc_loop
-mc_done:
     ret
 
 ; memzero: clear r2 bytes at r1 (a multiple of 4). Clobbers r1-r3.

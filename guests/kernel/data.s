@@ -5,9 +5,10 @@ current:        .word 0         ; the TCB whose registers the next trap saves
 rr_last:        .word 0         ; the task that the scheduler picked last
 live:           .word 0         ; tasks not finished yet
 ticks:          .word 0         ; timer interrupts since boot
-next_frame:     .word 0x04000   ; the frame pool starts right after the kernel
+next_frame:     .word KERNEL_END    ; the frame pool starts right after the kernel
+page_dir:       .word 0         ; the one page directory (its entry: the running task's table)
 stat_syscalls:  .word 0
-stat_switches:  .word 0         ; address-space switches (mtcr ptbr)
+stat_switches:  .word 0         ; address-space switches (another table in the directory)
 stat_demand:    .word 0         ; pages mapped on demand
 stat_idle:      .word 0         ; times the kernel went idle
 
@@ -38,16 +39,14 @@ s_cause_divide:     .asciz "divide by zero"
 s_cause_timer:      .asciz "timer interrupt"
 s_cause_device:     .asciz "device interrupt"
 
-s_need_mem:     .asciz "[kernel] this kernel needs 128 KiB of memory: run it with --mem 128K\n"
+s_need_mem:     .asciz "[kernel] this kernel needs 64 KiB of memory: run it with --mem 64K\n"
 s_kernel:       .asciz "[kernel] "
 s_task:         .asciz "task "
 s_booting:      .asciz "booting: "
 s_booting2:     .asciz " tasks, a timer interrupt every "
 s_booting3:     .asciz " instructions\n"
-s_dir:          .asciz ": page directory "
-s_code:         .asciz ", code "
-s_data:         .asciz ", data "
-s_stack:        .asciz ", stack "
+s_pt:           .asciz ": page table "
+s_data:         .asciz ", data and stack "
 s_paging_on:    .asciz "paging on; starting the tasks\n"
 s_breakpoint:   .asciz ": breakpoint at pc "
 s_r1_is:        .asciz " (r1 = "

@@ -67,11 +67,15 @@ sch_found:
 return_to_task:
     li   r1, current
     st   r10, [r1]
-    ld   r1, [r10 + T_DIR]
-    mfcr r2, ptbr
+    ld   r1, [r10 + T_PT]
+    or   r1, r1, PTE_PRESENT | PTE_WRITABLE | PTE_USER
+    li   r3, page_dir
+    ld   r3, [r3]
+    ld   r2, [r3]               ; the directory's entry: whose page table is in?
     beq  r1, r2, rtt_same_space
-    mtcr ptbr, r1               ; another task's page tables; this also empties the TLB,
-    li   r1, stat_switches      ; whose entries belonged to the old address space
+    st   r1, [r3]               ; the task's page table in the directory, and a TLB flush:
+    tlbflush                    ; its entries belonged to the old address space
+    li   r1, stat_switches
     ld   r2, [r1]
     add  r2, r2, 1
     st   r2, [r1]

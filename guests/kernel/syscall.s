@@ -50,7 +50,7 @@ sys_write:
     add  r2, r2, r1                     ; r2 = end of the buffer
 sw_loop:
     beq  r1, r2, sw_done
-    ldb  r3, [r1]               ; through the task's page tables: ptbr is the task's
+    ldb  r3, [r1]               ; through the task's page table: the directory's entry
     out  PORT_CONSOLE_OUT, r3
     add  r1, r1, 1
     jmp  sw_loop

@@ -122,7 +122,7 @@ on_page_fault:
     ld   r2, [r1]
     add  r2, r2, 1
     st   r2, [r1]
-    ; "[kernel] task 1: page fault on write at 0x00013000: mapped frame 0x0001e000 there"
+    ; "[kernel] task 1: page fault on write at 0x0000e000: mapped frame 0x0000e000 there"
     call kmsg
     call print_task
     li   r1, s_colon

@@ -1,9 +1,9 @@
 ; kernel/user.s -- the user program, and the little library it uses.
 ;
-; This is ordinary user code: it runs in user mode, sees only its own four pages, and
-; reaches the outside world only through `sys`. Every task runs a copy of this same
-; program, like processes started from one executable; each asks for its pid and picks
-; its part by it:
+; This is ordinary user code: it runs in user mode, sees only its own three pages (code,
+; data with the stack at its top, heap), and reaches the outside world only through `sys`.
+; Every task runs this same program, like processes started from one executable (they
+; share its one read-only copy); each asks for its pid and picks its part by it:
 ;
 ;   pid 1  counts primes, keeping them on its heap page (mapped on demand); also tries a
 ;          breakpoint and a system call that does not exist
@@ -12,7 +12,7 @@
 ;   pid 4  asks the kernel to print kernel memory (refused), then reads it itself: killed
 ;   pid 5  divides by zero: killed
 ;
-; It is assembled at USER_CODE (0x10000), the virtual address it runs at in every task.
+; It is assembled at USER_CODE (0xc000), the virtual address it runs at in every task.
 ; Like the kernel, it keeps r0 = 0 (every register starts at 0, and nothing writes r0).
 ;
 ; Variables live in the data page, at the same virtual address in every task; each task
