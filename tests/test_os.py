@@ -198,3 +198,21 @@ def test_demo_same_under_hypervisor(name):
         assert 0 < nums[0][0] < nums[1][0] <= nums[2][0]
     else:                            # ULT siblings stall; KLT siblings run
         assert nums[0] == [0, 0] and min(nums[1]) > 100
+
+
+ABI_NAMES = {"exit", "write", "read", "fork", "exec", "wait", "getpid", "thread_create",
+             "thread_exit", "thread_join", "yield", "sleep", "gettid", "clock", "sbrk",
+             "futex_wait", "futex_wake", "puts", "print_dec", "print_hex", "mutex_lock",
+             "mutex_unlock", "uthread_create", "uthread_yield", "uthread_exit", "uthread_join"}
+
+
+def test_user_library_names(tmp_path):
+    """Every symbol user.s defines is an ABI name or starts with `__` (brief §9)."""
+    src = tmp_path / "p.s"
+    src.write_text('.include "user.s"\nmain:\n    ret\n')
+    (_, body, entry), = load_programs([str(src)])
+    from hv.commands.os import assemble_user
+    names = {s.name for s in assemble_user(src).symbols} - {"main"}
+    assert ABI_NAMES <= names
+    assert not {n for n in names - ABI_NAMES if not n.startswith("__")}
+    assert entry == 0x400000 and body[5] == 0x58      # `sys 9` where new threads return
