@@ -161,6 +161,7 @@ class Debugger:
         self._label_addrs = [a for a, _ in labels]
         self._label_names = [n for _, n in labels]
         self.last_stop: Stop | None = Stop("entry", "at the entry point")
+        self._probe_injected = None
         self.phase = 0
 
     # --- console -----------------------------------------------------------------------
@@ -720,6 +721,7 @@ class Debugger:
             lo = max(first, hi[0] - width)
             width *= 4
             self.goto(lo)
+            self._probe_injected = None
             segment = []
             try:
                 while self.position < hi and self.running:
@@ -968,6 +970,19 @@ class Debugger:
                         c.kind == "trap" and (c.values is None or 1 in c.values)):
                     return ("catch", c.number, f"Catchpoint {c.number} (syscall {n})")
         pos = pre["pos"]
+        if self.hv:
+            # Under the hypervisor an interrupt is injected at an instruction boundary, as
+            # part of the position: a forward catch stops right after it, here.
+            total = sum(self.t.vm.stats.injected.values())
+            last, self._probe_injected = self._probe_injected, total
+            if last is not None and total != last:
+                cause = self.t.cr_view()[3]
+                for c in self.catches.values():
+                    if c.enabled and c.kind == "trap" and (c.values is None
+                                                           or cause in c.values):
+                        what = CAUSE_TEXT.get(cause, f"cause {cause}")
+                        return ("catch", c.number, f"Catchpoint {c.number} (trap: {what})",
+                                pos)
         if pos[1] > 0:
             # A fault or interrupt was just delivered: a forward run with a catchpoint on
             # its cause would have stopped just before, at the previous position.

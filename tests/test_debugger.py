@@ -252,3 +252,21 @@ def test_bench_runs_small(capsys):
     assert main(["--n", "3000", "--points", "2", "--core", available_kinds()[0]]) == 0
     out = capsys.readouterr().out
     assert "reverse-continue 2998 instructions back" in out and "recording overhead" in out
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_reverse_continue_to_a_catchpoint_matches_forward(image, core, hv):
+    fwd = make(image, core, hv)
+    fwd.add_catch("trap", [16])
+    hits = []
+    while fwd.cont().reason == "catch":
+        hits.append((fwd.position, fwd.t.fingerprint()))
+    assert len(hits) > 3
+    d = make(image, core, hv)
+    d.cont()
+    d.add_catch("trap", [16])
+    for want in reversed(hits[-3:]):
+        stop = d.reverse_continue()
+        assert stop.reason == "catch" and "timer" in stop.text
+        assert d.position == want[0]
+        assert d.t.fingerprint() == want[1]
