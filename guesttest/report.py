@@ -9,6 +9,7 @@ from .discover import display_path
 
 
 def report(results, args, out) -> None:
+    from rich import box
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -22,7 +23,11 @@ def report(results, args, out) -> None:
                             title_align="left", border_style="dim"))
 
     combos = list(dict.fromkeys((r.core, r.mode) for r in results))
-    table = Table(title="guest tests", title_justify="left", header_style="bold")
+    # No vertical rules, so a path of 40 characters and four runs fit 80 columns; a longer
+    # path folds (it is never cut: it names the file to open).
+    table = Table(title="guest tests", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True)
     table.add_column("file", overflow="fold", min_width=12)
     for core, mode in combos:
         table.add_column(f"{core}-{mode}", justify="center", no_wrap=True,

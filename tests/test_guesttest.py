@@ -453,6 +453,18 @@ def test_hv_test_usage_errors(tmp_path, capsys):
     assert e.value.code == 2
 
 
+def test_hv_test_table_fits_80_columns(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    write(tmp_path, "guests/tests/kernel/test_syscalls_long.s", PASSING)
+    assert hv_test("guests", "--core", "py") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80
+    header = next(ln for ln in lines if ln.startswith("file"))
+    assert header.split() == ["file", "py-bare", "py-hv", "time"]
+    assert sum("test_syscalls_long.s" in ln for ln in lines) == 1     # one line, not folded
+
+
 def test_hv_test_max_steps(tmp_path, capsys):
     write(tmp_path, "test_loop.s", RUNAWAY)
     assert hv_test(tmp_path, "--core", "py", "--mode", "bare", "--max-steps", "500") == 1
