@@ -15,6 +15,7 @@ Directives (case-insensitive): `.equ NAME, expr`, `.org addr`, `.word e, ...`,
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from vcpu import isa
 from vcpu.image import CODE, CONST, DATA, IN_MACRO, Image, LineRow, Symbol
 
 from . import macros
+from .source import read_source
 from .errors import MAX_ERRORS, AsmError, Diagnostic, LineError, Location, did_you_mean, short
 from .expr import Num, Reg, Sym, evaluate
 from .source import split_lines
@@ -34,7 +36,9 @@ UINT32_MAX = (1 << 32) - 1
 ADDRESS_LIMIT = 1 << 32
 MAX_SPACE = 16 << 20          # one .space / .align / .org gap
 MAX_IMAGE = 64 << 20          # all the bytes of one image
-MAX_INCLUDE_DEPTH = 64
+MAX_INCLUDE_DEPTH = 32
+MAX_LINES = 1_000_000         # lines read, counting each .include and macro expansion
+MAX_TOTAL_SOURCE = 64 << 20   # bytes read, counting each .include
 MAX_LINE = 64 * 1024          # characters; longer lines are refused before parsing
 
 CONTROL_REGISTERS = {cr.name: cr.value for cr in isa.CR}
@@ -129,6 +133,8 @@ class Assembler:
         self.defining: macros.Macro | None = None
         self.macro_serial = 0
         self.include_stack: list[str] = []
+        self.lines_read = 0
+        self.source_bytes = 0
         self.items: list[_Item] = []
         self.segments: list[_Segment] = [_Segment(0, None)]
         self.pc = 0
@@ -146,7 +152,7 @@ class Assembler:
     def run_file(self, path) -> Assembly:
         path = os.fspath(path)
         try:
-            raw = Path(path).read_bytes()
+            raw = read_source(path)
         except OSError as e:
             raise AsmError([Diagnostic(path, 0, 0, f"cannot read: {_os_reason(e)}")]) from None
         return self._run(raw, path)
@@ -179,7 +185,7 @@ class Assembler:
 
     def _error(self, loc: Location, message: str, col: int | None = None, notes=()) -> None:
         d = Diagnostic.at(loc, message, col)
-        d.notes = list(notes)
+        d.notes = _expansion_notes(notes) if isinstance(notes, tuple) else list(notes)
         self.diagnostics.append(d)
         if len(self.diagnostics) >= MAX_ERRORS:
             self.diagnostics.append(Diagnostic(loc.file, 0, 0, "too many errors; stopping"))
@@ -201,8 +207,17 @@ class Assembler:
         finally:
             self.include_stack.pop()
 
+    def _stop(self, loc: Location, message: str, col: int | None = None) -> None:
+        """An error that ends the assembly at once (a limit that protects the host)."""
+        self.diagnostics.append(Diagnostic.at(loc, message, col))
+        raise AsmError(self._in_source_order(self.diagnostics))
+
     def _line(self, text: str, filename: str, number: int, expansion: tuple) -> None:
         loc = Location(filename, number, 1, text)
+        self.lines_read += 1
+        if self.lines_read > MAX_LINES:
+            self._stop(loc, f"more than {MAX_LINES:,} lines after .include and macro "
+                            "expansion (is something expanding itself over and over?)")
         if self.defining is not None:
             self._macro_body_line(text, loc)
             return
@@ -210,7 +225,7 @@ class Assembler:
         if self.listing:
             record = Record(filename, number, text, self.pc, depth=len(expansion))
             self.records.append(record)
-        notes = _expansion_notes(expansion)
+        notes = expansion        # made into notes only if this line has an error
         try:
             if len(text) > MAX_LINE:
                 # A long comment is harmless; long code would only be slow to reject.
@@ -224,7 +239,7 @@ class Assembler:
             if ".macro" in text.lower() and macros.MACRO_START.match(text):
                 self._start_macro(text, loc)
                 return
-            line = parse_line(text)
+            line = _parse(text)
             for name, col in line.labels:
                 self._define_label(name, loc, col)
             stmt = line.statement
@@ -417,9 +432,13 @@ class Assembler:
         if len(self.include_stack) >= MAX_INCLUDE_DEPTH:
             raise LineError(f".include nested more than {MAX_INCLUDE_DEPTH} deep", op.col)
         try:
-            raw = Path(path).read_bytes()
+            raw = read_source(path)
         except OSError as e:
             raise LineError(f"cannot include '{name}': {_os_reason(e)}", op.col) from None
+        self.source_bytes += len(raw)
+        if self.source_bytes > MAX_TOTAL_SOURCE:
+            self._stop(loc, f"more than {MAX_TOTAL_SOURCE >> 20} MiB of source read through "
+                            ".include", op.col)
         self._read(raw, path, expansion)
 
     # --- macros ------------------------------------------------------------------------
@@ -648,6 +667,12 @@ def _seq(seg, segments) -> int:
 def _labels_of(prefix: str, text: str):
     for m in re.finditer(r"([A-Za-z_]\w*)\s*:", prefix):
         yield m.group(1), m.start(1) + 1
+
+
+# Parsed lines are never changed afterwards, so repeated lines (macro bodies, common
+# instructions) are parsed once: a source that expands one macro a million times costs a
+# million lookups, not a million parses.
+_parse = functools.lru_cache(maxsize=8192)(parse_line)
 
 
 def _expansion_notes(expansion) -> list[Diagnostic]:

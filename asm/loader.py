@@ -30,8 +30,10 @@ def is_source(path: str | os.PathLike, head: bytes | None = None) -> bool:
 
 
 def read_program_bytes(path: str | os.PathLike) -> bytes:
+    from .source import MAX_SOURCE, read_source
     try:
-        return Path(path).read_bytes()
+        # Images can be larger than sources (64 MiB of .space): the same guard, a larger limit.
+        return read_source(path, limit=8 * MAX_SOURCE)
     except FileNotFoundError:
         raise ProgramNotFound(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -1,7 +1,34 @@
 """Reading source files into lines: UTF-8, any line ending, bad bytes reported per line."""
 from __future__ import annotations
 
+import os
+import stat
+
 from .errors import Diagnostic
+
+MAX_SOURCE = 16 << 20         # bytes in one source file
+
+
+class SourceReadError(OSError):
+    """A source that must not be read: not a regular file, or too large."""
+
+
+def read_source(path: str | os.PathLike, limit: int = MAX_SOURCE) -> bytes:
+    """The bytes of a source file, refusing what would hang or exhaust the host: a FIFO or
+    device (`/dev/zero`, a pipe that never ends) and files above `limit` bytes."""
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "is a directory", str(path))
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceReadError(0, "not a regular file (a pipe or a device cannot be source)")
+    if st.st_size > limit:
+        raise SourceReadError(0, f"too large ({st.st_size:,} bytes; the limit is "
+                                 f"{limit >> 20} MiB)")
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise SourceReadError(0, f"too large (more than {limit >> 20} MiB)")
+    return raw
 
 BOM = "\ufeff"
 
