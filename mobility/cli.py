@@ -88,3 +88,31 @@ def attach_net_from_args(host, args):
         raise ValueError(str(e)) from None
     host.net = sw
     return sw
+
+
+def add_net_peer_args(p) -> None:
+    """`hv os`: one machine, so only the link to another process's switch."""
+    g = p.add_argument_group("virtual network (docs/mobility.md)")
+    g.add_argument("--net-peer", metavar="tcp:HOST:PORT",
+                   help="with --hv: give the OS a network device on a switch joined to another "
+                   "hv process's (send and recv system calls)")
+    g.add_argument("--net-wait", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="how long to wait for the peer (default 30)")
+
+
+def join_switch(host, peer: str, wait: float = 30.0, names=None):
+    """A switch with every guest of `host` on it, joined to the peer at tcp:HOST:PORT.
+    `names` (one per guest) give the devices their addresses."""
+    from .net import NetError, Switch, join
+    from .store import RepoError, parse_tcp
+    sw = Switch()
+    sw.wire_wait = wait
+    try:
+        for i, vm in enumerate(host.vms):
+            sw.attach(vm, names[i] if names else None)
+        h, port = parse_tcp(peer)
+        sw.link = join(h, port, [d.mac for d in sw.devices], sw.stats, wait)
+    except (NetError, RepoError) as e:
+        raise ValueError(str(e)) from None
+    host.net = sw
+    return sw

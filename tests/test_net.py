@@ -187,3 +187,36 @@ def test_peer_that_never_comes():
                              f"tcp:127.0.0.1:{free_port()}", "--net-wait", "0.5"],
                        capture_output=True, text=True, timeout=30, cwd=ROOT)
     assert r.returncode == 2 and "no network peer joined" in r.stderr
+
+
+# --- the OS's send and recv ---------------------------------------------------------------
+
+def test_os_client_asks_server_on_another_machine():
+    port = free_port()
+    common = ["--hv", "--net-peer", f"tcp:127.0.0.1:{port}", "--net-wait", "20",
+              "--max-steps", "50000000"]
+    server = subprocess.Popen(HV + ["os", str(MOB / "server.s"), *common],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        client = subprocess.run(HV + ["os", str(MOB / "client.s"), *common, "--core", "py"],
+                                capture_output=True, text=True, timeout=120, cwd=ROOT)
+        out, err = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert client.returncode == 0, client.stderr
+    assert client.stdout == ("client: the server says 3 squared is 9\n"
+                             "client: the server says 4 squared is 16\n"
+                             "client: the server says 5 squared is 25\n")
+    assert server.returncode == 0 and out == "server: answered 3 requests\n", err
+
+
+def test_os_send_without_network(tmp_path):
+    prog = tmp_path / "nonet.s"
+    prog.write_text('.include "user.s"\n.include "unet.s"\nmain:\n    li r1, buf\n    li r2, 18\n'
+                    '    call net_send\n    mov r8, r1\n    li r1, buf\n    li r2, 5\n    sys 19\n'
+                    '    add r1, r1, r8\n    li r2, 0\n    sub r1, r2, r1\n    ret\nbuf: .space 32\n')
+    r = subprocess.run(HV + ["os", str(prog)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2, (r.stdout, r.stderr)          # -(-1 + -1): both calls say "no network"
+    r = subprocess.run(HV + ["os", str(prog), "--net-peer", "tcp:127.0.0.1:1"], capture_output=True,
+                       text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2 and "--net-peer needs --hv" in r.stderr

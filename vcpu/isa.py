@@ -505,7 +505,7 @@ DEVICE_PORTS = [
     (NetPort.MAC_LO, "in", "network: this guest's address, bytes 0..3"),
     (NetPort.MAC_HI, "in", "network: this guest's address, bytes 4..5"),
     (NetPort.RX, "in", "network: frames received into the ring so far"),
-    (NetPort.DROPS, "in", "network: frames of this guest dropped (ring full, throttled, bad)"),
+    (NetPort.DROPS, "in", "network: frames of this guest dropped (ring full, no such address)"),
     (NetPort.CLOCK, "in", "network: the guest's instruction count (low 32 bits), for time stamps"),
 ]
 
@@ -516,5 +516,4 @@ REPO_STATUS = [(0, "ok"), (1, "no such program"), (2, "too big for the buffer (o
                (5, "timeout"), (6, "name or buffer outside guest memory"), (7, "bad program name"),
                (8, "unknown command"), (9, "no repository attached")]
 NET_STATUS = [(0, "ok"), (1, "bad frame length"), (2, "frame or ring outside guest memory"),
-              (3, "unknown command"), (4, "no network attached"),
-              (5, "throttled: the guest's I/O tokens are spent, frame dropped")]
+              (3, "unknown command"), (4, "no network attached")]

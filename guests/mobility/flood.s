@@ -1,11 +1,12 @@
 ; flood.s -- a guest that floods the network: 400 full-size broadcast frames, as fast as it
-; can. The switch limits it by its I/O tokens (the same bucket as its console and disk): sends
-; beyond its share come back with status 5 and the frame is dropped and counted.
+; can. Each frame is read by DMA, which draws on the guest's I/O tokens (the same bucket as
+; its console and disk): when they run out, the flooder loses the rest of its slice.
 ;
 ; Run it:   hv boot guests/mobility/flood.s guests/mobility/pong.s --net --stats
 ;
-; What to look for: the flooder is throttled; pong, whose ring holds 4 frames, drops the
-; rest (counted as "receive ring full"), answers what it can, and nothing else is disturbed.
+; What to look for: the flooder's slices are cut short (`--stats`: "throttled"); pong, whose
+; ring holds 4 frames, drops the rest (counted as "receive ring full") and still answers its
+; five pings; every send succeeds (status 0): dropping is the receiver's business.
 
 .equ FRAMES, 400
 .entry main
@@ -13,7 +14,7 @@
 main:
     li   r1, NET_ADDR               ; (no receive ring: frames to us would be dropped)
     li   r10, 0                     ; frames sent
-    li   r11, 0                     ; sends refused (throttled)
+    li   r11, 0                     ; sends refused (a status other than 0)
     li   r12, 0                     ; loop counter
     li   r1, NET_TX
     li   r2, -1
@@ -48,4 +49,4 @@ counted:
 .include "../lib/io.s"
 
 msg_sent:    .asciz "flood: sent "
-msg_refused: .asciz ", throttled "
+msg_refused: .asciz ", refused "

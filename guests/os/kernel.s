@@ -196,5 +196,6 @@
 .include "kernel/thread.s"
 .include "kernel/sys.s"
 .include "kernel/repo.s"           ; exec's second chance: the code repository
+.include "kernel/net.s"            ; send and recv on the network device
 .include "../lib/io.s"
 .include "kernel/data.s"

@@ -165,7 +165,7 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
            verbose: bool = False, console_write=None, console_input=None,
            disk_path: str | None = None, quantum: int | None = None,
            repo: str | None = None, repo_timeout: float | None = None,
-           repo_note=None) -> Result:
+           repo_note=None, net_peer: str | None = None, net_wait: float = 30.0) -> Result:
     """Boot the OS with `programs` (paths, or (name, bytes, entry) triples) on its disk.
     With `repo` (a directory or an http:// URL), exec fetches the programs the disk lacks."""
     from vcpu.devices import ConsoleInput
@@ -195,7 +195,7 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
             extra["quantum"] = quantum
         if hv:
             return _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra,
-                           attach)
+                           attach, net_peer, net_wait, progs[0][0])
         from vcpu.machine import Machine
         m = Machine(kernel, mem_size=mem, core=core, console_write=console_write,
                     console_input=cin, disk=disk_path, **extra)
@@ -211,7 +211,8 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
                 pass
 
 
-def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, attach=None):
+def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, attach=None,
+            net_peer=None, net_wait=30.0, net_name="os"):
     from hypervisor.host import Host, frames_needed
     from vcpu.isa import PAGE_SIZE
     host = Host(frames_needed(mem) * PAGE_SIZE)
@@ -221,7 +222,16 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, 
                   console_input=cin, disk=disk_path, **extra)
     if attach:
         attach(vm)
-    host.run(max_steps=max_steps)
+    switch = None
+    if net_peer:
+        from mobility.cli import join_switch
+        # The address comes from pid 1's program: two OSes running different programs differ.
+        switch = join_switch(host, net_peer, net_wait, [f"os:{net_name}"])
+    try:
+        host.run(max_steps=max_steps)
+    finally:
+        if switch:
+            switch.close()
     return Result(vm.stop_kind, vm.status, bytes(vm.output), vm.reason, vm.core.icount,
                   stats=vm)
 
@@ -251,8 +261,9 @@ def register(sub) -> None:
                    help="let the kernel report what it does ([os] lines)")
     p.add_argument("--stats", action="store_true",
                    help="with --hv: the hypervisor's statistics on stderr")
-    from mobility.cli import add_repo_args
+    from mobility.cli import add_net_peer_args, add_repo_args
     add_repo_args(p)
+    add_net_peer_args(p)
     p.add_argument("--pack", metavar="DISK",
                    help="only write the OS's disk image to DISK (the format in docs/os.md)")
     p.set_defaults(func=main)
@@ -270,10 +281,13 @@ def main(args) -> int:
             return 0
         from mobility.cli import check_repo_arg, stderr_note
         check_repo_arg(args)
+        if args.net_peer and not args.hv:
+            raise ValueError("--net-peer needs --hv (the network device is the hypervisor's)")
         res = run_os(progs, hv=args.hv, core=args.core, cpus=args.cpus,
                      max_steps=args.max_steps, mem=args.mem, verbose=args.os_verbose,
                      console_write=stdout_write, console_input=console_input(args),
-                     repo=args.repo, repo_timeout=args.repo_timeout, repo_note=stderr_note())
+                     repo=args.repo, repo_timeout=args.repo_timeout, repo_note=stderr_note(),
+                     net_peer=args.net_peer, net_wait=args.net_wait)
     except OSError_ as e:
         raise ValueError(str(e)) from None
     sys.stdout.flush()

@@ -33,7 +33,9 @@ sys_table:
     .word sys_sbrk              ; 15  sbrk(n)
     .word sys_futex_wait        ; 16  futex_wait(addr, val)
     .word sys_futex_wake        ; 17  futex_wake(addr, n)
-.equ NSYSCALLS, 18
+    .word sys_send              ; 18  send(buf, len)                kernel/net.s
+    .word sys_recv              ; 19  recv(buf, len)                kernel/net.s
+.equ NSYSCALLS, 20
 
 sys_invalid:
     li   r1, E_INVAL
