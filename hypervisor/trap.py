@@ -11,7 +11,7 @@ so the guest kernel cannot tell the difference (Popek & Goldberg's equivalence).
 """
 from __future__ import annotations
 
-from vcpu.machine import fault_text
+from vcpu.exits import fault_text
 from vcpu.isa import (CAUSE_TEXT, CR, IRQ_BASE_CAUSE, Cause, Irq, Status, irq_to_deliver,
                       is_double_fault, status_on_trap)
 

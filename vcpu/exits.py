@@ -25,3 +25,16 @@ class VMExit:
         if r in (Exit.IO_IN, Exit.IO_OUT):
             return f"{r.name.lower()} port 0x{self.port:02x} value 0x{self.value:x}"
         return r.name.lower()
+
+
+def fault_text(cause: int, epc: int, badaddr: int, evec: int) -> str:
+    """Why a fault stopped the machine: the shutdown rule (`isa.is_double_fault`), a
+    kernel-mode fault of the instruction at `evec` itself."""
+    text = CAUSE_TEXT.get(cause, f"cause {cause}")
+    where = f"{text} at pc 0x{epc:08x} (badaddr 0x{badaddr:x})"
+    if evec == 0:
+        # The usual way to get here: a kernel that never set evec faulted, went to 0, and
+        # whatever is at 0 faulted too.
+        return (f"double fault: {where}, in the trap handler's first instruction "
+                f"(evec = 0: no trap handler set?)")
+    return f"double fault: {where}, in the trap handler's first instruction"

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .devices import ConsoleInput, DMAError, OutputTail, standard_devices
-from .exits import VMExit
+from .exits import VMExit, fault_text
 from .image import Image, ImageError
-from .isa import CAUSE_TEXT, DEFAULT_MEMORY, SP, Exit
+from .isa import DEFAULT_MEMORY, SP, Exit
 
 M32 = 0xFFFF_FFFF
 SLICE = 1 << 20          # instructions per run() call: bounds the latency of --max-steps
@@ -42,19 +42,6 @@ def boot_state(core, image: Image, mem_top: int) -> None:
 
 def stop_message(ex: VMExit, evec: int) -> str:
     return "machine stopped: " + fault_text(ex.cause, ex.epc, ex.badaddr, evec)
-
-
-def fault_text(cause: int, epc: int, badaddr: int, evec: int) -> str:
-    """Why a fault stopped the machine: the shutdown rule (`isa.is_double_fault`), a
-    kernel-mode fault of the instruction at `evec` itself."""
-    text = CAUSE_TEXT.get(cause, f"cause {cause}")
-    where = f"{text} at pc 0x{epc:08x} (badaddr 0x{badaddr:x})"
-    if evec == 0:
-        # The usual way to get here: a kernel that never set evec faulted, went to 0, and
-        # whatever is at 0 faulted too.
-        return (f"double fault: {where}, in the trap handler's first instruction "
-                f"(evec = 0: no trap handler set?)")
-    return f"double fault: {where}, in the trap handler's first instruction"
 
 
 WFI_FOREVER = "machine stopped: wfi with no timer and no interrupt pending would never wake"
