@@ -24,7 +24,7 @@
 
 .equ BASE, 0x10000              ; the first page written (above the program and its stack)
 .equ WINDOW, 192                ; pages written per sweep (768 KiB: most of a 1 MiB guest)
-.equ ROUNDS, 40                 ; lines printed before powering off
+.equ ROUNDS, 20                 ; lines printed before powering off
 .equ PAGE, 4096
 
 start:

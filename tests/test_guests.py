@@ -30,6 +30,7 @@ CASES = {
     "echo": (["--input", r"hello\nvirtual world\nno newline at the end"], "echo.out", 5_000),
     "disk-nodisk": ([], "disk-nodisk.out", 5_000),
     "kernel": ([], "kernel.out", 200_000),          # the README's sample: default memory
+    "dirty": (["--mem", "1M"], "dirty.out", 500_000),
 }
 
 
