@@ -33,10 +33,11 @@ from .target import CR_NAMES, Stopped, make_target
 M32 = 0xFFFF_FFFF
 DEFAULT_BUDGET = 64 << 20
 OP_CALL_I, OP_CALL_R, OP_RET, OP_PUSH, OP_POP = 0x4A, 0x4B, 0x4C, 0x50, 0x51
-OP_SYS = 0x58
+OP_SYS, OP_BRK, OP_IRET = 0x58, 0x59, 0x66
 LOADS = {0x30: 4, 0x31: 2, 0x32: 1}
 STORES = {0x34: 4, 0x35: 2, 0x36: 1}
-STEP_LIMIT = 50_000_000        # a step/next/finish that runs this long stops anyway
+STEP_LIMIT = 50_000_000
+SHADOW_LIMIT = 2_000_000       # longer runs: backtrace scans the stack instead of replaying        # a step/next/finish that runs this long stops anyway
 
 
 class DebugError(ValueError):
@@ -163,6 +164,7 @@ class Debugger:
         self.last_stop: Stop | None = Stop("entry", "at the entry point")
         self._probe_injected = None
         self.phase = 0
+        self._shadow_known: dict = {(0, 0): []}    # position -> its shadow call stack
 
     # --- console -----------------------------------------------------------------------
     def _console(self, data: bytes) -> None:
@@ -659,10 +661,11 @@ class Debugger:
 
     def finish(self) -> Stop:
         sp0 = self.t.regs[SP]
-        frame = self.frames()
+        here = self.where()
+
         def check(pre):
             if pre["op"] == OP_RET and pre["sp"] >= sp0:
-                return Stop("step", f"Run till exit from {frame[0][1] if frame else ''}")
+                return Stop("step", f"Run till exit from {here}")
             return None
         return self._done(self._forward(check=check))
 
@@ -1034,16 +1037,25 @@ class Debugger:
         return out
 
     def frames(self) -> list[tuple[int, str, int | None]]:
-        """A backtrace: (pc, where, frame's stack address). Frame 0 is the pc; callers are
-        found by scanning the stack for words that are return addresses (the address
-        right after a `call` in the image)."""
+        """A backtrace, innermost first: (pc, where, the frame's return-address slot).
+        Frame 0 is the pc. The callers come from the shadow call stack when the run so
+        far is short enough to replay (`shadow_stack`), which also shows the traps that
+        led here (a system call from user mode, an interrupt); otherwise from a scan of
+        the stack for words that are return addresses."""
         out = [(self.pc, self.symbolize(self.pc), None)]
+        shadow = self.shadow_stack()
+        if shadow is not None:
+            for kind, site, slot, what in reversed(shadow):
+                where = self.symbolize(site)
+                if kind == "trap":
+                    where += f" [{what}]"
+                out.append((site, where, slot))
+            return out[:64]
         sp = self.t.regs[SP]
-        mem_top = 1 << 32
         calls = self._call_sites()
         for k in range(256):
             a = sp + 4 * k
-            if a + 4 > mem_top:
+            if a + 4 > 1 << 32:
                 break
             v = self.read_word(a)
             if v is None:
@@ -1053,6 +1065,70 @@ class Debugger:
             if len(out) >= 32:
                 break
         return out
+
+    def shadow_stack(self):
+        """The calls and traps still open at this position, outermost first, as
+        (kind 'call' | 'trap', site pc, return slot or None, text): found by replaying
+        the run from its start one instruction at a time, pushing at each `call`, trap
+        delivery and `sys`/`brk`, popping at `ret` (to the frame whose slot it reads)
+        and `iret`. None when the run is longer than SHADOW_LIMIT instructions."""
+        pos = self.position
+        known = self._shadow_known
+        if pos in known:
+            return list(known[pos])
+        # Replay from the nearest position whose stack is known (the start at worst).
+        start = max((k for k in known if k <= pos), default=None)
+        if start is None or pos[0] - start[0] > SHADOW_LIMIT:
+            return None
+        t = self.t
+        stack = list(known[start])
+        self.goto_position(start)
+        injected = sum(t.vm.stats.injected.values()) if self.hv else 0
+        try:
+            while self.position < pos and self.running:
+                pc, sp = t.pc, t.regs[SP]
+                d = self.insn_at(pc)
+                op = d.instr.opcode if d else None
+                mode = "user" if not t.cr_view()[0] & 1 else "kernel"
+                before = self.icount
+                self._step1(catches=False)
+                if self.icount == before:
+                    cause = t.cr_view()[3]
+                    stack.append(("trap", pc, None, f"{CAUSE_TEXT.get(cause, cause)}, "
+                                  f"{mode} mode"))
+                    continue
+                if op in (OP_CALL_I, OP_CALL_R):
+                    stack.append(("call", pc, (sp - 4) & M32, ""))
+                elif op == OP_RET:
+                    for i in range(len(stack) - 1, -1, -1):
+                        if stack[i][0] == "call" and stack[i][2] == sp:
+                            del stack[i:]
+                            break
+                elif op == OP_IRET:
+                    for i in range(len(stack) - 1, -1, -1):
+                        if stack[i][0] == "trap":
+                            del stack[i:]
+                            break
+                elif op in (OP_SYS, OP_BRK):
+                    what = (f"syscall {d.fields['imm']}" if op == OP_SYS else "brk")
+                    stack.append(("trap", pc, None, f"{what}, {mode} mode"))
+                if self.hv:
+                    now_inj = sum(t.vm.stats.injected.values())
+                    if now_inj != injected:
+                        injected = now_inj
+                        cause = t.cr_view()[3]
+                        stack.append(("trap", t.cr_view()[2], None,
+                                      f"{CAUSE_TEXT.get(cause, cause)}, injected"))
+                if len(stack) > 4096:
+                    del stack[:1024]          # runaway recursion: keep the innermost
+        except Stopped:
+            pass
+        self.goto_position(pos)
+        if len(known) > 256:
+            for k in sorted(known)[1:129]:
+                del known[k]
+        known[pos] = list(stack)
+        return stack
 
     def _call_sites(self) -> dict[int, int]:
         cache = getattr(self, "_calls", None)

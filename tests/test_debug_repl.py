@@ -99,7 +99,7 @@ def test_worked_example_of_the_docs(hv, monkeypatch, capsys):
     reverse-continue from the crash."""
     script = "\n".join([
         "continue", "catch trap pagefault", "reverse-continue", "print/x r1",
-        "info pagetable r6", "delete", "catch syscall 2", "reverse-continue",
+        "info pagetable r6", "backtrace", "delete", "catch syscall 2", "reverse-continue",
         "print/x r10", "x/5xw messages", "reverse-step", "quit"])
     core = available_kinds()[0]
     status, out, err = debug([PANIC, "--core", core] + (["--hv"] if hv else []), script,
@@ -110,6 +110,9 @@ def test_worked_example_of_the_docs(hv, monkeypatch, capsys):
     assert ("Catchpoint 1 (trap: page fault on read)\n"
             "0x00000100 in write_loop+0x3 at panic.s:101  [icount 350]") in out
     assert "$ = 0xffffffff" in out and "-> fault: directory entry not present" in out
+    # The shadow call stack goes through the system call into the user program.
+    assert ("#1  0x000000d8 in do_write at panic.s:82\n"
+            "#2  0x0000501e in user_loop+0x12 [syscall 2, user mode] at panic.s:143") in out
     assert ("Catchpoint 2 (syscall 2)\n"
             "0x0000501e in user_loop+0x12 at panic.s:143  [icount 332]") in out
     assert "$ = 0x6010" in out and "0x00006010 <messages+0x10>:\t0xffffffff" in out

@@ -270,3 +270,21 @@ def test_reverse_continue_to_a_catchpoint_matches_forward(image, core, hv):
         assert stop.reason == "catch" and "timer" in stop.text
         assert d.position == want[0]
         assert d.t.fingerprint() == want[1]
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_backtrace_through_an_interrupt(image, core, hv):
+    d = make(image, core, hv)
+    d.add_breakpoint("handler")
+    d.add_breakpoint("work")
+    while True:
+        d.cont()
+        if d.where() == "handler" and len(d.frames()) > 2:
+            break          # an interrupt that arrived inside work
+    frames = [f[1] for f in d.frames()]
+    assert frames[0] == "handler"
+    assert frames[1].startswith("work") and "[timer interrupt" in frames[1]
+    assert frames[2] == "loop+0x2"
+    d.delete()
+    d.stepi(7)                                   # through the handler's iret
+    assert [f[1] for f in d.frames()][1] == "loop+0x2"
