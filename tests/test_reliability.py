@@ -246,3 +246,27 @@ def test_console_output_kept_by_the_host_is_bounded(monkeypatch):
     vm = host.add("f", flood, mem_size=MEM)
     host.run(max_steps=60_000)
     assert vm.output.total == 30_000 and len(vm.output) <= 2000
+
+
+def _hv_peak_rss_kib(*args) -> int:
+    p = subprocess.Popen([sys.executable, "-m", "hv", *map(str, args)], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 124, p.stderr.read().decode()
+    return ru.ru_maxrss
+
+
+@pytest.mark.parametrize("trace", ["t.json", "t.jsonl"])
+def test_a_traced_flood_runs_in_bounded_memory(tmp_path, trace):
+    """Four times the events cost no more memory: the trace streams to its file (which ends
+    as valid JSON), the console keeps a bounded tail."""
+    import json
+    path = tmp_path / trace
+    short = _hv_peak_rss_kib("boot", "guests/hostile/flood.s", "--max-steps", "60000",
+                             "--trace", path)
+    long = _hv_peak_rss_kib("boot", "guests/hostile/flood.s", "--max-steps", "240000",
+                            "--trace", path)
+    assert long < short + 8_000, (short, long)
+    if trace.endswith(".json"):
+        events = json.loads(path.read_text())["traceEvents"]
+        assert len(events) > 80_000
