@@ -59,6 +59,9 @@ class LoadedTest:
     image: object = None
     records: list = field(default_factory=list)
     error: str | None = None
+    # A test that is not one image on a bare machine (a user program under the teaching
+    # OS): run(core, mode, max_steps) -> (output bytes, stop kind, status, message, icount).
+    run: object = None
 
     def source_line(self, address: int) -> tuple[str, int, str] | None:
         """(file, line, text) of the top-level source line whose code holds `address`."""
@@ -71,12 +74,22 @@ class LoadedTest:
         return None
 
 
+# Loaders for other kinds of guest test, tried first: each takes a path and returns a
+# LoadedTest, or None when the file is not of its kind. The command line registers the
+# teaching OS's (hv/commands/os.py: a source that includes user.s runs as pid 1).
+LOADERS: list = []
+
+
 def load_test(path: Path | str) -> LoadedTest:
     """Assemble a guest test source (or read an image); errors go in `.error`."""
     from asm.errors import AsmError
     from asm.loader import SOURCE_SUFFIXES, load_program
     from vcpu.image import ImageError
     path = Path(path)
+    for loader in LOADERS:
+        loaded = loader(path)
+        if loaded is not None:
+            return loaded
     try:
         if str(path).endswith(SOURCE_SUFFIXES):
             from asm.assembler import assemble_with_records

@@ -155,7 +155,12 @@ def run_test(loaded: LoadedTest, core: str, mode: str, *,
         raise ValueError(f"unknown mode {mode!r} (bare or hv)")
     t0 = time.perf_counter()
     try:
-        _run(res, loaded.image, core, mode, max_steps, mem_size, trace_last)
+        if loaded.run is not None:
+            out, res.stop_kind, res.status, res.message, res.icount = loaded.run(
+                core, mode, max_steps)
+            res.output = out.decode("utf-8", "replace")
+        else:
+            _run(res, loaded.image, core, mode, max_steps, mem_size, trace_last)
     except (ValueError, MemoryError) as e:    # ImageError (does not fit) and the like
         res.stop_kind, res.message = "error", str(e)
     res.duration = time.perf_counter() - t0

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hv.commands.os import (OS_DIR, OSError_, build_disk, flatten, kernel_image, load_programs,
-                            run_os)
+                            os_test_meta, run_os)
 from guesttest.run import judge
 from guesttest.tap import parse_tap
 from tests.conftest import need_native
@@ -23,14 +23,7 @@ TESTS = sorted((OS_DIR / "tests").glob("test_*.s"))
 MAX_STEPS = 30_000_000
 
 
-def _meta(path: Path) -> tuple[list[str], list[int]]:
-    text = path.read_text()
-    more = []
-    for m in re.finditer(r"^;\s*os-programs:(.*)$", text, re.M):
-        more += [str(path.parent / n) for n in m.group(1).split()]
-    m = re.search(r"^;\s*os-cpus:((?:\s*\d+)+)", text, re.M)
-    cpus = [int(n) for n in m.group(1).split()] if m else [1]
-    return [str(path)] + more, cpus
+_meta = os_test_meta
 
 
 CASES = [(p, n) for p in TESTS for n in _meta(p)[1]]
@@ -216,3 +209,10 @@ def test_user_library_names(tmp_path):
     assert ABI_NAMES <= names
     assert not {n for n in names - ABI_NAMES if not n.startswith("__")}
     assert entry == 0x400000 and body[5] == 0x58      # `sys 9` where new threads return
+
+
+def test_hv_test_runs_os_tests(capsys):
+    """`hv test` runs a user-program test under the OS (the other programs it names too)."""
+    status, out, err = _hv(["test", str(OS_DIR / "tests" / "test_syscalls.s"), "--core", "c",
+                            "--mode", "bare,hv"], capsys)
+    assert status == 0, out + err

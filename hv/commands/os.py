@@ -19,6 +19,7 @@ The disk format (docs/os.md), all words little-endian, 512-byte sectors:
 from __future__ import annotations
 
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -150,6 +151,48 @@ def load_programs(paths: list[str]) -> list[tuple[str, bytes, int]]:
         body, entry = flatten(image, p)
         out.append((name, body, entry))
     return out
+
+
+# --- guest tests under the OS ---------------------------------------------------------------
+
+_USES_USER_S = re.compile(r'^\s*\.include\s+"user\.s"', re.M | re.I)
+
+
+def os_test_meta(path: Path) -> tuple[list[str], list[int]]:
+    """A test's programs (itself, then those named by `; os-programs: a.s b.s`) and the CPU
+    counts named by `; os-cpus: 1 4` (default 1)."""
+    text = Path(path).read_text(errors="replace")
+    more = []
+    for m in re.finditer(r"^;\s*os-programs:(.*)$", text, re.M):
+        more += [str(Path(path).parent / n) for n in m.group(1).split()]
+    m = re.search(r"^;\s*os-cpus:((?:[ \t]*\d+)+)", text, re.M)
+    cpus = [int(n) for n in m.group(1).split()] if m else [1]
+    return [str(path)] + more, cpus
+
+
+def load_os_test(path):
+    """For `hv test`: a guest test that includes user.s is a user program; it runs as pid 1
+    under the OS (with the first CPU count it names). None for any other file."""
+    from asm.errors import AsmError
+    from guesttest.discover import LoadedTest
+    p = Path(path)
+    if p.suffix != ".s":
+        return None
+    try:
+        if not _USES_USER_S.search(p.read_text(errors="replace")):
+            return None
+        files, cpus = os_test_meta(p)
+        progs = load_programs(files)
+    except AsmError as e:
+        return LoadedTest(p, error=str(e))
+    except (ValueError, OSError) as e:
+        return LoadedTest(p, error=str(e))
+
+    def run(core, mode, max_steps):
+        r = run_os(progs, hv=(mode == "hv"), core=core, cpus=cpus[0], max_steps=max_steps)
+        return r.output, r.kind, r.status, r.message, r.icount
+
+    return LoadedTest(p, run=run)
 
 
 # --- running ------------------------------------------------------------------------------

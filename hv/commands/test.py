@@ -11,10 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import guesttest as gt
+from guesttest.discover import LOADERS
 from guesttest.report import report, write_junit
 
 from ..common import EXIT_FAILED, EXIT_OK, csv_choice, err, fail, memory_size, positive_int
 from ..guard import StopSignals, add_timeout_arg, check_writable, stopped
+from .os import load_os_test
+
+if load_os_test not in LOADERS:
+    LOADERS.append(load_os_test)        # a user program (it includes user.s) runs under the OS
 
 
 def register(sub) -> None:
