@@ -6,8 +6,13 @@
 ; keeps its TCB as a zombie, holding its value, until thread_join collects it; the last
 ; live thread of a process to end ends the process, with its value as the exit status.
 
-; thread_create(entry, arg) -> tid; -4 when out of threads, stack slots or memory
+; thread_create(entry, arg) -> tid; -4 when out of threads, stack slots or memory; -5 when
+; entry is not an address of the process's
 sys_thread_create:
+    ld   r1, [r10 + 4]
+    li   r2, 1
+    call uaccess
+    bne  r1, r0, sys_return
     call alloc_thread
     beq  r1, r0, sys_nomem
     mov  r13, r1

@@ -7,7 +7,7 @@
 .include "utap.s"
 
 main:
-    PLAN 37
+    PLAN 40
 
     ; --- identity ---
     call getpid
@@ -149,6 +149,19 @@ clock_flat:
     li   r2, 0
     call futex_wait
     CHECK_EQ r1, -5, "futex_wait on kernel memory: -5"
+
+    li   r1, 0x3000
+    li   r2, 1
+    call futex_wake
+    CHECK_EQ r1, -5, "futex_wake on kernel memory: -5"
+    li   r1, 0x1000
+    li   r2, 0
+    call thread_create
+    CHECK_EQ r1, -5, "thread_create with an entry in the kernel: -5"
+    li   r1, 0xfffff000
+    li   r2, 0
+    call thread_create
+    CHECK_EQ r1, -5, "thread_create with an entry in the top page: -5"
 
     ; --- wait, exec ---
     li   r1, -1
