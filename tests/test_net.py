@@ -198,7 +198,7 @@ def test_os_client_asks_server_on_another_machine():
     server = subprocess.Popen(HV + ["os", str(MOB / "server.s"), *common],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        client = subprocess.run(HV + ["os", str(MOB / "client.s"), *common, "--core", "py"],
+        client = subprocess.run(HV + ["os", str(MOB / "client.s"), *common],
                                 capture_output=True, text=True, timeout=120, cwd=ROOT)
         out, err = server.communicate(timeout=60)
     finally:

@@ -309,3 +309,14 @@ def test_hv_run_and_boot_with_repo(repo):
     r = subprocess.run(hv + ["run", str(LOADER), "--repo", "ftp://x"], capture_output=True,
                        text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 2 and "http://" in r.stderr
+
+
+def test_failure_is_one_trace_event(repo, tmp_path):
+    trace = tmp_path / "t.jsonl"
+    r = subprocess.run([sys.executable, "-m", "hv", "boot", str(LOADER), "--repo", str(repo),
+                        "--input", "nope", "--trace", str(trace)], capture_output=True, text=True,
+                       timeout=60, cwd=ROOT)
+    assert r.returncode == 1, r.stderr
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    device = [e for e in events if e["kind"] == "device"]
+    assert len(device) == 1 and "no such program (status 1)" in device[0]["what"]
