@@ -183,3 +183,8 @@ def test_hostile_guests_share_their_common_blocks():
     for name in ("dma", "disk_wrap"):
         text = (hostile / f"{name}.s").read_text()
         assert '.include "../lib/disk.s"' in text and "\ncs_loop:" not in text, name
+    for name in ("bad_pte", "pt_edit", "straddle", "dma", "frame_sweep", "tlb_storm"):
+        assert "PAGING_ON PDIR" in (hostile / f"{name}.s").read_text(), name
+    for name in ("bad_ptbr", "double_fault", "evec_outside", "no_handler", "spin"):
+        text = (hostile / f"{name}.s").read_text()
+        assert "    PRINT msg" in text and "\nprint:" not in text, name

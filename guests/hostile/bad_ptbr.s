@@ -12,20 +12,14 @@
 ; evec, which is also translated through the same tables: the machine shuts down ("double
 ; fault") with the pc and the cause, bare and under the hypervisor alike.
 
+.include "../lib/print.s"
+
 .entry boot
 
 boot:
     li   r1, handler
     mtcr evec, r1
-    li   r1, msg
-    li   r3, 0
-print:
-    ldb  r2, [r1]
-    beq  r2, r3, printed
-    out  0x10, r2
-    add  r1, r1, 1
-    jmp  print
-printed:
+    PRINT msg
     li   r1, 0xfffff000
     mtcr ptbr, r1
     li   r1, 0b101              ; KM | PG

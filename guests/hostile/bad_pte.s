@@ -61,10 +61,7 @@ bad_fill:
     li   r4, 0x80000000 | P | W | U
     st   r4, [r6 + 20]          ; 0x1400000: a "negative" table address
 
-    li   r1, PDIR
-    mtcr ptbr, r1
-    li   r1, 0b101              ; KM | PG: paging on, still the kernel
-    mtcr status, r1
+    PAGING_ON PDIR                 ; kernel mode, paging on
     li   r1, s_on
     call puts
 

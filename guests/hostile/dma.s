@@ -59,10 +59,7 @@ boot:
     li   r14, CMD_WRITE
     li   r1, s_stage
     call disk_request
-    li   r1, PDIR
-    mtcr ptbr, r1
-    li   r1, 0b101
-    mtcr status, r1
+    PAGING_ON PDIR                 ; kernel mode, paging on
 
     li   r1, s_before
     call puts

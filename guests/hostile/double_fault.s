@@ -12,20 +12,14 @@
 ; instruction at evec) and reports the pc (evec) and the cause (5, a read fault, badaddr
 ; 0x200000). The hypervisor does the same for this guest only.
 
+.include "../lib/print.s"
+
 .entry boot
 
 boot:
     li   r1, handler
     mtcr evec, r1
-    li   r1, msg
-    li   r3, 0
-print:
-    ldb  r2, [r1]
-    beq  r2, r3, printed
-    out  0x10, r2
-    add  r1, r1, 1
-    jmp  print
-printed:
+    PRINT msg
     li   r1, 1
     li   r2, 0
     div  r1, r1, r2             ; cause 8 -> handler

@@ -13,18 +13,12 @@
 ; reports the pc and the cause (docs/isa.md, Shutdown). The hypervisor stops this guest
 ; alone with the same message; the others run on.
 
+.include "../lib/print.s"
+
 .entry boot
 
 boot:
-    li   r1, msg
-    li   r3, 0
-print:
-    ldb  r2, [r1]
-    beq  r2, r3, printed
-    out  0x10, r2
-    add  r1, r1, 1
-    jmp  print
-printed:
+    PRINT msg
     li   r1, 0x100000
     mtcr evec, r1
     brk                         ; -> evec 0x100000 -> fetch fault at evec: shutdown

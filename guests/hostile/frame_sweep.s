@@ -48,10 +48,7 @@ sweep_fill:
     st   r4, [r6]
     li   r4, PT_SWEEP | P | W
     st   r4, [r6 + 4]
-    li   r1, PDIR
-    mtcr ptbr, r1
-    li   r1, 0b101
-    mtcr status, r1
+    PAGING_ON PDIR                 ; kernel mode, paging on
 
     li   r11, 0                 ; read faults
     li   r12, 0                 ; write faults

@@ -12,21 +12,15 @@
 ; and the cause (4, illegal instruction), bare and under the hypervisor alike
 ; (docs/isa.md, Shutdown).
 
+.include "../lib/print.s"
+
 .entry boot
 
 vector0:
     .word 0                     ; at address 0 = evec: opcode 0x00 is undefined
 
 boot:
-    li   r1, msg
-    li   r3, 0
-print:
-    ldb  r2, [r1]
-    beq  r2, r3, printed
-    out  0x10, r2
-    add  r1, r1, 1
-    jmp  print
-printed:
+    PRINT msg
     .byte 0                     ; opcode 0x00 is undefined: cause 4
 
 msg: .asciz "no evec, then an undefined opcode\n"

@@ -57,10 +57,7 @@ boot:
     li   r6, DATA_B
     li   r4, 0x22222222
     st   r4, [r6]
-    li   r1, PDIR
-    mtcr ptbr, r1
-    li   r1, 0b101              ; KM | PG
-    mtcr status, r1
+    PAGING_ON PDIR                 ; kernel mode, paging on
 
     li   r1, s_start            ; the shadow now holds VA_PAGE -> DATA_A, writable
     call puts

@@ -13,18 +13,12 @@
 ; there. The virtual timer interrupt stays pending, never delivered, and the guest is
 ; stopped by the instruction limit (--max-steps), bare and under the hypervisor alike.
 
+.include "../lib/print.s"
+
 .entry boot
 
 boot:
-    li   r1, msg
-    li   r3, 0
-print:
-    ldb  r2, [r1]
-    beq  r2, r3, printed
-    out  0x10, r2
-    add  r1, r1, 1
-    jmp  print
-printed:
+    PRINT msg
     li   r1, 10
     out  0x20, r1               ; a timer every 10 instructions...
     cli                         ; ...that will never be taken

@@ -115,10 +115,7 @@ s8: ; --- paging on ------------------------------------------------------------
     li   r6, 0x4ffc             ; the last word of the page at 0xfffff000
     li   r4, 0xccbbaa99
     st   r4, [r6]
-    li   r1, PDIR
-    mtcr ptbr, r1
-    li   r1, 0b101
-    mtcr status, r1
+    PAGING_ON PDIR                 ; kernel mode, paging on
 
     li   r1, s_paging
     call puts

@@ -20,6 +20,8 @@
 .equ P, 1
 .equ W, 2
 
+.include "../lib/paging.s"
+
 .entry boot
 
 boot:
@@ -35,10 +37,7 @@ ident:
     li   r6, PDIR
     li   r4, PT_LOW | P | W
     st   r4, [r6]
-    li   r1, PDIR
-    mtcr ptbr, r1
-    li   r1, 0b101              ; KM | PG
-    mtcr status, r1
+    PAGING_ON PDIR                 ; kernel mode, paging on
 
     li   r1, msg
     li   r3, 0

@@ -20,3 +20,15 @@ ident_next\@:
     add  r2, r2, 1
     blt  r2, r3, ident_next\@
 .endm
+
+; PAGING_ON dir
+;   ptbr <- dir, then status <- KM | PG: paging on, still in kernel mode, interrupts off.
+;   The instruction after it is fetched through the new tables, so `dir` must map the
+;   code (IDENTITY_MAP does). Uses r1.
+
+.macro PAGING_ON dir
+    li   r1, \dir
+    mtcr ptbr, r1
+    li   r1, 0b101                  ; ST_KM | ST_PG
+    mtcr status, r1
+.endm
