@@ -22,6 +22,7 @@ import threading
 from collections import deque
 
 LONE_SLICE = 1 << 20
+HOST_SLICE = 0.001          # as hypervisor/host.py
 
 
 def run_threaded(host, n_threads: int, slice_: int = 10_000,
@@ -57,7 +58,9 @@ def run_threaded(host, n_threads: int, slice_: int = 10_000,
                     alone = len(queue) + in_flight[0] <= n_threads
                 budget = LONE_SLICE if alone else slice_ * vm.weight
                 try:
-                    host.run_slice(vm, budget, max_steps)
+                    # Cut at its share of host time, as in the one-thread loop (host.py).
+                    host.run_slice(vm, budget, max_steps,
+                                   None if alone else HOST_SLICE * vm.weight)
                 finally:
                     with cond:
                         in_flight[0] -= 1
