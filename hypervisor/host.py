@@ -59,7 +59,8 @@ class Host:
     def run(self, slice_: int = 10_000, max_steps: int | None = None) -> None:
         self.max_steps, self.slice = max_steps, slice_    # for live migration's pre-copy
         threads = min(self.host_threads, sum(vm.running for vm in self.vms))
-        if threads > 1 and not self.trace and self.net is None:   # a network runs in step
+        # A network runs in step; the monitor's commands run between slices of one thread.
+        if threads > 1 and not self.trace and self.net is None and self.poll is None:
             from .threads import run_threaded
             return run_threaded(self, threads, slice_, max_steps)
         while True:

@@ -279,8 +279,9 @@ class Migration:
             # Stop and copy: the guest does not run again here.
             self.stop_icount = vm.core.icount
             self._send_pages(dirty, t0, live=False)
-            state, _disk = guest_state(vm, {"max_steps": getattr(self.host, "max_steps", None),
-                                            "slice": getattr(self.host, "slice", 10_000)})
+            state, _ = guest_state(vm, {"max_steps": getattr(self.host, "max_steps", None),
+                                        "slice": getattr(self.host, "slice", 10_000)},
+                                   with_disk=False)
             if self.finished:
                 state["stopped"] = {"kind": vm.stop_kind, "status": vm.status,
                                     "reason": vm.reason}

@@ -23,7 +23,8 @@ def guest_page(vm, i: int) -> bytes:
     return bytes(vm.pool.mem[h:h + PAGE_SIZE])
 
 
-def guest_state(vm, params: dict | None = None) -> tuple[dict, bytes | None]:
+def guest_state(vm, params: dict | None = None, with_disk: bool = True
+                ) -> tuple[dict, bytes | None]:
     """The guest's state as plain data (no memory), and its disk's contents."""
     core = vm.core
     if vm.vtimer_period:
@@ -31,7 +32,7 @@ def guest_state(vm, params: dict | None = None) -> tuple[dict, bytes | None]:
         # loop ticks right after a stop point anyway, so ticking here changes nothing and
         # makes the saved state one value per instruction count.
         tick(vm)
-    devices, disk = device_state(vm.bus)
+    devices, disk = device_state(vm.bus, with_disk)
     cpus, _sched = cpu_states(core)
     if len(cpus) != 1:
         raise SnapshotError(f"{vm.name}: a guest with {len(cpus)} CPUs cannot be saved yet")

@@ -383,20 +383,27 @@ def disk_of(bus):
     return None
 
 
-def device_state(bus) -> tuple[dict, bytes | None]:
-    """Every device's `save()`; the disk is flushed first so its file matches its state."""
+def device_state(bus, with_disk: bool = True) -> tuple[dict, bytes | None]:
+    """Every device's `save()`, and the disk's contents. The disk is flushed first so its
+    file matches its state; `with_disk` False (live migration: the disk is shared storage,
+    handed over by its lock) skips reading it."""
     disk = disk_of(bus)
+    attached = disk is not None and disk.path is not None
     contents = None
-    if disk is not None and disk.path is not None:
-        contents = disk.contents(MAX_DISK)
+    if attached:
+        if with_disk:
+            contents = disk.contents(MAX_DISK)
+        else:
+            disk.flush()
     for d in bus.devices:
         if d.name == "console":
             d.input.drain()
     state = bus.save()
-    if contents is not None:
-        state.setdefault("disk", {})
-        state["disk"]["path"] = os.path.abspath(disk.path)
-        state["disk"]["sha256"] = hashlib.sha256(contents).hexdigest()
+    if attached:
+        entry = state.setdefault("disk", {})
+        entry["path"] = os.path.abspath(disk.path)
+        if contents is not None:
+            entry["sha256"] = hashlib.sha256(contents).hexdigest()
     return state, contents
 
 
