@@ -56,7 +56,7 @@ NEVER = float("inf")
 
 
 class NetStatus:
-    OK, BAD_LEN, BAD_DMA, BAD_CMD, NO_NET = range(5)
+    OK, BAD_LEN, BAD_DMA, BAD_CMD = range(4)
 
 
 class NetError(Exception):

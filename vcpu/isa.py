@@ -516,4 +516,4 @@ REPO_STATUS = [(0, "ok"), (1, "no such program"), (2, "too big for the buffer (o
                (5, "timeout"), (6, "name or buffer outside guest memory"), (7, "bad program name"),
                (8, "unknown command"), (9, "no repository attached")]
 NET_STATUS = [(0, "ok"), (1, "bad frame length"), (2, "frame or ring outside guest memory"),
-              (3, "unknown command"), (4, "no network attached")]
+              (3, "unknown command")]
