@@ -320,3 +320,14 @@ def test_failure_is_one_trace_event(repo, tmp_path):
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     device = [e for e in events if e["kind"] == "device"]
     assert len(device) == 1 and "no such program (status 1)" in device[0]["what"]
+
+
+def test_strip_keeps_only_code_and_data(tmp_path):
+    d = tmp_path / "r"
+    assert hv_repo("add", d, GUESTS / "fib.s").returncode == 0
+    r = hv_repo("add", d, GUESTS / "fib.s", "--name", "fib_small", "--strip")
+    assert r.returncode == 0, r.stderr
+    progs = manifest(d)["programs"]
+    assert progs["fib_small"][0]["size"] < progs["fib"][0]["size"]
+    kind, status, out, _, _, _ = run_loader(str(d), b"fib_small\n", "c", "bare")
+    assert (kind, status) == ("poweroff", 0) and b"fib(15) = 610" in out
