@@ -155,7 +155,7 @@ def choose_points(mode, src, core, inp, mem, nrandom, seed):
     pts = {0, max(0, total - 1)}
     pts |= {rng.randrange(total) for _ in range(nrandom)}
     for (ic, pc, cr, tn, tp) in full.probe:
-        if cr[3] and pc == cr[1] and len(pts) < nrandom + 8:     # at evec, a cause set
+        if cr[3] and 0 <= pc - cr[1] < 48 and len(pts) < nrandom + 8:   # in the handler
             pts.add(ic)
         if tp and tn > ic and len(pts) < nrandom + 12:           # the timer's next firing
             pts |= {tn - 1, tn}
