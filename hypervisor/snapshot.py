@@ -108,7 +108,7 @@ def apply_state(vm, state: dict, where: str = "snapshot") -> None:
     vm.shadow.flush()                   # empty views for the restored guest's mode
     try:
         vm.bus.restore(state["devices"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         raise SnapshotError(f"{where}: malformed device state") from None
 
 

@@ -401,3 +401,33 @@ def test_cli_refuses_corrupt_files(tmp_path):
             lines = p.stderr.decode().strip().splitlines()
             assert p.returncode == 2 and len(lines) == 1 and why in lines[0], (cmd, p.stderr)
             assert p.stdout == b""
+
+
+def test_mutated_state_with_a_valid_checksum_never_crashes():
+    """A crafted file (valid checksum, state fields of the wrong type or size) is refused with
+    a SnapshotError or restores into a machine that runs: never another exception."""
+    rng = random.Random(5)
+    junk = [None, -1, 1 << 70, "x", [], {}, 1.5, True, [1, 2], {"a": 1}, 0, 2 ** 32]
+
+    def mutate(obj, depth=0):
+        if isinstance(obj, (dict, list)) and obj:
+            k = rng.choice(list(obj)) if isinstance(obj, dict) else rng.randrange(len(obj))
+            if rng.random() < 0.4 or depth > 3:
+                obj[k] = rng.choice(junk)
+            else:
+                mutate(obj[k], depth + 1)
+    for mode in ("bare", "hv"):
+        base = Run(mode, GUESTS / "echo.s", CORES[0], b"abc\n", 65536)
+        base.snap_at(50)
+        base.run()
+        snap = S.parse(base.snaps[50], "s")
+        for _ in range(150):
+            st = json.loads(json.dumps(snap.state))
+            for _ in range(rng.randrange(1, 3)):
+                mutate(st)
+            raw = S.pack([(b"STAT", json.dumps(st).encode()), (b"MEMP", snap.memory)])
+            try:
+                r = restored(raw, rng.choice(CORES))
+            except S.SnapshotError:
+                continue
+            r.run(r.icount() + 2000)

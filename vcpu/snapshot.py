@@ -493,11 +493,11 @@ def restore_machine(snap: Snapshot, *, core: str | None = None, console_write=No
     snap.load_memory(put)
     try:
         set_cpu_states(m.core, st["cpus"], st.get("sched") or None)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise SnapshotError(f"{snap.path}: malformed CPU state ({e})") from None
     try:
         m.bus.restore(st["devices"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         raise SnapshotError(f"{snap.path}: malformed device state") from None
     return m
 
