@@ -240,11 +240,7 @@ class Migration:
         released = None
         self.ch = None
         try:
-            try:
-                sock = socket.create_connection(self.addr, timeout=self.timeout)
-            except OSError as e:
-                raise MigrationError(f"cannot connect to {self.target} "
-                                     f"({e.strerror or e})") from None
+            sock = self._connect()
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.ch = ch = Channel(sock, self.timeout)
             self.npages = vm.mem_size // PAGE_SIZE
@@ -315,6 +311,22 @@ class Migration:
             except Exception as e:          # the guest keeps running without its disk
                 vm.stop("error", f"migration failed and its disk could not be taken back: {e}")
         return False
+
+    def _connect(self) -> socket.socket:
+        """Connect, retrying a refused connection until the timeout: a destination started
+        at the same moment as the source may not be listening yet."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return socket.create_connection(self.addr, timeout=self.timeout)
+            except ConnectionRefusedError as e:
+                if time.monotonic() >= deadline:
+                    raise MigrationError(f"cannot connect to {self.target} ({e.strerror or e}"
+                                         f", for {self.timeout:g} s)") from None
+                time.sleep(0.05)
+            except OSError as e:
+                raise MigrationError(f"cannot connect to {self.target} "
+                                     f"({e.strerror or e})") from None
 
     def _fits(self, ndirty: int) -> bool:
         """Would sending `ndirty` pages take no longer than the downtime limit?"""

@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -216,7 +217,8 @@ def test_nobody_listening():
     port = s.getsockname()[1]
     s.close()
     full = hv("boot", GUESTS / "hello.s")
-    p = hv("boot", GUESTS / "hello.s", "--migrate-at", f"50:tcp:127.0.0.1:{port}")
+    p = hv("boot", GUESTS / "hello.s", "--migrate-at", f"50:tcp:127.0.0.1:{port}",
+           "--migrate-timeout", "0.5")
     assert p.stdout == full.stdout and p.returncode == 0
     assert b"failed: cannot connect" in p.stderr and len(p.stderr.splitlines()) == 1
 
@@ -261,3 +263,24 @@ def test_bandwidth_limit_and_downtime_options():
     assert b"migrated to tcp:" in src.stderr and src.stdout + out == full.stdout
     p = hv("boot", *args, "--migrate-at", "5:tcp:127.0.0.1:1", "--max-bandwidth", "fast")
     assert p.returncode == 2 and b"--max-bandwidth" in p.stderr
+
+
+def test_a_destination_that_starts_late_is_waited_for(tmp_path):
+    """A script that starts both sides at once: the source retries a refused connection for
+    up to --migrate-timeout seconds."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    args = [GUESTS / "kernel.s"]
+    full = hv("boot", *args)
+    src = subprocess.Popen([*HV, "boot", *args, "--migrate-at", f"100:tcp:127.0.0.1:{port}"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL)
+    time.sleep(0.5)
+    dest = subprocess.run([*HV, "boot", "--incoming", f"tcp:127.0.0.1:{port}",
+                           "--incoming-timeout", "20"], cwd=ROOT, capture_output=True,
+                          timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    out, err = src.communicate(timeout=TIMEOUT)
+    assert b"migrated" in err, err
+    assert out + dest.stdout == full.stdout and dest.returncode == full.returncode
