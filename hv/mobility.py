@@ -188,8 +188,12 @@ def report_missed(specs: list, icount: int) -> None:
     """One line for each stop point the run never reached."""
     for s in specs:
         if not s.done:
-            what = (f"--snapshot-at {s.n}:{s.target}: no snapshot written" if s.target
-                    else f"--switch-core-at {s.n}: no switch")
+            if s.target.startswith("tcp:"):
+                what = f"--migrate-at {s.n}:{s.target}: no migration"
+            elif s.target:
+                what = f"--snapshot-at {s.n}:{s.target}: no snapshot written"
+            else:
+                what = f"--switch-core-at {s.n}: no switch"
             warn(f"{what}; the run ended at instruction {icount}")
 
 
