@@ -185,8 +185,8 @@ def test_demo_same_under_hypervisor(name):
     hv, _ = _demo(name, core="c", hv=True)
     assert bare == hv
     nums = [[int(n) for n in v] for v in rows.values()]
-    if name == "creation":           # process > kernel thread > user thread
-        assert nums[0][0] > 4 * nums[1][0] > 4 * nums[2][0] > 0
+    if name == "creation":           # writing child > process > kernel thread > user thread
+        assert nums[1][0] > nums[0][0] > 4 * nums[2][0] > 4 * nums[3][0] > 0
     elif name == "switching":        # user-level switch < kernel-level switch <= process
         assert 0 < nums[0][0] < nums[1][0] <= nums[2][0]
     else:                            # ULT siblings stall; KLT siblings run

@@ -78,6 +78,7 @@
 .equ PTE_W,         2
 .equ PTE_U,         4
 .equ PTE_UPW,      PTE_P | PTE_W | PTE_U
+.equ PTE_COW,       0x200           ; software bit (the MMU ignores bits 3-11): copy on write
 
 ; status bits: ST_KM, ST_IE, ST_PG, ST_PKM, ST_PIE come from guests/lib/hw.s (via io.s)
 .equ USER_STATUS,   ST_KM | ST_PG | ST_PIE  ; what iret turns into user mode, interrupts on

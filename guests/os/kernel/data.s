@@ -39,6 +39,7 @@ s_panic:        .asciz "[os] panic: cause "
 s_no_disk:      .asciz "[os] no program disk (run the OS with hv os)\n"
 s_no_memory:    .asciz "[os] not enough memory for pid 1\n"
 
+frame_refs:     .space MAX_MEM / PAGE   ; how many page-table entries map each frame
     .align 4
 disk_hdr:       .space 512
 disk_dir:       .space MAX_PROGRAMS * DE_SIZE_OF

@@ -30,6 +30,11 @@ af_count:
     ld   r2, [r0 + frames_used]
     add  r2, r2, 1
     st   r2, [r0 + frames_used]
+    shr  r2, r1, 12             ; one user of the frame so far
+    push r3
+    li   r3, 1
+    stb  r3, [r2 + frame_refs]
+    pop  r3
     pop  r2
     ret
 af_none:
@@ -45,14 +50,22 @@ alloc_zero:
 az_done:
     ret
 
-; free_frame: give frame r1 back. Clobbers r2.
+; free_frame: one user less for frame r1; the last one gives it back. Clobbers r2.
 free_frame:
+    push r3
+    shr  r2, r1, 12
+    ldb  r3, [r2 + frame_refs]
+    sub  r3, r3, 1
+    stb  r3, [r2 + frame_refs]
+    bne  r3, r0, ff_shared      ; another address space still maps it (copy on write)
     ld   r2, [r0 + free_list]
     st   r2, [r1]
     st   r1, [r0 + free_list]
     ld   r2, [r0 + frames_used]
     sub  r2, r2, 1
     st   r2, [r0 + frames_used]
+ff_shared:
+    pop  r3
     ret
 
 ; zero_page: clear frame r1 (kept in r1). Clobbers r2-r3.
@@ -271,6 +284,146 @@ cr_out:
     pop  r13
     pop  r9
     pop  r8
+    ret
+
+; share_range: fork's copy on write. Every page mapped at virtual [r3, r4) in directory r1
+; is mapped at the same address in directory r2 too, read-only and marked PTE_COW in both,
+; and its frame gets one more user. r1 = 0 if a page table could not be made. The caller
+; flushes TLBs (the parent's entries lost their W bit). Clobbers r1-r7.
+share_range:
+    push r8
+    push r9
+    push r13
+    push r14
+    mov  r8, r1
+    mov  r9, r2
+    mov  r13, r3
+    mov  r14, r4
+sr_loop:
+    bgeu r13, r14, sr_done
+    mov  r1, r8
+    mov  r2, r13
+    li   r3, 0
+    call pte_addr
+    beq  r1, r0, sr_next
+    ld   r7, [r1]
+    and  r2, r7, PTE_P
+    beq  r2, r0, sr_next
+    and  r7, r7, ~PTE_W
+    or   r7, r7, PTE_COW
+    st   r7, [r1]               ; the parent's page: read-only from now on
+    push r7
+    mov  r1, r9
+    mov  r2, r13
+    li   r3, 1
+    call pte_addr
+    pop  r7
+    beq  r1, r0, sr_fail
+    st   r7, [r1]               ; the child's: the same frame, read-only
+    shr  r2, r7, 12
+    ldb  r3, [r2 + frame_refs]
+    add  r3, r3, 1
+    stb  r3, [r2 + frame_refs]
+sr_next:
+    add  r13, r13, PAGE
+    jmp  sr_loop
+sr_done:
+    li   r1, 1
+    jmp  sr_out
+sr_fail:
+    li   r1, 0
+sr_out:
+    pop  r14
+    pop  r13
+    pop  r9
+    pop  r8
+    ret
+
+; cow_fault: a write to virtual r1 of process r12 found a read-only page. If the page is
+; a copy-on-write one, make it writable -- its own again if nobody else maps the frame any
+; more, else a fresh copy -- and r1 = 0. r1 = -1 if it was not copy on write (a real
+; fault) or memory ran out. Clobbers r1-r7.
+cow_fault:
+    push r8
+    push r9
+    ld   r2, [r12 + P_DIR]
+    mov  r3, r1
+    mov  r1, r2
+    mov  r2, r3
+    li   r3, 0
+    call pte_addr
+    beq  r1, r0, cf_no
+    mov  r8, r1                 ; r8 = the entry's address
+    ld   r9, [r8]               ; r9 = the entry
+    and  r2, r9, PTE_P | PTE_COW
+    li   r3, PTE_P | PTE_COW
+    bne  r2, r3, cf_no
+    and  r1, r9, ~(PAGE - 1)
+    shr  r2, r1, 12
+    ldb  r2, [r2 + frame_refs]
+    li   r3, 1
+    bne  r2, r3, cf_copy
+    or   r9, r9, PTE_W          ; the last user: the frame is simply ours again
+    and  r9, r9, ~PTE_COW
+    st   r9, [r8]
+    tlbflush
+    jmp  cf_yes
+cf_copy:
+    call alloc_frame
+    beq  r1, r0, cf_no
+    push r1
+    and  r2, r9, ~(PAGE - 1)
+    call copy_page
+    pop  r3
+    or   r1, r3, PTE_UPW
+    st   r1, [r8]
+    and  r1, r9, ~(PAGE - 1)
+    call free_frame             ; one user less for the shared frame
+    call shootdown              ; our other CPUs may still read the shared frame
+cf_yes:
+    li   r1, 0
+    jmp  cf_out
+cf_no:
+    li   r1, -1
+cf_out:
+    pop  r9
+    pop  r8
+    ret
+
+; cow_range: before the kernel writes into user memory [r1, r1 + r2) (already checked by
+; uaccess), give the copy-on-write pages there their own frames. r1 = 0, or E_NOMEM.
+; Clobbers r1-r7.
+cow_range:
+    beq  r2, r0, cw_ok
+    push r8
+    push r9
+    add  r9, r1, r2
+    sub  r9, r9, 1
+    and  r9, r9, ~(PAGE - 1)
+    and  r8, r1, ~(PAGE - 1)
+cw_loop:
+    ld   r1, [r12 + P_DIR]
+    mov  r2, r8
+    call user_pte
+    and  r1, r1, PTE_COW
+    beq  r1, r0, cw_next
+    mov  r1, r8
+    call cow_fault
+    bne  r1, r0, cw_nomem
+cw_next:
+    beq  r8, r9, cw_done
+    add  r8, r8, PAGE
+    jmp  cw_loop
+cw_done:
+    pop  r9
+    pop  r8
+cw_ok:
+    li   r1, 0
+    ret
+cw_nomem:
+    pop  r9
+    pop  r8
+    li   r1, E_NOMEM
     ret
 
 ; free_range: give back the frames mapped at virtual [r2, r3) in directory r1 (the

@@ -304,12 +304,14 @@ sys_fork:
     li   r5, 1
     shl  r5, r5, r4
     st   r5, [r3 + P_SLOTS]
-    ; Copy the pages: image and heap, then the caller's stack slot.
+    ; The pages: image and heap are shared copy-on-write; the caller's stack slot is copied
+    ; (it is written at once, by the child's first call or return).
     ld   r1, [r12 + P_DIR]
     ld   r2, [r13 + P_DIR]
     li   r3, USER_BASE
     ld   r4, [r12 + P_HEAPMAP]
-    call copy_range
+    call share_range
+    tlbflush                    ; our own entries for those pages were writable
     beq  r1, r0, fork_undo
     ld   r3, [r10 + T_SLOT]
     mul  r3, r3, STACK_SLOT
@@ -341,6 +343,9 @@ fork_regs:
     st   r13, [r14 + T_PROC]
     ld   r1, [r10 + T_SLOT]
     st   r1, [r14 + T_SLOT]
+    li   r1, TS_BLOCKED         ; in use, not yet runnable: the shootdown lets the lock go
+    st   r1, [r14 + T_STATE]
+    call shootdown              ; the parent's threads on other CPUs lose their W entries
     mov  r1, r14
     call make_ready
     ld   r1, [r13 + P_PID]

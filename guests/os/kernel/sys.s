@@ -77,6 +77,10 @@ sys_read:
     mov  r2, r9
     call uaccess
     bne  r1, r0, sys_return
+    mov  r1, r8                 ; the kernel is about to write there: copy on write first
+    mov  r2, r9
+    call cow_range
+    bne  r1, r0, sys_return
     li   r1, 0
     li   r3, -1
 rd_loop:

@@ -91,6 +91,13 @@ user_fault:
     li   r2, C_PF_WRITE
     bne  r1, r2, uf_kill
 uf_page:
+    mfcr r1, cause
+    li   r2, C_PF_WRITE
+    bne  r1, r2, uf_stack
+    mfcr r1, badaddr
+    call cow_fault              ; kernel/mem.s: 0 if it was a copy-on-write page
+    beq  r1, r0, return_current
+uf_stack:
     mfcr r1, badaddr
     call stack_demand           ; kernel/mem.s: 0 if it mapped the page
     beq  r1, r0, return_current

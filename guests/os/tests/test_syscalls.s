@@ -7,7 +7,7 @@
 .include "utap.s"
 
 main:
-    PLAN 40
+    PLAN 42
 
     ; --- identity ---
     call getpid
@@ -226,6 +226,33 @@ parent3:
     li   r1, word
     ld   r1, [r1]
     CHECK_EQ r1, 3, "the parent's copy is untouched"
+
+    ; --- copy on write: the parent writes after fork, the child keeps the old value ---
+    li   r1, word
+    li   r2, 5
+    st   r2, [r1]
+    call fork
+    li   r2, 0
+    bne  r1, r2, parent4
+    li   r1, 3                  ; the child waits until the parent has written
+    call sleep
+    li   r1, buf                ; read() writes into a shared page from the kernel
+    li   r2, 4
+    call read
+    li   r1, word
+    ld   r1, [r1]
+    call exit
+parent4:
+    mov  r8, r1
+    li   r1, word
+    li   r2, 6
+    st   r2, [r1]
+    mov  r1, r8
+    call wait
+    CHECK_EQ r2, 5, "the child keeps the value it had at fork (copy on write)"
+    li   r1, word
+    ld   r1, [r1]
+    CHECK_EQ r1, 6, "...and the parent has its own"
 
     DONE
 
