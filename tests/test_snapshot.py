@@ -41,6 +41,7 @@ CASES = {
     "echo": (GUESTS / "echo.s", b"hello\nvirtual world\nno newline", 65536, 20),
     "kernel": (GUESTS / "kernel.s", b"", 131072, 20),
     "sieve": (GUESTS / "sieve.s", b"", 65536, 20),
+    "fib": (GUESTS / "fib.s", b"", 65536, 20),
     "timer": (GUESTS / "hostile" / "timer.s", b"", 65536, 20),
     "pt_edit": (GUESTS / "hostile" / "pt_edit.s", b"", 65536, 20),
     "dma": (GUESTS / "hostile" / "dma.s", b"", 65536, 20),
