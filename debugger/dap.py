@@ -274,7 +274,7 @@ class Adapter:
 
     def _stop_worker(self) -> None:
         if self.worker is not None and self.worker.is_alive():
-            self.d.pause_requested = True
+            self.d.pause()
             self.worker.join()
 
     # --- breakpoints ---------------------------------------------------------------------
@@ -669,7 +669,7 @@ class Adapter:
 
     def req_pause(self, args, msg):
         if self.running():
-            self.d.pause_requested = True
+            self.d.pause()
             return {}
         self.respond(msg, {})
         self.event("stopped", {"reason": "pause", "threadId": 1, "allThreadsStopped": True})

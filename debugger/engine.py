@@ -87,6 +87,13 @@ class Stop:
     data: dict = field(default_factory=dict)
 
 
+class _Paused(Exception):
+    """A backward search was paused: the machine goes back to where it started."""
+
+    def __init__(self, position):
+        self.position = position
+
+
 class Checkpoints:
     """Saved machine states by instruction count, within a memory budget."""
 
@@ -455,6 +462,7 @@ class Debugger:
         `limit` instructions have retired, the machine stops or a pause is asked for."""
         t = self.t
         self.pause_requested = False
+        t.interrupt = False
         stepping = check is not None or self._stepping_needed()
         start = self.icount
         try:
@@ -498,6 +506,13 @@ class Debugger:
                     return Stop("step", f"stopped after {STEP_LIMIT} instructions")
         except Stopped:
             return self._exited()
+
+    def pause(self) -> None:
+        """Ask a running command to stop (from another thread, or a signal handler): it
+        stops at the next instruction boundary it checks, going forward; going back, it
+        returns to where it started."""
+        self.pause_requested = True
+        self.t.interrupt = True
 
     def _pc_only(self) -> bool:
         return (not any(w.enabled for w in self.watchpoints.values())
@@ -721,13 +736,15 @@ class Debugger:
         width = 64
         t = self.t
         while hi > (first, 0):
+            if self.pause_requested:
+                raise _Paused(now)
             lo = max(first, hi[0] - width)
             width *= 4
             self.goto(lo)
             self._probe_injected = None
             segment = []
             try:
-                while self.position < hi and self.running:
+                while self.position < hi and self.running and not self.pause_requested:
                     if light:
                         pre = {"icount": self.icount, "pc": t.pc}
                     else:
@@ -749,6 +766,8 @@ class Debugger:
                     segment.append(pre)
             except Stopped:
                 pass
+            if self.pause_requested:
+                raise _Paused(now)
             found = visit(segment)
             if found is not None:
                 return found
@@ -762,6 +781,8 @@ class Debugger:
         hi = now
         width = 4096
         while hi > (first, 0):
+            if self.pause_requested:
+                raise _Paused(now)
             lo = max(first, hi[0] - width)
             width *= 4
             self.goto(lo)
@@ -769,6 +790,8 @@ class Debugger:
                 hits, _ = self.t.run_to_pcs(pcs, 0, self.phase, until=hi)
             except Stopped:
                 hits = []
+            if self.pause_requested:
+                raise _Paused(now)
             for pos in reversed(hits):
                 if pos >= now or pos == (0, 0):
                     continue
@@ -803,6 +826,16 @@ class Debugger:
         return stop
 
     def _reverse_stepi1(self) -> Stop:
+        self.pause_requested = False
+        self.t.interrupt = False
+        start = self.position
+        try:
+            return self._reverse_stepi1_impl()
+        except _Paused:
+            self.goto_position(start)
+            return self._done(Stop("pause", "paused"))
+
+    def _reverse_stepi1_impl(self) -> Stop:
         now = self.position
         first = min(self.cp.states)
         if now <= (first, 0):
@@ -834,6 +867,16 @@ class Debugger:
         return stop
 
     def _reverse_over_one(self) -> Stop:
+        self.pause_requested = False
+        self.t.interrupt = False
+        start = self.position
+        try:
+            return self._reverse_over_one_impl()
+        except _Paused:
+            self.goto_position(start)
+            return self._done(Stop("pause", "paused"))
+
+    def _reverse_over_one_impl(self) -> Stop:
         now = self.position
         depth_now = [0]
 
@@ -852,6 +895,16 @@ class Debugger:
         return self._land(self._scan_back(visit, now), "")
 
     def reverse_step(self, over: bool = False) -> Stop:
+        self.pause_requested = False
+        self.t.interrupt = False
+        start = self.position
+        try:
+            return self._reverse_step_impl(over)
+        except _Paused:
+            self.goto_position(start)
+            return self._done(Stop("pause", "paused"))
+
+    def _reverse_step_impl(self, over: bool = False) -> Stop:
         """Back to the start of the previous source line (calls count as one line with
         `over`, reverse-next)."""
         now = self.position
@@ -887,6 +940,16 @@ class Debugger:
         return self._land(pos, "")
 
     def reverse_finish(self) -> Stop:
+        self.pause_requested = False
+        self.t.interrupt = False
+        start = self.position
+        try:
+            return self._reverse_finish_impl()
+        except _Paused:
+            self.goto_position(start)
+            return self._done(Stop("pause", "paused"))
+
+    def _reverse_finish_impl(self) -> Stop:
         """Back to the call that entered the current function."""
         now = self.position
         state = {"d": 0}
@@ -905,6 +968,16 @@ class Debugger:
         return self._land(self._scan_back(visit, now), "")
 
     def reverse_continue(self) -> Stop:
+        self.pause_requested = False
+        self.t.interrupt = False
+        start = self.position
+        try:
+            return self._reverse_continue_impl()
+        except _Paused:
+            self.goto_position(start)
+            return self._done(Stop("pause", "paused"))
+
+    def _reverse_continue_impl(self) -> Stop:
         """Back to the last position where a breakpoint, watchpoint or catchpoint would
         have stopped a forward run, or to the start of the recorded history."""
         now = self.position

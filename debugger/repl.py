@@ -311,7 +311,7 @@ class Repl:
         old = signal.getsignal(signal.SIGINT)
 
         def pause(*_):
-            self.d.pause_requested = True
+            self.d.pause()
         try:
             signal.signal(signal.SIGINT, pause)
         except ValueError:          # not the main thread

@@ -69,6 +69,7 @@ class Target:
     """What the debugger engine needs of a machine (both kinds below)."""
     hv = False
     ncpus = 1
+    interrupt = False      # set from another thread (a pause): long loops return early
 
     # --- time ------------------------------------------------------------------------------
     @property
@@ -149,7 +150,11 @@ class Target:
         step = self.step_exact
         if until is not None and core.pc in pcs:
             hits.append((core.icount, phase))
+        count = 0
         while True:
+            count += 1
+            if count & 4095 == 0 and self.interrupt:
+                return hits, phase
             before = core.icount
             step()
             n = core.icount
@@ -296,8 +301,12 @@ class BareTarget(Target):
         run = core.run
         budget = Exit.BUDGET
         core.host_traps = TRAPS_TO_SEE
+        count = 0
         try:
             while True:
+                count += 1
+                if count & 4095 == 0 and self.interrupt:
+                    return hits, phase
                 if packed is not None:
                     r = packed(raw, 1)
                     if r & 255 == 0:
@@ -560,7 +569,11 @@ class HvTarget(Target):
         hits = []
         if until is not None and raw.pc in pcs:
             hits.append((raw.icount, phase))
+        count = 0
         while True:
+            count += 1
+            if count & 4095 == 0 and self.interrupt:
+                return hits, phase
             start = raw.icount
             while True:                      # one exact step
                 pc0 = raw.pc

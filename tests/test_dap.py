@@ -334,3 +334,25 @@ def test_microsoft_debug_client(prog, core, hv):
                        cwd=CLIENT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip().endswith("ok")
+
+
+def test_pause_a_long_reverse_continue(adapter, tmp_path):
+    """A reverse-continue that would take long can be paused: the machine goes back to
+    where it was, and says so with a stopped event (reason pause)."""
+    loop = tmp_path / "long.s"
+    loop.write_text("start:\n    li r2, 3000000\nspin:\n    add r1, r1, 1\n    blt r1, r2, spin\n"
+                    "    halt\n")
+    c = adapter()
+    launch(c, str(loop), stopOnEntry=True)
+    c.ok("configurationDone")
+    c.wait_event("stopped")
+    c.ok("continue", threadId=1)
+    c.wait_event("exited")
+    c.wait_event("terminated")
+    c.ok("setBreakpoints", source={"path": str(loop)}, breakpoints=[{"line": 2}])
+    before = c.ok("evaluate", expression="icount")["result"]
+    c.ok("reverseContinue", threadId=1)
+    c.ok("pause", threadId=1)
+    assert c.wait_event("stopped")["body"]["reason"] == "pause"
+    assert c.ok("evaluate", expression="icount")["result"] == before
+    c.ok("disconnect")
