@@ -22,7 +22,7 @@ import threading
 from collections import deque
 
 LONE_SLICE = 1 << 20
-HOST_SLICE = 0.001          # as hypervisor/host.py
+HOST_SLICE = 0.0005         # as hypervisor/host.py
 
 
 def run_threaded(host, n_threads: int, slice_: int = 10_000,

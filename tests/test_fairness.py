@@ -1,9 +1,13 @@
 """Fair host time: a guest whose instructions are dear for the host (guests/hostile/) cannot
-take the host from its neighbour. fib.s's wall time beside each of the worst offenders stays
-within a few times its time alone (the goal is 3x; bench/fairness.py gives the figures, and
-this test keeps a generous margin for a loaded machine: best of several runs, under 6x).
-The guests' own output is unchanged: time is their instruction count, not the host's."""
+take the host from its neighbour. The host time fib.s needs to finish beside each of the
+worst offenders stays within a few times what it needs alone (the goal is 3x; measured
+about 2.5x, see bench/fairness.py and docs/benchmarks.md). The test counts host CPU time
+(best of several runs, under 4.5x): wall time on a shared, loaded machine mostly measures
+the other processes. The guests' own output is unchanged: time is their instruction
+count, not the host's."""
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -16,9 +20,9 @@ WORST = ["tlb_storm", "big_dma", "flood", "frame_sweep", "bad_pte"]
 @pytest.mark.parametrize("hostile", WORST)
 def test_fib_beside_a_hostile_guest_keeps_its_pace(hostile):
     need_native()
-    solo = min(fib_time(None) for _ in range(5))
-    beside = min(fib_time(hostile) for _ in range(5))
-    assert beside < 6 * solo, f"fib beside {hostile}: {beside / solo:.1f}x its solo time"
+    solo = min(fib_time(None, clock=time.process_time) for _ in range(5))
+    beside = min(fib_time(hostile, clock=time.process_time) for _ in range(5))
+    assert beside < 4.5 * solo, f"fib beside {hostile}: {beside / solo:.1f}x its solo time"
 
 
 def test_charging_host_time_does_not_change_what_guests_print(tmp_path):
