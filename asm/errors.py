@@ -40,8 +40,9 @@ class Diagnostic:
         return cls(loc.file, loc.line, loc.col if col is None else col, message, loc.text)
 
     def format(self) -> str:
+        from vcpu.text import visible
         where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
-        out = [f"{where}: {self.severity}: {self.message}"]
+        out = [visible(f"{where}: {self.severity}: {self.message}")]
         if self.line and self.text:
             out += _caret_lines(self.text, self.col)
         for note in self.notes:
@@ -87,9 +88,13 @@ def _caret_lines(text: str, col: int) -> list[str]:
         suffix = "..." if start + _SHOWN_WIDTH < len(text) else ""
         text = prefix + shown + suffix
         col = col - start + len(prefix)
+    # Control characters in the line (an ESC sequence in a comment) are shown, not sent to
+    # the terminal: ^[ takes two columns, so the caret follows the shown text.
+    from vcpu.text import visible
+    before = visible(text[:max(col - 1, 0)], keep="\t")
     # Keep tabs in the caret line so the caret stays under the column in any tab width.
-    pad = "".join("\t" if ch == "\t" else " " for ch in text[:max(col - 1, 0)])
-    return ["    " + text, "    " + pad + "^"]
+    pad = "".join("\t" if ch == "\t" else " " for ch in before)
+    return ["    " + visible(text, keep="\t"), "    " + pad + "^"]
 
 
 def short(name: str, limit: int = 40) -> str:

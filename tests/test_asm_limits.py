@@ -110,3 +110,13 @@ def test_assembler_memory_grows_linearly(tmp_path):
     # Measured: about 85 bytes of Python memory per byte of source (docs/reliability.md);
     # the issue asks for 10x, which needs a compact pass-1 representation (not done).
     assert rl < 120 * 200_000, rl
+
+
+def test_echoed_source_lines_show_control_characters(tmp_path):
+    src = tmp_path / "esc.s"
+    src.write_bytes(b"nop\n  \x1b[2Kbad r1 ; \x1b]0;title\x07\n")
+    msg = error_of(src)
+    assert "\x1b" not in msg and "\x07" not in msg
+    shown, caret = msg.splitlines()[1:3]
+    assert shown == "      ^[[2Kbad r1 ; ^[]0;title^G"
+    assert caret.index("^") == shown.index("^[")        # the caret under the ESC
