@@ -780,16 +780,23 @@ class Debugger:
         first = min(self.cp.states)
         hi = now
         width = 4096
+        patched = getattr(self.t, "scan_pcs_patched", None)
+        expected = self.t.fingerprint() if patched else None
         while hi > (first, 0):
             if self.pause_requested:
                 raise _Paused(now)
             lo = max(first, hi[0] - width)
             width *= 4
             self.goto(lo)
-            try:
-                hits, _ = self.t.run_to_pcs(pcs, 0, self.phase, until=hi)
-            except Stopped:
-                hits = []
+            here = self.t.fingerprint() if patched else None
+            hits = patched(pcs, hi, self.phase, expected) if patched else None
+            if hits is None:
+                self.goto(lo)
+                try:
+                    hits, _ = self.t.run_to_pcs(pcs, 0, self.phase, until=hi)
+                except Stopped:
+                    hits = []
+            expected = here
             if self.pause_requested:
                 raise _Paused(now)
             for pos in reversed(hits):

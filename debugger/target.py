@@ -31,6 +31,8 @@ FAULTS = frozenset(int(c) for c in FAULT_CAUSES)
 # Faults and interrupts: delivered without retiring anything, so a plain run(1) would go
 # on into the handler. `sys` and `brk` retire, so their delivery already ends a step.
 TRAPS_TO_SEE = sum(1 << c for c in FAULTS) | (1 << 16) | (1 << 17)
+PATCH = 0x00                       # an undefined opcode: fetching it is an illegal-instruction trap
+PATCH_TRAPS = (1 << 4) | (1 << 16) | (1 << 17) | (1 << 18)
 
 
 def _unpack(core, r: int):
@@ -347,6 +349,94 @@ class BareTarget(Target):
                     return hits, phase
         finally:
             core.host_traps = 0
+
+    def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected):
+        """The positions up to `until` where pc is in `pcs`, found at the core's full
+        speed: each breakpoint's byte is replaced by an undefined opcode, so reaching it
+        exits (an illegal-instruction trap sent to the host) instead of running. Only
+        with paging off (addresses are physical). Interrupts exit too, so that a
+        breakpoint where an interrupt is taken is seen as a stepped run sees it.
+
+        The patch is only safe if the program never reads or writes those bytes: the run
+        must end with every patch byte still in place and in exactly `expected` (the
+        state the unpatched machine has at `until`, from `fingerprint`). Returns the hits,
+        or None when anything is doubtful (the caller then steps the window)."""
+        core = self.core
+        mem = self.mem
+        if (self.stop_reason or until[1] != 0 or core.cr[ST] & PG
+                or any(not 0 <= a < core.mem_size for a in pcs)):
+            return None
+        saved = {a: mem[a] for a in pcs}
+        hits = []
+        # `phase` counts trap deliveries at instruction count `at`; once the count moves
+        # on, the position's phase is 0.
+        at = core.icount
+        if core.pc in pcs:
+            hits.append((core.icount, phase))
+        for a in pcs:
+            mem[a] = PATCH
+        ok = True
+        try:
+            while core.icount < until[0]:
+                if self.interrupt:
+                    ok = False
+                    break
+                core.host_traps = PATCH_TRAPS
+                ex = core.run(until[0] - core.icount)
+                core.host_traps = 0
+                r = ex.reason
+                if core.icount != at:
+                    phase, at = 0, core.icount
+                if r == Exit.BUDGET:
+                    continue
+                if r != Exit.TRAP:
+                    self._count(ex)
+                    self._handle(ex)
+                    if self.stop_reason:
+                        break
+                    if core.icount != at:
+                        phase, at = 0, core.icount
+                    if core.pc in pcs:
+                        hits.append((core.icount, phase))
+                    continue
+                pc = core.pc
+                if ex.cause == 4 and pc in pcs:
+                    if (core.icount, phase) not in hits:
+                        hits.append((core.icount, phase))
+                    # Run the real instruction once, then put the patch back.
+                    mem[pc] = saved[pc]
+                    self.step_exact()
+                    if core.icount == at:
+                        phase += 1
+                    else:
+                        phase, at = 0, core.icount
+                    if mem[pc] != saved[pc]:
+                        ok = False          # the instruction wrote its own first byte
+                        break
+                    mem[pc] = PATCH
+                    if core.pc in pcs and not self.stop_reason:
+                        hits.append((core.icount, phase))
+                    continue
+                if ex.cause in (16, 17, 18) and pc in pcs and (core.icount, phase) not in hits:
+                    hits.append((core.icount, phase))
+                self._deliver(ex)
+                phase += 1
+                at = core.icount
+                if core.pc in pcs:
+                    hits.append((core.icount, phase))
+        finally:
+            core.host_traps = 0
+            for a, b in saved.items():
+                if mem[a] != PATCH:
+                    ok = False              # the program wrote there: patches were lost
+                mem[a] = b
+        if core.icount != at:
+            phase = 0
+        if not ok or core.cr[ST] & PG or (core.icount, phase) != until:
+            return None
+        if self.fingerprint() != expected:
+            return None                     # the program read a patched byte
+        return hits
 
     def _deliver(self, ex) -> None:
         """A trap taken the way the core takes it (vcpu/refcore.py `_take_trap`)."""

@@ -288,3 +288,50 @@ def test_backtrace_through_an_interrupt(image, core, hv):
     d.delete()
     d.stepi(7)                                   # through the handler's iret
     assert [f[1] for f in d.frames()][1] == "loop+0x2"
+
+
+@pytest.mark.parametrize("core", available_kinds())
+def test_patched_scan_finds_what_stepping_finds(image, core):
+    """The fast backward scan (breakpoint bytes patched to an undefined opcode) reports
+    exactly the positions that stepping reports, for random breakpoint sets."""
+    rng = random.Random(5)
+    d = make(image, core, False)
+    code_end = image.symbol_map()["counter"].value
+    starts = sorted({r.address for r in image.lines if r.address < code_end})
+    for _ in range(6):
+        pcs = set(rng.sample(starts, 3))
+        end = (rng.randrange(50, 600), 0)
+        d.goto(end[0])
+        expected = d.t.fingerprint()
+        d.goto(0)
+        fast = d.t.scan_pcs_patched(pcs, end, 0, expected)
+        assert d.t.fingerprint() == expected
+        d.goto(0)
+        slow, _ = d.t.run_to_pcs(pcs, 0, 0, until=end)
+        assert fast == slow
+    # A "breakpoint" on data the program reads: the patch shows, the scan gives way.
+    d.goto(300)
+    expected = d.t.fingerprint()
+    d.goto(0)
+    assert d.t.scan_pcs_patched({code_end}, (300, 0), 0, expected) is None
+
+
+def test_patched_scan_gives_way_when_the_program_reads_its_code():
+    src = PROGRAM.replace("    mov r1, r10\n    call work\n",
+                          "    mov r1, r10\n    li r6, work\n    ldb r7, [r6]\n"
+                          "    add r1, r1, r7\n    call work\n")
+    im = assemble(src, "prog.s")
+    d = make(im, "py", False)
+    d.cont()
+    end = d.position
+    expected = d.t.fingerprint()
+    d.goto(0)
+    assert d.t.scan_pcs_patched({d.lookup("work")}, end, 0, expected) is None
+    fwd = make(im, "py", False)
+    fwd.add_breakpoint("work")
+    hits = []
+    while fwd.cont().reason == "breakpoint":
+        hits.append(fwd.position)
+    d.goto(end[0])
+    d.add_breakpoint("work")
+    assert d.reverse_continue().reason == "breakpoint" and d.position == hits[-1]
