@@ -355,6 +355,10 @@ def receive(conn: socket.socket, host, *, core: str | None, console_write, timeo
     """Receive one guest into `host`; returns it, ready to run (and the source has handed
     it over), or raises MigrationError without having started anything."""
     from .snapshot import apply_state, attach_disk, new_guest, put_guest_page
+    try:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # small answers at once
+    except OSError:
+        pass
     ch = Channel(conn, timeout)
     vm = None
     try:
