@@ -171,17 +171,9 @@ def install_guests(host, args, params: dict) -> list:
     return specs + switches
 
 
-def pick_guest(host, name: str | None, what: str):
-    if name is None:
-        if len(host.vms) != 1:
-            raise ValueError(f"{what}: {len(host.vms)} guests; name one as NAME@N "
-                             f"({', '.join(vm.name for vm in host.vms)})")
-        return host.vms[0]
-    for vm in host.vms:
-        if vm.name == name:
-            return vm
-    raise ValueError(f"{what}: no guest named {name!r} "
-                     f"(guests: {', '.join(vm.name for vm in host.vms)})")
+def pick_guest(host, name, what):
+    from hypervisor.migrate import pick_guest as pick
+    return pick(host, name, what)
 
 
 def report_missed(specs: list, icount: int) -> None:
@@ -225,7 +217,6 @@ def incoming_command(args) -> int:
     """`hv boot --incoming tcp:HOST:PORT`: receive one guest, run it, exit with its status."""
     import socket
     from hypervisor.migrate import MigrationError, listen, receive
-    from .commands.restore import run_guest_host
     from .common import EXIT_FAILED, fail, stdout_write
     if args.programs or args.host:
         raise ValueError("--incoming receives its guest: give no images or --host")
@@ -281,6 +272,38 @@ def start_monitor(host, args, params):
     spec = args.monitor
     if not spec.startswith("unix:") or len(spec) <= 5:
         raise ValueError(f"--monitor {spec}: use unix:PATH")
-    mon = Monitor(host, spec[5:], args, params)
+    mon = Monitor(host, spec[5:], params,
+                  migrate=lambda vm, uri: migrate_now(host, vm, uri, args))
     atexit.register(mon.close)
     return mon
+
+
+def run_guest_host(host, vm, max_steps, slice_, trace=None, points=(), stats=False) -> int:
+    """Run a host of one (restored or migrated) guest to its end; the exit status as `hv
+    boot` gives it."""
+    from .common import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_MAX_STEPS, stop_text
+    interrupted = False
+    try:
+        host.run(slice_=slice_ if isinstance(slice_, int) and slice_ > 0 else 10_000,
+                 max_steps=max_steps)
+    except KeyboardInterrupt:
+        interrupted = True
+        host.close("interrupted (Ctrl-C)")
+    finally:
+        if trace:
+            trace.close()
+    sys.stdout.flush()
+    report_missed(list(points), vm.core.icount)
+    if vm.stop_kind != "poweroff":
+        err.print(f"hv: {stop_text(vm.reason, vm.core.icount)}", markup=False,
+                  highlight=False, soft_wrap=True)
+    if stats:
+        from .tables import stats_table
+        err.print(stats_table(host.vms))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if vm.stop_kind == "max-steps":
+        return EXIT_MAX_STEPS
+    if vm.stop_kind != "poweroff":
+        return EXIT_CRASH
+    return vm.status & 0xFF

@@ -63,6 +63,20 @@ def parse_target(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def pick_guest(host, name: str | None, what: str):
+    """The guest called `name`, or the only one when `name` is None (ValueError otherwise)."""
+    if name is None:
+        if len(host.vms) != 1:
+            raise ValueError(f"{what}: {len(host.vms)} guests; name one as NAME@N "
+                             f"({', '.join(vm.name for vm in host.vms)})")
+        return host.vms[0]
+    for vm in host.vms:
+        if vm.name == name:
+            return vm
+    raise ValueError(f"{what}: no guest named {name!r} "
+                     f"(guests: {', '.join(vm.name for vm in host.vms)})")
+
+
 # --- framing --------------------------------------------------------------------------------
 
 class Channel:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from ..common import (EXIT_CRASH, EXIT_INTERRUPTED, EXIT_MAX_STEPS, err, positive_int,
-                      stdout_write, warn, stop_text)
+from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, err, positive_int, stdout_write, stop_text,
+                      warn)
 from .trace import add_filter_args, trace_filter
 
 
@@ -76,35 +76,4 @@ def _guest(snap, args, max_steps) -> int:
                        console_write=lambda vm, data: stdout_write(data), warn=warn)
     slice_ = st["params"].get("slice", 10_000)
     points = mobility.install_guests(host, args, {"max_steps": max_steps, "slice": slice_})
-    return run_guest_host(host, vm, max_steps, slice_, trace, points, stats=args.stats)
-
-
-def run_guest_host(host, vm, max_steps, slice_, trace=None, points=(), stats=False) -> int:
-    """Run a host of one (restored or migrated) guest to its end; the exit status as `hv
-    boot` gives it."""
-    from .. import mobility
-    interrupted = False
-    try:
-        host.run(slice_=slice_ if isinstance(slice_, int) and slice_ > 0 else 10_000,
-                 max_steps=max_steps)
-    except KeyboardInterrupt:
-        interrupted = True
-        host.close("interrupted (Ctrl-C)")
-    finally:
-        if trace:
-            trace.close()
-    sys.stdout.flush()
-    mobility.report_missed(list(points), vm.core.icount)
-    if vm.stop_kind != "poweroff":
-        err.print(f"hv: {stop_text(vm.reason, vm.core.icount)}", markup=False,
-                  highlight=False, soft_wrap=True)
-    if stats:
-        from ..tables import stats_table
-        err.print(stats_table(host.vms))
-    if interrupted:
-        return EXIT_INTERRUPTED
-    if vm.stop_kind == "max-steps":
-        return EXIT_MAX_STEPS
-    if vm.stop_kind != "poweroff":
-        return EXIT_CRASH
-    return vm.status & 0xFF
+    return mobility.run_guest_host(host, vm, max_steps, slice_, trace, points, stats=args.stats)
