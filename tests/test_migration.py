@@ -40,7 +40,7 @@ def hv(*args):
 
 def start_destination(*extra):
     p = subprocess.Popen([*HV, "boot", "--incoming", "tcp:127.0.0.1:0", "--migrate-timeout",
-                          "3", "--incoming-timeout", "30", *extra], cwd=ROOT,
+                          "5", "--incoming-timeout", "30", *extra], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL)
     line = p.stderr.readline().decode()
@@ -152,7 +152,8 @@ def migrate(guest_args, at, fault=None, src_extra=(), dst_extra=()):
     proxy = Proxy(port, fault, dest)
     proxy.start()
     src = hv("boot", *guest_args, "--migrate-at", f"{at}:tcp:127.0.0.1:{proxy.port}",
-             "--migrate-timeout", "2", *src_extra)
+             "--migrate-timeout", "2" if fault and fault[3] == "stall" else "8",
+             *src_extra)
     try:
         out, errb = dest.communicate(timeout=TIMEOUT)
     finally:
