@@ -33,12 +33,13 @@ def check_repo_arg(args) -> None:
             raise ValueError(str(e)) from None
 
 
-def attach_repo_from_args(platform, args, note=None):
-    """A repository device on `platform` when --repo was given; None otherwise."""
+def attach_repo_from_args(platform, args, note=None, defer: bool = False):
+    """A repository device on `platform` when --repo was given; None otherwise. `defer`
+    (under the hypervisor): other guests run while one fetches."""
     if not getattr(args, "repo", None):
         return None
     from .repodev import attach_repo
-    return attach_repo(platform, args.repo, timeout=args.repo_timeout, note=note)
+    return attach_repo(platform, args.repo, timeout=args.repo_timeout, note=note, defer=defer)
 
 
 def stderr_note(prefix: str = ""):

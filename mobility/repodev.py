@@ -15,9 +15,16 @@ take no instructions at all, so a run stays a function of the image and the repo
 contents. The host's time is bounded instead (a deadline per fetch, store.DEFAULT_TIMEOUT),
 and so is the size (the buffer, and never more than store.MAX_PROGRAM). The bytes moved are
 charged to the guest's I/O tokens under the hypervisor (its DMA does that).
+
+Under the hypervisor (`defer=True`) the fetch runs in a thread of its own while the *other*
+guests go on: the fetching guest's slice ends at the `out` (as an empty I/O bucket ends it)
+and the host does not run it again until the fetch is over (`poll`, from the host's run
+loop), then copies the image in, sets the status and raises the interrupt. The guest cannot
+tell: its next instruction sees the finished command, exactly as on the bare machine.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from vcpu.devices import Device, DMAError
@@ -33,8 +40,10 @@ class RepoDevice(Device):
     name = "repo"
     ports = range(RepoPort.NAME, RepoPort.IRQ + 1)
 
-    def __init__(self, platform, source: Source | None, note=None):
+    def __init__(self, platform, source: Source | None, note=None, defer: bool = False):
         self.platform = platform
+        self.defer = defer          # fetch in a thread; the host polls (hypervisor only)
+        self.pending = None
         self.source = source
         self.note = note            # note(text): one line for the trace (or None)
         self.name_addr = self.addr = self.size = 0
@@ -63,9 +72,49 @@ class RepoDevice(Device):
         elif port == RepoPort.IRQ:
             self.irq_enabled = bool(value & 1)
         elif port == RepoPort.CMD:
+            if self.defer and value == CMD_FETCH and self._start(value):
+                return                      # completes in poll()
             self.status = self._command(value)
             if self.irq_enabled:
                 self.platform.raise_irq(Irq.DEVICE)
+
+    def _start(self, cmd: int) -> bool:
+        """Begin a fetch in a thread; False when the command can be answered at once."""
+        if self.source is None:
+            return False
+        try:
+            name = self._read_name()
+        except DMAError:
+            return False
+        if name is None:
+            return False
+        box: dict = {}
+        size = self.size
+
+        def work():
+            box["r"] = self.source.fetch(name, size)
+        t = threading.Thread(target=work, daemon=True, name="repo-fetch")
+        self.pending = (t, box, name, time.perf_counter())
+        self.platform.io_pending = self
+        self.platform.throttled = True      # end the guest's slice now
+        t.start()
+        return True
+
+    def poll(self) -> bool:
+        """The host asks: is the fetch over? If so, finish the command and return True."""
+        t, box, name, t0 = self.pending
+        if t.is_alive():
+            return False
+        self.pending = None
+        self.platform.io_pending = None
+        self.host_ms += (time.perf_counter() - t0) * 1000
+        self.fetches += 1
+        self.got = 0
+        self.status = self._complete(name, box.get("r") or Fetched(
+            Status.UNREACHABLE, message=f"{name}: the fetch failed in the host"))
+        if self.irq_enabled:
+            self.platform.raise_irq(Irq.DEVICE)
+        return True
 
     def _read_name(self) -> str | None:
         out = bytearray()
@@ -97,6 +146,9 @@ class RepoDevice(Device):
         r = self.source.fetch(name, self.size)
         self.host_ms += (time.perf_counter() - t0) * 1000
         self.fetches += 1
+        return self._complete(name, r)
+
+    def _complete(self, name: str, r: Fetched) -> int:
         if r.status != Status.OK:
             return self._fail(r)
         try:
@@ -126,11 +178,13 @@ class RepoDevice(Device):
         self.status, self.got, self.irq_enabled = state["status"], state["got"], state["irq"]
 
 
-def attach_repo(platform, where: str | None, *, timeout: float | None = None, note=None) -> RepoDevice:
-    """Put a repository device on a machine's (or a guest's) bus."""
+def attach_repo(platform, where: str | None, *, timeout: float | None = None, note=None,
+                defer: bool = False) -> RepoDevice:
+    """Put a repository device on a machine's (or a guest's) bus. `defer`: under the
+    hypervisor, fetch in a thread while the other guests run."""
     src = None
     if where is not None:
         src = Source(where) if timeout is None else Source(where, timeout)
-    dev = RepoDevice(platform, src, note)
+    dev = RepoDevice(platform, src, note, defer)
     platform.bus.attach(dev)
     return dev

@@ -222,7 +222,7 @@ def test_status_codes_match_the_isa_table():
 
 # --- the device, in a guest: bare and virtualized, C and Python cores ---------------------
 
-def run_loader(where, name: bytes, core: str, mode: str, timeout=None):
+def run_loader(where, name: bytes, core: str, mode: str, timeout=None, defer=True):
     img = assemble_file(LOADER)
     notes = []
     if mode == "bare":
@@ -232,7 +232,7 @@ def run_loader(where, name: bytes, core: str, mode: str, timeout=None):
         return out.kind, out.status, bytes(m.output), out.icount, notes, dev
     host = Host(frames_needed(65536) * 4096)
     vm = host.add("guest", img, mem_size=65536, core=core, console_input=ConsoleInput(name))
-    dev = attach_repo(vm, where, timeout=timeout, note=notes.append)
+    dev = attach_repo(vm, where, timeout=timeout, note=notes.append, defer=defer)
     host.run(max_steps=5_000_000)
     return vm.stop_kind, vm.status, bytes(vm.output), vm.core.icount, notes, dev
 
@@ -331,3 +331,32 @@ def test_strip_keeps_only_code_and_data(tmp_path):
     assert progs["fib_small"][0]["size"] < progs["fib"][0]["size"]
     kind, status, out, _, _, _ = run_loader(str(d), b"fib_small\n", "c", "bare")
     assert (kind, status) == ("poweroff", 0) and b"fib(15) = 610" in out
+
+
+def test_other_guests_run_while_one_fetches(repo):
+    """Under the hypervisor a fetch waits in a thread of its own: a guest beside the one
+    that waits for a stalling repository finishes first, and the waiting guest still sees
+    its timeout at the same instruction as the bare machine."""
+    srv = BadServer(repo, "stall")
+    try:
+        host = Host(2 * frames_needed(65536) * 4096)
+        a = host.add("a", assemble_file(LOADER), mem_size=65536, core="c",
+                     console_input=ConsoleInput(b"fib\n"))
+        b = host.add("b", assemble_file(GUESTS / "fib.s"), mem_size=65536, core="c")
+        when = {}
+        attach_repo(a, srv.url, timeout=1.0, defer=True,
+                    note=lambda text: when.setdefault("a", time.monotonic()))
+        stop = b.stop
+
+        def stopped(*args, **kw):
+            when.setdefault("b", time.monotonic())
+            return stop(*args, **kw)
+        b.stop = stopped
+        host.run(max_steps=5_000_000)
+        _, _, out, icount, _, _ = run_loader(srv.url, b"fib\n", "c", "bare", timeout=0.2)
+    finally:
+        srv.close()
+    assert (a.stop_kind, a.status) == ("poweroff", Status.TIMEOUT)
+    assert (b.stop_kind, b.status) == ("poweroff", 0)
+    assert when["b"] < when["a"]
+    assert (bytes(a.output), a.core.icount) == (out, icount)

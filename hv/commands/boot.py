@@ -137,7 +137,7 @@ def cmd_boot(args) -> int:
                  disk=spec.disk, weight=spec.weight)
         vm = host.vms[-1]
         attach_repo_from_args(vm, args, trace_note(trace, vm) if trace
-                              else stderr_note(f"{vm.name}: " if multi else ""))
+                              else stderr_note(f"{vm.name}: " if multi else ""), defer=True)
     from .. import mobility
     points = mobility.install_guests(host, args, {"max_steps": args.max_steps,
                                                   "slice": host_cfg.get("slice", args.slice)})

@@ -221,7 +221,7 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
         from mobility.repodev import attach_repo
 
         def attach(platform):
-            attach_repo(platform, repo, timeout=repo_timeout, note=repo_note)
+            attach_repo(platform, repo, timeout=repo_timeout, note=repo_note, defer=hv)
     cin = console_input or ConsoleInput(input)
     tmp = None
     if disk_path is None:
