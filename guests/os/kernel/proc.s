@@ -473,6 +473,12 @@ proc_finish:
     call puts
     ld   r1, [r12 + P_STATUS]
     call print_int
+    li   r1, s_frames           ; " (frames in use: N)", counted before it gives its own back
+    call puts
+    ld   r1, [r0 + frames_used]
+    call print_uint
+    li   r1, ')'
+    call putc
     call newline
 pf_quiet:
     ld   r1, [r12 + P_PID]
