@@ -151,8 +151,10 @@ lp_loaded:
     st   r0, [r9 + P_SLOTS + 4]
     st   r0, [r9 + P_SLOTS + 8]
     st   r0, [r9 + P_SLOTS + 12]
-    call alloc_zero             ; and the top page of that slot
-    beq  r1, r0, lp_fail
+    call alloc_zero             ; and the top page of that slot, with the address the first
+    beq  r1, r0, lp_fail        ; thread returns to on top, as every thread has (so that
+    li   r2, THREAD_RETURN      ; even a program that starts at its own main may return)
+    st   r2, [r1 + PAGE - 4]
     mov  r3, r1
     ld   r1, [r9 + P_DIR]
     li   r2, STACK_BASE + STACK_SLOT - PAGE
@@ -258,7 +260,7 @@ spawn_first:
     st   r12, [r1 + T_PROC]
     ld   r2, [r8 + DE_ENTRY]
     st   r2, [r1 + T_PC]
-    li   r2, STACK_BASE + STACK_SLOT
+    li   r2, STACK_BASE + STACK_SLOT - 4
     st   r2, [r1 + 60]
     call make_ready
     pop  r8
@@ -416,7 +418,7 @@ exec_regs:
     add  r1, r1, 4
     li   r2, 64
     bltu r1, r2, exec_regs
-    li   r1, STACK_BASE + STACK_SLOT
+    li   r1, STACK_BASE + STACK_SLOT - 4
     st   r1, [r10 + 60]
     ld   r1, [r8 + DE_ENTRY]
     st   r1, [r10 + T_PC]
