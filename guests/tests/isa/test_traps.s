@@ -86,7 +86,7 @@ ill_next:
     CHECK_EQ r1, ill_at, "illegal: epc is the faulting instruction"
     CATCH_AT badcr_next
 badcr_at:
-    .byte 0x67, 0x17                ; mfcr r1, control register 7 (there is none)
+    .byte 0x67, 0x1F                ; mfcr r1, control register 15 (there is none)
 badcr_next:
     LOADW r1, catch_cause
     CHECK_EQ r1, 4, "mfcr of a missing control register: cause 4"
