@@ -37,7 +37,8 @@ OP_SYS, OP_BRK, OP_IRET = 0x58, 0x59, 0x66
 LOADS = {0x30: 4, 0x31: 2, 0x32: 1}
 STORES = {0x34: 4, 0x35: 2, 0x36: 1}
 STEP_LIMIT = 50_000_000
-SHADOW_LIMIT = 2_000_000       # longer runs: backtrace scans the stack instead of replaying        # a step/next/finish that runs this long stops anyway
+SHADOW_LIMIT = 2_000_000
+LOOK_AHEAD_AFTER = 20_000      # steps before a breakpoint search switches to full speed       # longer runs: backtrace scans the stack instead of replaying        # a step/next/finish that runs this long stops anyway
 
 
 class DebugError(ValueError):
@@ -170,11 +171,14 @@ class Debugger:
         self._label_names = [n for _, n in labels]
         self.last_stop: Stop | None = Stop("entry", "at the entry point")
         self._probe_injected = None
+        self._quiet = False
         self.phase = 0
         self._shadow_known: dict = {(0, 0): []}    # position -> its shadow call stack
 
     # --- console -----------------------------------------------------------------------
-    def _console(self, data: bytes) -> None:
+    def _console(self, data: bytes = b"") -> None:
+        if self._quiet:
+            return                  # a look-ahead run: shown once the machine is there
         n = len(self.t.output)
         if n > self.shown:
             new = self.t.output[self.shown:n]
@@ -524,11 +528,76 @@ class Debugger:
         pcs = {b.address for b in self.breakpoints.values() if b.enabled}
         nxt = (self.icount // self.cp.interval + 1) * self.cp.interval
         end = min(nxt, limit) if limit is not None else nxt
-        hits, self.phase = self.t.run_to_pcs(pcs, end, self.phase)
+        # Step a while first (breakpoints hit often are found sooner so), then, if
+        # none was reached, look ahead at full speed for the rest of the interval.
+        hits, self.phase = self.t.run_to_pcs(pcs, min(end, self.icount + LOOK_AHEAD_AFTER),
+                                             self.phase)
+        if (not hits and self.icount < end and self.phase == 0 and self.running
+                and getattr(self.t, "scan_pcs_patched", None) is not None):
+            stop = self._look_ahead(pcs, end)
+            if stop is not False:
+                return stop
+            hits, self.phase = self.t.run_to_pcs(pcs, end, self.phase)
         self._maybe_checkpoint()
         if hits:
             return self._after_step({"reads": [], "writes": []})
         return None
+
+    def _look_ahead(self, pcs: set, end: int):
+        """Forward to the next breakpoint at the core's full speed (bare machine): run to
+        `end` unpatched for reference, then again from here with the breakpoints
+        patched in (`scan_pcs_patched`), which must end in the same state. Returns the
+        stop, None when no breakpoint stopped the machine before `end` (it is there),
+        or False when the patched run cannot be trusted (nothing changed: step)."""
+        t = self.t
+        start = self.position
+        s0 = t.save()
+        self._quiet = True
+        try:
+            try:
+                t.run_until(end)
+            except Stopped:
+                pass
+            ref = (self.icount, 0)
+            ref_fp = t.fingerprint()
+            ref_state = t.save()
+            t.restore(s0)
+            try:
+                hits = t.scan_pcs_patched(pcs, ref, 0, ref_fp, accept=self._condition_holds)
+            except Stopped:
+                hits = None
+            if hits is None:
+                t.restore(s0)
+                return False
+            for h in hits:
+                if h <= start:
+                    continue
+                self.goto_position(h)
+                stop = self._after_step({"reads": [], "writes": []})
+                if stop is not None:
+                    return stop
+            t.restore(ref_state)
+            self.phase = 0
+            self._maybe_checkpoint()
+            return None
+        finally:
+            self._quiet = False
+            self._console()
+
+    def _condition_holds(self, pos) -> bool:
+        """Whether some enabled breakpoint at pc has its condition true here (the machine
+        stands at the position)."""
+        pc = self.t.pc
+        for b in self.breakpoints.values():
+            if b.enabled and b.address == pc:
+                if not b.condition:
+                    return True
+                try:
+                    if self.evaluate(b.condition):
+                        return True
+                except DebugError:
+                    return True
+        return False
 
     def _exited(self) -> Stop:
         return Stop("exited", self.t.stop_reason or "the machine is off",
@@ -789,7 +858,8 @@ class Debugger:
             width *= 4
             self.goto(lo)
             here = self.t.fingerprint() if patched else None
-            hits = patched(pcs, hi, self.phase, expected) if patched else None
+            hits = patched(pcs, hi, self.phase, expected,
+                           accept=self._condition_holds) if patched else None
             if hits is None:
                 self.goto(lo)
                 try:

@@ -44,37 +44,85 @@ def tokenize(text: str) -> list[tuple[str, str]]:
 
 
 class Evaluator:
-    """Evaluates against `lookup(name) -> int | None` and `read(addr, n) -> int | None`."""
+    """Evaluates against `lookup(name) -> int | None` and `read(addr, n) -> int | None`.
+    Expressions are parsed once into a tree (a breakpoint's condition is evaluated at
+    every hit)."""
 
     def __init__(self, lookup, read):
         self.lookup = lookup
         self.read = read
 
     def eval(self, text: str) -> int:
+        return self._value(parse(text)) & M32
+
+    def _value(self, node) -> int:
+        kind = node[0]
+        if kind == "num":
+            return node[1]
+        if kind == "name":
+            v = self.lookup(node[1])
+            if v is None:
+                raise ExprError(f"no symbol or register '{node[2]}'")
+            return v & M32
+        if kind == "un":
+            v = self._value(node[2])
+            return {"-": -v, "~": ~v, "!": int(v == 0), "+": v}[node[1]] & M32
+        if kind == "mem":
+            addr = self._value(node[2]) & M32
+            v = self.read(addr, node[1])
+            if v is None:
+                raise ExprError(f"cannot read memory at 0x{addr:x}")
+            return v
+        op, left, right = node[1], node[2], node[3]
+        if op == "&&":
+            return int(bool(self._value(left)) and bool(self._value(right)))
+        if op == "||":
+            return int(bool(self._value(left)) or bool(self._value(right)))
+        return _apply(op, self._value(left), self._value(right))
+
+
+_PARSED: dict = {}
+
+
+def parse(text: str):
+    """The expression's tree (cached): ('num', v) | ('name', key, spelling) |
+    ('un', op, x) | ('mem', size, x) | ('bin', op, x, y)."""
+    tree = _PARSED.get(text)
+    if tree is None:
+        tree = _Parser(text).parse()
+        if len(_PARSED) > 4096:
+            _PARSED.clear()
+        _PARSED[text] = tree
+    return tree
+
+
+class _Parser:
+    def __init__(self, text: str):
         self.toks = tokenize(text)
         self.i = 0
+
+    def parse(self):
         if not self.toks:
             raise ExprError("empty expression")
         v = self._binary(0)
         if self.i != len(self.toks):
             raise ExprError(f"unexpected {self.toks[self.i][1]!r} in expression")
-        return v & M32
+        return v
 
     def _peek(self):
         return self.toks[self.i][1] if self.i < len(self.toks) else None
 
-    def _binary(self, level: int) -> int:
+    def _binary(self, level: int):
         if level == len(_LEVELS):
             return self._unary()
         v = self._binary(level + 1)
         while self._peek() in _LEVELS[level] and self.toks[self.i][0] == "op":
             op = self.toks[self.i][1]
             self.i += 1
-            w = self._binary(level + 1)
-            v = _apply(op, v, w)
+            v = ("bin", op, v, self._binary(level + 1))
         return v
 
-    def _unary(self) -> int:
+    def _unary(self):
         t = self._peek()
         if t is None:
             raise ExprError("expression ends too early")
@@ -82,11 +130,10 @@ class Evaluator:
         if kind == "op":
             if t in ("-", "~", "!", "+"):
                 self.i += 1
-                v = self._unary()
-                return {"-": -v, "~": ~v, "!": int(v == 0), "+": v}[t] & M32
+                return ("un", t, self._unary())
             if t in ("*", "*b", "*h"):
                 self.i += 1
-                return self._deref(self._unary(), {"*": 4, "*b": 1, "*h": 2}[t])
+                return ("mem", {"*": 4, "*b": 1, "*h": 2}[t], self._unary())
             if t == "(":
                 self.i += 1
                 v = self._binary(0)
@@ -96,29 +143,20 @@ class Evaluator:
                 self.i += 1
                 v = self._binary(0)
                 self._expect("]")
-                return self._deref(v, 4)
+                return ("mem", 4, v)
             raise ExprError(f"unexpected {t!r} in expression")
         self.i += 1
         if kind == "num":
-            return int(t.replace("_", ""), 0) & M32
+            return ("num", int(t.replace("_", ""), 0) & M32)
         if kind == "chr":
             body = t[1:-1]
-            return _ESC.get(body[1], ord(body[1])) if body.startswith("\\") else ord(body)
-        v = self.lookup(t[1:] if t.startswith("$") else t)
-        if v is None:
-            raise ExprError(f"no symbol or register '{t}'")
-        return v & M32
+            return ("num", _ESC.get(body[1], ord(body[1])) if body.startswith("\\") else ord(body))
+        return ("name", t[1:] if t.startswith("$") else t, t)
 
     def _expect(self, tok: str) -> None:
         if self._peek() != tok:
             raise ExprError(f"expected {tok!r} in expression")
         self.i += 1
-
-    def _deref(self, addr: int, n: int) -> int:
-        v = self.read(addr & M32, n)
-        if v is None:
-            raise ExprError(f"cannot read memory at 0x{addr & M32:x}")
-        return v
 
 
 def _apply(op: str, a: int, b: int) -> int:

@@ -350,7 +350,8 @@ class BareTarget(Target):
         finally:
             core.host_traps = 0
 
-    def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected):
+    def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected,
+                         accept=None):
         """The positions up to `until` where pc is in `pcs`, found at the core's full
         speed: each breakpoint's byte is replaced by an undefined opcode, so reaching it
         exits (an illegal-instruction trap sent to the host) instead of running. Only
@@ -360,7 +361,9 @@ class BareTarget(Target):
         The patch is only safe if the program never reads or writes those bytes: the run
         must end with every patch byte still in place and in exactly `expected` (the
         state the unpatched machine has at `until`, from `fingerprint`). Returns the hits,
-        or None when anything is doubtful (the caller then steps the window)."""
+        or None when anything is doubtful (the caller then steps the window). With
+        `accept`, a position is a hit only if `accept(position)` is true, called while the
+        machine stands there (a breakpoint's condition)."""
         core = self.core
         mem = self.mem
         if (self.stop_reason or until[1] != 0 or core.cr[ST] & PG
@@ -368,11 +371,18 @@ class BareTarget(Target):
             return None
         saved = {a: mem[a] for a in pcs}
         hits = []
+        seen = set()
+
+        def add(pos):
+            if pos not in seen:
+                seen.add(pos)
+                if accept is None or accept(pos):
+                    hits.append(pos)
         # `phase` counts trap deliveries at instruction count `at`; once the count moves
         # on, the position's phase is 0.
         at = core.icount
         if core.pc in pcs:
-            hits.append((core.icount, phase))
+            add((core.icount, phase))
         for a in pcs:
             mem[a] = PATCH
         ok = True
@@ -397,12 +407,11 @@ class BareTarget(Target):
                     if core.icount != at:
                         phase, at = 0, core.icount
                     if core.pc in pcs:
-                        hits.append((core.icount, phase))
+                        add((core.icount, phase))
                     continue
                 pc = core.pc
                 if ex.cause == 4 and pc in pcs:
-                    if (core.icount, phase) not in hits:
-                        hits.append((core.icount, phase))
+                    add((core.icount, phase))
                     # Run the real instruction once, then put the patch back.
                     mem[pc] = saved[pc]
                     self.step_exact()
@@ -415,15 +424,15 @@ class BareTarget(Target):
                         break
                     mem[pc] = PATCH
                     if core.pc in pcs and not self.stop_reason:
-                        hits.append((core.icount, phase))
+                        add((core.icount, phase))
                     continue
-                if ex.cause in (16, 17, 18) and pc in pcs and (core.icount, phase) not in hits:
-                    hits.append((core.icount, phase))
+                if ex.cause in (16, 17, 18) and pc in pcs:
+                    add((core.icount, phase))
                 self._deliver(ex)
                 phase += 1
                 at = core.icount
                 if core.pc in pcs:
-                    hits.append((core.icount, phase))
+                    add((core.icount, phase))
         finally:
             core.host_traps = 0
             for a, b in saved.items():

@@ -335,3 +335,25 @@ def test_patched_scan_gives_way_when_the_program_reads_its_code():
     d.goto(end[0])
     d.add_breakpoint("work")
     assert d.reverse_continue().reason == "breakpoint" and d.position == hits[-1]
+
+
+@pytest.mark.parametrize("core", available_kinds())
+def test_continue_looks_ahead_at_full_speed_and_finds_what_stepping_finds(core):
+    from debugger.bench import program
+    im = program(40_000)
+    runs = []
+    for fast in (True, False):
+        d = Debugger(im, core=core, interval=1 << 15)
+        if not fast:
+            d.t.scan_pcs_patched = None          # plain stepping
+        d.add_breakpoint("loop", condition="r1 == 7777")
+        d.add_breakpoint("marker")
+        stops = []
+        while True:
+            stop = d.cont()
+            if stop.reason != "breakpoint":
+                break
+            stops.append((stop.number, d.position, d.t.fingerprint()))
+        runs.append(stops)
+    assert runs[0] == runs[1]
+    assert [s[0] for s in runs[0]] == [2, 1]
