@@ -204,9 +204,11 @@ def migrate_now(host, vm, target: str, args, spec=None):
         vm.state = "running"            # a guest that finished here has moved all the same
         vm.stop("migrated", f"migrated to {target} at instruction {mig.stop_icount}{done}")
         vm.status = 0
+        throttled = f"throttled {mig.throttle:.0%}, " if mig.throttle else ""
         err.print(f"hv: {vm.name}: migrated to {target} at instruction {mig.stop_icount} "
-                  f"({mig.rounds} rounds, {mig.bytes_sent:,} bytes, downtime "
-                  f"{mig.downtime_ms:.2f} ms){done}", markup=False, highlight=False, soft_wrap=True)
+                  f"({mig.rounds} rounds, {mig.bytes_sent:,} bytes, {throttled}downtime "
+                  f"{mig.downtime_ms:.2f} ms){done}", markup=False, highlight=False,
+                  soft_wrap=True)
     else:
         warn(f"{vm.name}: migration to {target} at instruction {n} failed: {mig.error}; "
              "the guest runs on here")
