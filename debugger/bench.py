@@ -6,7 +6,8 @@ side in one process:
     the same run on the plain machine (`hv run`'s loop), alternated, best of 5 each;
   - reverse-stepi at random points of the run (the machine is first taken there; the
     reverse-stepi alone is timed), median and worst;
-  - reverse-continue from the end back to a breakpoint at the start, N instructions back.
+  - reverse-continue from the end back to a breakpoint at the start, N instructions back;
+  - continue from the start to a breakpoint at the end, N instructions ahead.
 """
 from __future__ import annotations
 
@@ -99,6 +100,14 @@ def main(argv=None) -> int:
     dt = time.perf_counter() - t
     assert stop.reason == "breakpoint" and d.icount == 1, (stop, d.icount)
     print(f"reverse-continue {end - 1} instructions back to a breakpoint: {dt:.2f} s")
+    d.delete()
+    d.goto(0)
+    d.add_breakpoint("*0x%x" % (d.lookup("marker") - 1))       # the halt, at the end
+    t = time.perf_counter()
+    stop = d.cont()
+    dt = time.perf_counter() - t
+    assert stop.reason == "breakpoint" and d.icount == end - 1, (stop, d.icount)
+    print(f"continue {end - 1} instructions forward to a breakpoint: {dt:.2f} s")
     return 0
 
 
