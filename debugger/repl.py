@@ -172,14 +172,19 @@ class Repl:
             pass
         import atexit
         atexit.register(lambda: _save_history(readline, hist))
-        words = self.commands() + list(ALIASES) + sorted(self.d.symbols)
         readline.set_completer_delims(" \t\n*,")
-
-        def complete(text, state):
-            opts = [w for w in words if w.startswith(text)]
-            return opts[state] if state < len(opts) else None
-        readline.set_completer(complete)
+        readline.set_completer(self.complete)
         readline.parse_and_bind("tab: complete")
+
+    def complete(self, text: str, state: int):
+        """readline's completer: commands, then symbols and register names."""
+        words = getattr(self, "_words", None)
+        if words is None:
+            regs = [f"r{i}" for i in range(16)] + ["sp", "pc"]
+            words = self._words = sorted(set(self.commands()) | set(ALIASES)) + sorted(
+                set(self.d.symbols) | set(regs))
+        opts = [w for w in words if w.startswith(text)]
+        return opts[state] if state < len(opts) else None
 
     # --- showing where we are ---------------------------------------------------------------
     def show_location(self) -> None:

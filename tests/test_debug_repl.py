@@ -137,3 +137,17 @@ def test_bad_commands_never_end_the_session(prog, monkeypatch, capsys):
 def test_reverse_finish_in_the_outermost_function(prog, monkeypatch, capsys):
     status, out, err = debug([prog], "continue\nreverse-finish\nquit", monkeypatch, capsys)
     assert "No more reverse-execution history." in out
+
+
+def test_tab_completion_and_enter_repeats(prog):
+    from asm.loader import load_program
+    from debugger.engine import Debugger
+    from debugger.repl import Repl
+    out = io.StringIO()
+    r = Repl(Debugger(load_program(prog), program=prog), out=out, interactive=True)
+    assert [r.complete("reverse-s", i) for i in range(3)] == ["reverse-step", "reverse-stepi",
+                                                            None]
+    assert r.complete("wor", 0) == "work" and r.complete("zzz", 0) is None
+    r.one("stepi")
+    r.one("")                      # Enter repeats the last command
+    assert "[icount 2]" in out.getvalue()
