@@ -5,7 +5,7 @@ Exit statuses (also in README.md):
     0..255  a guest's power-off status (low 8 bits), for `run`, `boot`, `os`, `restore`
     1       an assembler error, or a failed check (`test`, `lockstep`)
     2       a usage error or a file that cannot be used
-    124     `--max-steps` stopped a guest
+    124     `--max-steps` or `--timeout` stopped a guest (`lockstep --max-steps` too)
     125     the machine stopped on its own (double fault, a `wfi` that could never wake,
             a guest stopped by the hypervisor)
     128+N   the host got signal N (130 for Ctrl-C, 141 for a closed pipe)
