@@ -716,6 +716,107 @@ class HvTarget(Target):
             if raw.icount >= end:
                 return hits, phase
 
+    def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected,
+                         accept=None):
+        """BareTarget.scan_pcs_patched for a guest whose (virtual) paging is off, so a
+        breakpoint address is a guest-physical address with one host address. The
+        patched byte's fetch is an illegal-instruction trap, which comes to the
+        hypervisor like every trap: caught here before the hypervisor would reflect it.
+        The same checks decide whether the result can be trusted."""
+        from hypervisor.trap import inject, tick
+        vm = self.vm
+        core = self.core
+        mem = vm.pool.mem
+        if (not vm.running or until[1] != 0 or vm.vcr[ST] & PG
+                or any(not 0 <= a < vm.mem_size for a in pcs)):
+            return None
+        host = {a: vm._host(a) for a in pcs}
+        saved = {a: mem[h] for a, h in host.items()}
+        by_host = {h: a for a, h in host.items()}
+        hits, seen = [], set()
+        at = core.icount
+        checked = None
+
+        def add(pos):
+            nonlocal checked
+            checked = pos
+            if core.pc in pcs and pos not in seen:
+                seen.add(pos)
+                if accept is None or accept(pos):
+                    hits.append(pos)
+        add((core.icount, phase))
+        for h in by_host:
+            mem[h] = PATCH
+        ok = True
+        try:
+            while vm.running:
+                if self.interrupt:
+                    ok = False
+                    break
+                if vm.vtimer_period:
+                    tick(vm)
+                if vm.vpending:
+                    inject(vm)
+                    if not vm.running:
+                        break
+                if core.icount != at:
+                    phase, at = 0, core.icount
+                if (core.icount, phase) != checked:
+                    add((core.icount, phase))
+                now = core.icount
+                if now >= until[0]:
+                    break
+                if vm.vcr[ST] & PG:
+                    ok = False                 # the guest turned paging on: addresses move
+                    break
+                b = until[0] - now
+                if vm.vtimer_period:
+                    b = min(b, vm.vtimer_next - now)
+                vm.refill_io()
+                ex = core.run(b)
+                if core.icount != at:
+                    phase, at = 0, core.icount
+                if ex.reason == Exit.BUDGET:
+                    continue
+                if ex.reason == Exit.TRAP and ex.cause == 4 and (
+                        core.pc in pcs and mem[host[core.pc]] == PATCH):
+                    pc = core.pc
+                    add((core.icount, phase))
+                    mem[host[pc]] = saved[pc]
+                    self.run_until(core.icount + 1, exact=True)
+                    if core.icount == at:
+                        phase += 1
+                    else:
+                        phase, at = 0, core.icount
+                    if mem[host[pc]] != saved[pc]:
+                        ok = False
+                        break
+                    mem[host[pc]] = PATCH
+                    if vm.running:
+                        add((core.icount, phase))
+                    continue
+                pc_before = core.pc
+                self.host.handle_exit(vm, ex)
+                if not vm.running:
+                    break
+                if core.icount != at:
+                    phase, at = 0, core.icount
+                elif ex.reason == Exit.TRAP and core.pc == vm.vcr[EV] and vm.vcr[EPC] == pc_before:
+                    phase += 1                 # reflected into the guest: a position
+                    add((core.icount, phase))
+        finally:
+            for a, h in host.items():
+                if mem[h] != PATCH:
+                    ok = False
+                mem[h] = saved[a]
+        if core.icount != at:
+            phase = 0
+        if not ok or (vm.running and (core.icount, phase) != until):
+            return None
+        if self.fingerprint() != expected:
+            return None
+        return hits
+
     def _guest_sees(self, ex) -> bool:
         """Whether the hypervisor will reflect this trap into the guest (what a bare
         machine would have taken), rather than emulate it or fill a shadow entry."""

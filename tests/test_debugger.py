@@ -290,12 +290,12 @@ def test_backtrace_through_an_interrupt(image, core, hv):
     assert [f[1] for f in d.frames()][1] == "loop+0x2"
 
 
-@pytest.mark.parametrize("core", available_kinds())
-def test_patched_scan_finds_what_stepping_finds(image, core):
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_patched_scan_finds_what_stepping_finds(image, core, hv):
     """The fast backward scan (breakpoint bytes patched to an undefined opcode) reports
     exactly the positions that stepping reports, for random breakpoint sets."""
     rng = random.Random(5)
-    d = make(image, core, False)
+    d = make(image, core, hv)
     code_end = image.symbol_map()["counter"].value
     starts = sorted({r.address for r in image.lines if r.address < code_end})
     for _ in range(6):
@@ -305,6 +305,7 @@ def test_patched_scan_finds_what_stepping_finds(image, core):
         expected = d.t.fingerprint()
         d.goto(0)
         fast = d.t.scan_pcs_patched(pcs, end, 0, expected)
+        assert fast is not None
         assert d.t.fingerprint() == expected
         d.goto(0)
         slow, _ = d.t.run_to_pcs(pcs, 0, 0, until=end)
