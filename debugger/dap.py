@@ -615,6 +615,8 @@ class Adapter:
             body["text"] = stop.text
         if stop.number is not None and stop.reason in ("breakpoint", "watchpoint"):
             body["hitBreakpointIds"] = [stop.number]
+            if stop.number in self.insn_bps:
+                body["reason"] = "instruction breakpoint"
         if stop.reason == "history-start":
             body["description"] = "start of the recorded history"
         self.event("stopped", body)

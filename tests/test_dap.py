@@ -242,7 +242,7 @@ def test_session(adapter, prog, core, hv):
     ib = c.ok("setInstructionBreakpoints", breakpoints=[{"instructionReference": "0x4f"}])
     assert ib["breakpoints"][0]["verified"]
     c.ok("continue", threadId=1)
-    assert c.wait_event("stopped")["body"]["reason"] == "breakpoint"
+    assert c.wait_event("stopped")["body"]["reason"] == "instruction breakpoint"
     c.ok("setInstructionBreakpoints", breakpoints=[])
     c.ok("continue", threadId=1)
     out = c.wait_event("output")
