@@ -65,7 +65,7 @@ class Record:
     depth: int = 0               # > 0 inside a macro expansion
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item:
     """Something pass 2 turns into bytes at `address`."""
     loc: Location
@@ -134,6 +134,10 @@ class Assembler:
         self.macro_serial = 0
         self.include_stack: list[str] = []
         self.lines_read = 0
+        # Parsed lines are never changed afterwards, so repeated lines (macro bodies, common
+        # instructions) are parsed once: a source that expands one macro a million times
+        # costs a million lookups, not a million parses. Small, and dropped with the assembly.
+        self._parse = functools.lru_cache(maxsize=512)(parse_line)
         self.source_bytes = 0
         self.items: list[_Item] = []
         self.segments: list[_Segment] = [_Segment(0, None)]
@@ -239,7 +243,7 @@ class Assembler:
             if ".macro" in text.lower() and macros.MACRO_START.match(text):
                 self._start_macro(text, loc)
                 return
-            line = _parse(text)
+            line = self._parse(text)
             for name, col in line.labels:
                 self._define_label(name, loc, col)
             stmt = line.statement
@@ -667,12 +671,6 @@ def _seq(seg, segments) -> int:
 def _labels_of(prefix: str, text: str):
     for m in re.finditer(r"([A-Za-z_]\w*)\s*:", prefix):
         yield m.group(1), m.start(1) + 1
-
-
-# Parsed lines are never changed afterwards, so repeated lines (macro bodies, common
-# instructions) are parsed once: a source that expands one macro a million times costs a
-# million lookups, not a million parses.
-_parse = functools.lru_cache(maxsize=8192)(parse_line)
 
 
 def _expansion_notes(expansion) -> list[Diagnostic]:

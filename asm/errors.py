@@ -17,7 +17,7 @@ _SHOWN_WIDTH = 120
 MAX_ERRORS = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     file: str
     line: int          # 1-based; 0 when the problem is about the whole file

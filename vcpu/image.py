@@ -54,7 +54,7 @@ class Symbol:
     size: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LineRow:
     """Bytes from `address` on (to the next row) came from `files[file]`:`line`:`column`."""
     address: int
