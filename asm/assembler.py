@@ -117,9 +117,15 @@ def assemble_with_records(path_or_text: str, filename: str | None = None) -> Ass
     return a.run_text(path_or_text, filename)
 
 
+# Directories searched for an `.include` not found beside the including file (`-I DIR`):
+# the commands that take sources set it for the duration of one command (hv/cli.py).
+INCLUDE_PATH: list[str] = []
+
+
 class Assembler:
     def __init__(self, listing: bool = False):
         self.listing = listing
+        self.include_path = list(INCLUDE_PATH)
         self.records: list[Record] = []
         self.diagnostics: list[Diagnostic] = []
         self.labels: dict[str, tuple[int, Location]] = {}
@@ -429,6 +435,11 @@ class Assembler:
             raise LineError("include file name is not valid UTF-8", op.col) from None
         base = os.path.dirname(loc.file) if loc.file[:1] != "<" else "."
         path = os.path.join(base, name)
+        if not os.path.isabs(name) and not os.path.exists(path):
+            for d in self.include_path:         # then each -I directory, in order
+                if os.path.exists(os.path.join(d, name)):
+                    path = os.path.join(d, name)
+                    break
         real = os.path.realpath(path)
         if real in self.include_stack:
             chain = " -> ".join(os.path.basename(p) for p in self.include_stack[self.include_stack.index(real):])

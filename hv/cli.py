@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     from vcpu.image import ImageError
     parser = build_parser()
     args = parser.parse_args(argv)
+    from asm import assembler
+    saved_path = assembler.INCLUDE_PATH[:]
+    assembler.INCLUDE_PATH[:] = getattr(args, "include_dirs", None) or []
     try:
         return args.func(args)
     except AsmError as e:
@@ -61,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:       # before a command's own handling began (e.g. loading)
         fail("interrupted (Ctrl-C)", EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
+    finally:
+        assembler.INCLUDE_PATH[:] = saved_path
 
 
 def _broken_pipe() -> int:

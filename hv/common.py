@@ -95,8 +95,16 @@ def csv_choice(choices):
 
 # --- options shared by commands -------------------------------------------------------------
 
+def add_include_arg(p) -> None:
+    """-I DIR (repeatable): where `.include` looks after the including file's directory."""
+    p.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                   help="look for .include files in DIR too (after the including file's "
+                        "directory; repeatable)")
+
+
 def add_machine_args(p, default_core: str = "c") -> None:
     """--mem, --max-steps, --core."""
+    add_include_arg(p)
     p.add_argument("--mem", type=memory_size, default=64 * 1024, metavar="SIZE",
                    help="guest memory, e.g. 64K (default), 256K, 1M")
     p.add_argument("--max-steps", type=positive_int, default=None, metavar="N",

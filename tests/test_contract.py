@@ -175,3 +175,44 @@ def test_os_base_names_and_several_programs():
     # `sub/prog2.s` is `prog2` on the disk; a later program may exec an earlier-named one
     assert out_of("os", OS / "execer.s", OS / "sub" / "prog2.s", OS / "spin.s",
                   status=5) == "prog2 here\n"
+
+
+# --- §2: the assembly surface and the architectural details ------------------------------
+
+ASM = C / "asm"
+
+BARE = {   # program: (extra args, exact console output, exit status)
+    "exprs.s": ([], "5\n7\n7\n9\n4\n5\n2\n8\n243\n7\n240\n4294967295\n91\n16\n249\n11\n"
+                    "10 9 92 34 39 0 65 127 255 122 0 \n1\n65536\n", 0),
+    "vec0.s": ([], "1 42 s\n2 0 b\n8 0 d\n", 7),
+    "ujump.s": ([], "3 y 1\n", 0),
+    "timer.s": ([], "16 y 25\n", 0),
+    "bootstate.s": (["--mem", "128K"], "0 1 00020000 0 0\n1\n5 00020000\n6 00020004\n"
+                                       "7 7ffffff0\n", 0),
+    "evecself.s": ([], "x", 125),
+    "wfistop.s": ([], "w", 125),
+}
+
+
+@pytest.mark.parametrize("mode", ["run", "boot"])
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("prog", sorted(BARE))
+def test_bare_program(prog, core, mode):
+    extra, want, status = BARE[prog]
+    r = hv(mode, "--core", core, *extra, ASM / prog)
+    assert (r.status, r.out) == (status, want), r.err
+    if status == 125:                       # stopped with a clear message: one line
+        assert len(r.err.strip().splitlines()) == 1 and r.err.strip()
+
+
+def test_include_relative_to_including_file_then_include_path(tmp_path):
+    want = "a\nsub/b\nincdir\n"
+    assert out_of("run", "-I", ASM / "incdir", ASM / "include.s") == want
+    assert out_of("boot", "-I", ASM / "incdir", ASM / "include.s") == want
+    img = tmp_path / "inc.img"
+    r = hv("asm", "-I", ASM / "incdir", ASM / "include.s", "-o", img)
+    assert r.status == 0, r.err
+    assert out_of("run", img) == want
+    # without -I the file is not found: file:line:col of the .include
+    r = hv("run", ASM / "include.s")
+    assert r.status == 1 and "include.s:4:10:" in r.err and "only_in_incdir.s" in r.err

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..common import fail
+from ..common import add_include_arg, fail
 
 
 def register(sub) -> None:
@@ -18,6 +18,7 @@ def register(sub) -> None:
                    help="image file to write (default: SOURCE with .img)")
     a.add_argument("--listing", action="store_true",
                    help="print a listing (address, bytes, privilege class, source) to stdout")
+    add_include_arg(a)
     a.set_defaults(func=cmd_asm)
 
 

@@ -1,0 +1,1 @@
+from_b: .asciz "incdir/b (wrong: the including file's directory comes first)\n"

@@ -1,0 +1,2 @@
+.include "b.s"
+from_a: .asciz "a\n"

@@ -1,0 +1,1 @@
+from_b: .asciz "sub/b\n"
