@@ -233,6 +233,10 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
         kernel = kernel_image()
         extra = {}
         if cpus != 1:
+            import inspect
+            from vcpu.machine import Machine
+            if "cpus" not in inspect.signature(Machine.__init__).parameters:
+                raise OSError_("--cpus: this machine has one CPU (no SMP support built in)")
             extra["cpus"] = cpus
         if quantum is not None:
             extra["quantum"] = quantum
