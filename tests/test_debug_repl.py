@@ -151,3 +151,18 @@ def test_tab_completion_and_enter_repeats(prog):
     r.one("stepi")
     r.one("")                      # Enter repeats the last command
     assert "[icount 2]" in out.getvalue()
+
+
+def test_the_same_session_bare_and_virtualized(monkeypatch, capsys):
+    """The sample kernel (paging, user tasks, timer) debugged on the bare machine and
+    under the hypervisor: every stop, register, backtrace and watch is the same."""
+    kernel = str(ROOT / "guests" / "kernel.s")
+    script = "\n".join(["break sys_write", "continue", "continue", "bt", "reverse-continue",
+                        "info registers r1 r2 pc", "reverse-stepi", "bt", "delete", "watch ticks",
+                        "continue", "reverse-continue", "x/4xw sp", "quit"])
+    core = available_kinds()[0]
+    _, bare, _ = debug([kernel, "--core", core], script, monkeypatch, capsys)
+    _, virt, _ = debug([kernel, "--core", core, "--hv"], script, monkeypatch, capsys)
+    strip = lambda out: out.split("\n", 1)[1]          # the banner names the mode
+    assert strip(bare) == strip(virt)
+    assert "[syscall 1, user mode]" in bare and "New value = " in bare
