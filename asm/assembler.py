@@ -86,6 +86,9 @@ class Assembly:
     records: list[Record]
 
 
+_NO_FIELDS: dict = {}
+
+
 class _Segment:
     __slots__ = ("start", "size", "loc", "chunks")
 
@@ -555,8 +558,10 @@ class Assembler:
                 fi = self.file_index[file] = len(self.file_index)
             self.line_rows.append(LineRow(self.pc, fi, line, col, flags))
         seg = self.segments[-1]
-        item = _Item(loc, self.pc, size, len(self.segments) - 1, instr, fixed or {}, list(exprs),
-                     directive, record, notes)
+        # Items are only read in pass 2: share the empty field map, keep the expressions as
+        # a tuple (one item per line of source: its size is the assembler's memory).
+        item = _Item(loc, self.pc, size, len(self.segments) - 1, instr, fixed or _NO_FIELDS,
+                     tuple(exprs), directive, record, notes)
         self.items.append(item)
         if record is not None:
             record.address = self.pc

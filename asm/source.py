@@ -25,7 +25,10 @@ def read_source(path: str | os.PathLike, limit: int = MAX_SOURCE) -> bytes:
         raise SourceReadError(0, f"too large ({st.st_size:,} bytes; the limit is "
                                  f"{limit >> 20} MiB)")
     with open(path, "rb") as f:
-        raw = f.read(limit + 1)
+        # read(n) allocates n bytes first: ask for the size the file has, not the limit.
+        raw = f.read(st.st_size + 1)
+        if len(raw) > st.st_size:                # it grew meanwhile
+            raw += f.read(limit + 1 - len(raw))
     if len(raw) > limit:
         raise SourceReadError(0, f"too large (more than {limit >> 20} MiB)")
     return raw
