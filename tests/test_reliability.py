@@ -270,3 +270,19 @@ def test_a_traced_flood_runs_in_bounded_memory(tmp_path, trace):
     if trace.endswith(".json"):
         events = json.loads(path.read_text())["traceEvents"]
         assert len(events) > 80_000
+
+
+def test_a_single_guest_on_a_terminal_has_its_controls_shown():
+    from types import SimpleNamespace
+
+    from hv.console import SharedConsole
+    out = []
+    c = SharedConsole(out.append, None, multi=False, escape=True)
+    c.register("g")
+    c.write(SimpleNamespace(name="g"), b"\x1b[2K\rA\tB\x7f\n")
+    assert b"".join(out) == b"^[[2K^MA\tB^?\n"
+    raw = []
+    c = SharedConsole(raw.append, None, multi=False, escape=False)     # piped, or --raw-console
+    c.register("g")
+    c.write(SimpleNamespace(name="g"), b"\x1b[2K\n")
+    assert b"".join(raw) == b"\x1b[2K\n"
