@@ -310,7 +310,7 @@ class BareTarget(Target):
                 if count & 4095 == 0 and self.interrupt:
                     return hits, phase
                 if packed is not None:
-                    r = packed(raw, 1)
+                    r = packed(core._m, 1)       # the machine: its turns, one slot
                     if r & 255 == 0:
                         phase = 0
                         ex = None
@@ -677,7 +677,7 @@ class HvTarget(Target):
             while True:                      # one exact step
                 pc0 = raw.pc
                 if packed is not None:
-                    r = packed(raw, 1)
+                    r = packed(core._m, 1)       # the machine: its turns, one slot
                     ex = None if r & 255 == 0 else _unpack(core, r)
                 else:
                     ex = core.run(1)

@@ -113,6 +113,24 @@ def add_machine_args(p, default_core: str = "c") -> None:
                    help="native C core (default) or the pure-Python reference core")
 
 
+def cpu_count(text: str) -> int:
+    """argparse type: a number of CPUs, 1..16 (brief §11)."""
+    from vcpu.isa import MAX_CPUS
+    n = positive_int(text)
+    if n > MAX_CPUS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_CPUS} CPUs")
+    return n
+
+
+def add_smp_args(p) -> None:
+    """--cpus N, --quantum Q (brief §11)."""
+    from vcpu.isa import DEFAULT_QUANTUM
+    p.add_argument("--cpus", type=cpu_count, default=1, metavar="N",
+                   help="CPUs of the machine, 1 to 16 (default 1); they take turns")
+    p.add_argument("--quantum", type=positive_int, default=DEFAULT_QUANTUM, metavar="Q",
+                   help=f"instruction slots per CPU turn (default {DEFAULT_QUANTUM})")
+
+
 def add_input_args(p) -> None:
     """--input TEXT | --input-file FILE (default: stdin when piped)."""
     g = p.add_mutually_exclusive_group()

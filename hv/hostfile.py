@@ -19,9 +19,11 @@ class GuestSpec:
     mem: int | None = None
     weight: int = 1
     disk: str | None = None
+    cpus: int | None = None         # None: the command's --cpus
+    quantum: int | None = None      # None: the command's --quantum
 
 
-SPEC_KEYS = ("name", "mem", "weight", "disk")
+SPEC_KEYS = ("name", "mem", "weight", "disk", "cpus", "quantum")
 
 
 def parse_guest_arg(text: str) -> GuestSpec:
@@ -48,6 +50,17 @@ def _set(spec: GuestSpec, key: str, value, where: str) -> None:
             raise ValueError(f"{where}: weight must be a whole number, not {value!r}") from None
         if spec.weight < 1:
             raise ValueError(f"{where}: weight must be at least 1")
+    elif key in ("cpus", "quantum"):
+        from vcpu.isa import MAX_CPUS
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"{where}: {key} must be a whole number, not {value!r}") from None
+        hi = MAX_CPUS if key == "cpus" else None
+        if n < 1 or (hi is not None and n > hi):
+            raise ValueError(f"{where}: {key} must be " +
+                             (f"1 to {hi}" if hi else "at least 1"))
+        setattr(spec, key, n)
     elif key == "name":
         spec.name = check_name(str(value), where)
     else:

@@ -43,13 +43,11 @@ def emulate_wfi(vm, f, n):
     if nic is not None:
         nic.idle = True              # a frame may come: the host idles it (mobility/net.py)
         return "wfi: idle until a frame or the timer" if vm.tracing else None
-    if vm.vtimer_period:
-        # Idle time counts as retired instructions, as on the bare machine.
-        skipped = max(0, vm.vtimer_next - vm.core.icount)
-        vm.core.icount += skipped
-        return f"wfi: idle {skipped} instructions until the timer" if vm.tracing else None
-    vm.stop("wfi", "wfi with no timer and no interrupt pending would never wake")
-    return "wfi: never wakes, guest stopped" if vm.tracing else None
+    # The vCPU waits: its real CPU passes idle slots in its turns, as the bare CPU does,
+    # until an interrupt of its own is pending (or, all waiting for nothing, the core says
+    # so with a WFI exit).
+    vm.core.waiting = True
+    return "wfi: wait for an interrupt" if vm.tracing else None
 
 
 def emulate_in(vm, f, n):
@@ -69,12 +67,14 @@ def emulate_out(vm, f, n):
 def emulate_cli(vm, f, n):
     _retire(vm, n)
     vm.vcr[ST] &= ~IE
+    vm.sync_ie()
     return "virtual IE ← 0" if vm.tracing else None
 
 
 def emulate_sti(vm, f, n):
     _retire(vm, n)
     vm.vcr[ST] |= IE
+    vm.sync_ie()
     return "virtual IE ← 1" if vm.tracing else None
 
 
@@ -93,7 +93,8 @@ def emulate_mfcr(vm, f, n):
     if cr >= NUM_CRS:
         raise Reflect(Cause.ILLEGAL)
     # cpuid and icount read the vCPU's number and clock before this instruction retires
-    value = vm.vcr[cr] if cr < STORED_CRS else (0 if cr == CR.cpuid else vm.core.icount & M32)
+    value = (vm.vcr[cr] if cr < STORED_CRS else
+             vm.core.cur if cr == CR.cpuid else vm.core.icount & M32)
     _retire(vm, n)
     vm.core.regs[f["x"]] = value
     return f"mfcr r{f['x']} ← {CR(cr).name} = 0x{value:x}" if vm.tracing else None

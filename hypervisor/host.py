@@ -18,11 +18,11 @@ from __future__ import annotations
 import time
 
 from vcpu.exits import VMExit
-from vcpu.isa import PAGE_SIZE, Exit
+from vcpu.isa import IRQ_BASE_CAUSE, PAGE_SIZE, Exit
 
 from .memory import MemoryPool
-from .shadow import TABLE_FRAMES
-from .trap import handle_trap, inject, tick
+from .shadow import frames_per_vcpu
+from .trap import handle_trap
 from .vm import VM
 
 M32 = 0xFFFF_FFFF
@@ -30,15 +30,23 @@ LONE_SLICE = 1 << 20
 MONITOR_SLICE = 50_000
 HOST_SLICE = 0.0005         # seconds of host time one slice may cost (× weight)
 HOST_LAG = 0.0005           # how far a guest's charge may run ahead of the least-charged one
-BUDGET, TRAP = Exit.BUDGET, Exit.TRAP
+BUDGET, TRAP, WFI = Exit.BUDGET, Exit.TRAP, Exit.WFI
 # Exit reasons compare by identity and counter keys are built once: on the exit path each
 # saved attribute lookup or string format is a visible share of the round trip.
 TRAP_KEYS = tuple(f"trap:{c}" for c in range(256))
 
 
-def frames_needed(mem_size: int) -> int:
-    """Frames one guest takes from the pool: its memory plus its shadow tables."""
-    return mem_size // PAGE_SIZE + 3 + -(-mem_size // (PAGE_SIZE * 1024)) + TABLE_FRAMES
+def wfi_reason(ncpus: int) -> str:
+    if ncpus == 1:
+        return "wfi with no timer and no interrupt pending would never wake"
+    return "every vCPU waits in wfi with no timer and no interrupt pending; none would wake"
+
+
+def frames_needed(mem_size: int, cpus: int = 1) -> int:
+    """Frames one guest takes from the pool: its memory plus its shadow tables (one set per
+    vCPU, the physical view shared)."""
+    return (mem_size // PAGE_SIZE + frames_per_vcpu(mem_size, True)
+            + (cpus - 1) * frames_per_vcpu(mem_size, False))
 
 
 class Host:
@@ -94,10 +102,10 @@ class Host:
                 if trace:
                     trace.event(vm, "schedule", pc=vm.core.pc,
                                 what=f"run {vm.name} for up to {budget} instructions")
-                    t0, i0 = time.perf_counter_ns(), vm.core.icount
+                    t0, i0 = time.perf_counter_ns(), vm.core.slots
                 self.run_slice(vm, budget, max_steps, None if alone else HOST_SLICE * vm.weight)
                 if trace:
-                    trace.slice(vm, t0, time.perf_counter_ns(), i0, vm.core.icount)
+                    trace.slice(vm, t0, time.perf_counter_ns(), i0, vm.core.slots)
                     if not vm.running:
                         trace.event(vm, "stop", pc=vm.core.pc,
                                     what=f"{vm.stop_kind}: {vm.reason} (status {vm.status})")
@@ -106,12 +114,12 @@ class Host:
 
     def run_slice(self, vm: VM, budget: int, max_steps: int | None = None,
                   host_budget: float | None = None) -> None:
-        """Run one guest for up to `budget` of its instructions, and up to `host_budget`
-        seconds of host time (checked at each exit)."""
+        """Run one guest for up to `budget` of its slots (its instructions, summed over its
+        vCPUs: a guest's CPUs are all charged to it), and up to `host_budget` seconds of
+        host time (checked at each exit)."""
         core = vm.core
         stats = vm.stats
-        trace = self.trace
-        end = core.icount + budget
+        end = core.slots + budget
         if max_steps is not None:
             end = min(end, max_steps)
         stats.slices += 1
@@ -132,7 +140,7 @@ class Host:
         stops = vm.stops
         nic = getattr(vm, "nic", None)
         while vm.state == "running":
-            while stops and core.icount >= stops[0][0]:
+            while stops and core.slots >= stops[0][0]:
                 stops.pop(0)[1](vm)            # before the timer and injection, as on restore
                 core = vm.core                 # a callback may have switched cores
                 if vm.state != "running":
@@ -143,26 +151,14 @@ class Host:
                 nic.deliver_due()                # frames whose time has come
                 if nic.idle and not nic.idle_until(end):
                     break                        # still waiting in wfi
-            if vm.vtimer_period:
-                tick(vm)
-            if vm.vpending:
-                pc = core.pc
-                did = inject(vm)
-                if did and trace:
-                    trace.event(vm, "inject", pc=pc, what=did)
-                if not vm.running:
-                    break
-            now = core.icount
+            now = core.slots
             if now >= end:
                 if max_steps is not None and now >= max_steps:
                     vm.stop("max-steps", f"stopped after {max_steps} instructions (--max-steps)")
                 break
+            # The virtual timers and interrupts live in the real CPUs (vm.py): the core
+            # stops by itself where a vCPU takes one, so the budget needs no cap for them.
             b = end - now
-            # Stop at the next timer period, unless a timer interrupt is already pending
-            # (at most one is): the guest's sti, iret or mtcr exits anyway, and `tick`
-            # catches up then, so a masked pending timer costs no exits.
-            if vm.vtimer_period and not vm.vpending & 1:
-                b = min(b, vm.vtimer_next - now)
             if stops:
                 b = min(b, stops[0][0] - now)
             if nic is not None and nic.inbox:
@@ -186,14 +182,27 @@ class Host:
         stats.hv_time += spent - in_core
 
     def handle_exit(self, vm: VM, ex: VMExit) -> None:
+        stats = vm.stats
+        if ex.cpu:
+            stats.cpu_exits[ex.cpu] += 1
         if ex.reason is TRAP:
-            vm.stats.exits[TRAP_KEYS[ex.cause]] += 1
+            if ex.cause >= IRQ_BASE_CAUSE:         # an interrupt to inject (trap.py)
+                kind, did = handle_trap(vm, ex)
+                if self.trace:
+                    self.trace.event(vm, kind, pc=ex.epc, what=did, cpu=ex.cpu)
+                return
+            stats.exits[TRAP_KEYS[ex.cause]] += 1
             kind, did = handle_trap(vm, ex)
             if self.trace:
                 # sys and brk save the next pc; the trace names the instruction itself.
                 pc = (ex.epc - len(ex.insn)) & M32 if ex.cause in (1, 2) else ex.epc
                 self.trace.event(vm, kind, pc=pc, cause=ex.cause, insn=ex.insn, what=did,
-                                 badaddr=ex.badaddr)
+                                 badaddr=ex.badaddr, cpu=ex.cpu)
+            return
+        if ex.reason is WFI:
+            # every vCPU waits and none has a timer or a pending interrupt
+            stats.exits["wfi"] += 1
+            vm.stop("wfi", wfi_reason(vm.core.ncpus))
             return
         # The guest runs in real user mode with every trap sent here, so any other exit
         # means the core broke its contract: stop this guest, keep the others.

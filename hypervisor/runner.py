@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from vcpu.devices import ConsoleInput
+from vcpu.isa import DEFAULT_QUANTUM
 from vcpu.machine import Machine
 
 from .host import Host, frames_needed
@@ -38,22 +39,25 @@ class Result:
 
 def run_image(image, core: str = "c", mode: str = "bare", *, mem_size: int = 65536,
               max_steps: int | None = 200_000, input: bytes = b"", disk=None,
-              trace=None) -> Result:
+              trace=None, cpus: int = 1, quantum: int = DEFAULT_QUANTUM) -> Result:
     """Run `image` on `core` ("c" or "py") in `mode` until it stops (or `max_steps`
-    instructions, None: no limit). `trace` (under hv only) is a hypervisor.trace.Tracer."""
+    instructions, None: no limit). `trace` (under hv only) is a hypervisor.trace.Tracer.
+    `cpus`, `quantum`: a machine of several CPUs (brief §11); `regs`, `pc`, `cr` are then
+    those of the CPU that stopped the machine, and `icount` is the machine's clock (all CPUs'
+    slots together)."""
     if mode == "bare":
         m = Machine(image, mem_size=mem_size, core=core, console_input=ConsoleInput(input),
-                    disk=disk)
+                    disk=disk, cpus=cpus, quantum=quantum)
         t0 = time.perf_counter()
         out = m.run(max_steps)
         dt = time.perf_counter() - t0
         return Result(out.kind, out.status, bytes(m.output), list(m.core.regs), m.core.pc,
-                      m.core.icount, list(m.core.cr), out.message, dt)
+                      m.core.slots, list(m.core.cr), out.message, dt)
     if mode != "hv":
         raise ValueError(f"unknown mode {mode!r} (bare or hv)")
-    host = Host(frames_needed(mem_size) * 4096, trace=trace)
+    host = Host(frames_needed(mem_size, cpus) * 4096, trace=trace)
     vm = host.add("guest", image, mem_size=mem_size, core=core,
-                  console_input=ConsoleInput(input), disk=disk)
+                  console_input=ConsoleInput(input), disk=disk, cpus=cpus, quantum=quantum)
     t0 = time.perf_counter()
     try:
         host.run(max_steps=max_steps)
@@ -62,4 +66,4 @@ def run_image(image, core: str = "c", mode: str = "bare", *, mem_size: int = 655
             host.close()
     dt = time.perf_counter() - t0
     return Result(vm.stop_kind, vm.status, bytes(vm.output), list(vm.core.regs), vm.core.pc,
-                  vm.core.icount, list(vm.vcr), vm.reason, dt, vm.stats, vm)
+                  vm.core.slots, list(vm.vcr), vm.reason, dt, vm.stats, vm)

@@ -30,24 +30,55 @@ from vcpu.isa import CR, PAGE_SIZE, Status
 
 M32 = 0xFFFF_FFFF
 P, W, U = 1, 2, 4
-KM, PG = int(Status.KM), int(Status.PG)
+KM, PG, IE = int(Status.KM), int(Status.PG), int(Status.IE)
 PTBR = int(CR.ptbr)
 ST = int(CR.status)
 TABLE_FRAMES = 8      # page-table frames for the kernel and user views together
 
 
+def frames_per_vcpu(mem_size: int, first: bool) -> int:
+    """Pool frames of one vCPU's shadow: two directories and the tables, plus, for the
+    first vCPU only, the physical view that all vCPUs of the guest share."""
+    return 2 + TABLE_FRAMES + (1 + -(-mem_size // (PAGE_SIZE * 1024)) if first else 0)
+
+
 class ShadowMMU:
-    def __init__(self, vm, pool):
+    """The shadow tables of one vCPU (`index`).
+
+    Per vCPU, not per guest: two vCPUs may be in different modes or run different address
+    spaces (different `ptbr`), so each needs its own kernel and user views; and the ISA's
+    TLBs are per CPU and not coherent (brief §11), so a `tlbflush` on one vCPU empties that
+    vCPU's shadow only, exactly the bare machine's contract. The physical view (paging off)
+    is the same for every vCPU and is shared (`share` = the first vCPU's ShadowMMU)."""
+
+    def __init__(self, vm, pool, index: int = 0, share: "ShadowMMU | None" = None):
         self.vm = vm
+        self.index = index
         self.mem = pool.mem
         nphys_tables = -(-vm.mem_size // (PAGE_SIZE * 1024))
-        self.frames = pool.alloc(3 + nphys_tables + TABLE_FRAMES)
-        self.phys_dir, self.kernel_dir, self.user_dir = self.frames[:3]
-        self._tables = self.frames[3 + nphys_tables:]
+        if share is None:
+            self.frames = pool.alloc(3 + nphys_tables + TABLE_FRAMES)
+            self.phys_dir, self.kernel_dir, self.user_dir = self.frames[:3]
+            self._tables = self.frames[3 + nphys_tables:]
+        else:
+            self.frames = pool.alloc(2 + TABLE_FRAMES)
+            self.phys_dir = share.phys_dir
+            self.kernel_dir, self.user_dir = self.frames[:2]
+            self._tables = self.frames[2:]
         self._free_tables = list(self._tables)
         self.fills = 0
         self.flushes = 0
-        self._build_phys(self.frames[3:3 + nphys_tables])
+        if share is None:
+            self._build_phys(self.frames[3:3 + nphys_tables])
+
+    @property
+    def vcr(self) -> list:
+        return self.vm.vcpus[self.index].vcr
+
+    @property
+    def cpu(self):
+        """The real CPU this vCPU runs on."""
+        return self.vm.core.cpus[self.index]
 
     def _build_phys(self, tables: list[int]) -> None:
         mem = self.mem
@@ -58,18 +89,21 @@ class ShadowMMU:
             mem[table + 4 * t:table + 4 * t + 4] = (host | P | W | U).to_bytes(4, "little")
 
     def current_dir(self) -> int:
-        st = self.vm.vcr[ST]
+        st = self.vcr[ST]
         if not st & PG:
             return self.phys_dir
         return self.kernel_dir if st & KM else self.user_dir
 
     def activate(self) -> None:
-        """Point the real CPU at the view for the guest's current mode."""
-        core = self.vm.core
+        """Point the real CPU at the view for the guest's current mode, and let its IE bit
+        follow the virtual one (vm.py: interrupts stop the core where the guest takes them)."""
+        cpu = self.cpu
+        cr = cpu.cr
         d = self.current_dir()
-        if core.cr[PTBR] != d:
-            core.cr[PTBR] = d
-            core.tlb_flush()
+        if cr[PTBR] != d:
+            cr[PTBR] = d
+            cpu.tlb_flush()
+        cr[ST] = PG | (self.vcr[ST] & IE)
 
     def flush(self) -> None:
         zero = bytes(PAGE_SIZE)
@@ -77,7 +111,7 @@ class ShadowMMU:
         self.mem[self.user_dir:self.user_dir + PAGE_SIZE] = zero
         self._free_tables = list(self._tables)
         self.flushes += 1
-        self.vm.core.tlb_flush()
+        self.cpu.tlb_flush()
         self.activate()
 
     # --- guest page-table walk -----------------------------------------------------------
@@ -85,7 +119,7 @@ class ShadowMMU:
         """(guest frame, rights) from the guest's own tables, or None where the bare machine
         would fault (not present, or a walk outside guest memory)."""
         vm = self.vm
-        pde_addr = (vm.vcr[PTBR] & ~0xFFF & M32) + (va >> 22) * 4
+        pde_addr = (self.vcr[PTBR] & ~0xFFF & M32) + (va >> 22) * 4
         pde = vm.read_phys32(pde_addr)
         if pde is None or not pde & P:
             return None
@@ -98,7 +132,7 @@ class ShadowMMU:
         """Handle a real page fault at `va`: install the shadow entry if the guest's tables
         allow the access (True), or tell the caller to reflect the fault (False)."""
         vm = self.vm
-        st = vm.vcr[ST]
+        st = self.vcr[ST]
         if not st & PG:
             return False             # the phys view maps all guest memory: a real fault
         walk = self.guest_walk(va)
@@ -129,5 +163,5 @@ class ShadowMMU:
         mem[ta:ta + 4] = te.to_bytes(4, "little")
         self.fills += 1
         # The real TLB may still hold this page with the rights of an older fill.
-        vm.core.tlb_flush()
+        self.cpu.tlb_flush()
         return True

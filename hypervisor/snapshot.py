@@ -170,7 +170,7 @@ def switch_guest_core(vm, kind: str | None = None) -> str:
     from vcpu.cores import make_core
     old = vm.core
     kind = kind or ("py" if old.name == "c" else "c")
-    new = make_core(kind, memory=vm.pool.mem)
+    new = make_core(kind, memory=vm.pool.mem, cpus=old.ncpus, quantum=old.quantum)
     new.set_state(old.get_state())
     vm.core = new
     return new.name

@@ -107,13 +107,18 @@ class Tracer:
         self.error = ""              # why tracing stopped early, if it did
         self.on_error = None         # called with that message when it happens
 
-    def event(self, vm, kind: str, pc=None, cause=None, insn=b"", what="", badaddr=None):
+    def event(self, vm, kind: str, pc=None, cause=None, insn=b"", what="", badaddr=None,
+              cpu=None):
         e = {"seq": self.seq, "guest": vm.name, "icount": vm.core.icount,
              "t_ns": time.perf_counter_ns() - self.t0, "kind": kind, "pc": pc,
              "sym": self.symbols[vm.name](pc) if pc is not None else None,
              "insn": _disasm(insn), "cause": cause,
              "cause_text": CAUSE_TEXT.get(cause) if cause else None,
              "badaddr": badaddr if cause in (5, 6, 7) else None, "what": what}
+        if vm.core.ncpus > 1:
+            # SMP guests: every event names its vCPU (the current one unless told), and
+            # icount is that vCPU's clock
+            e["cpu"] = vm.core.cur if cpu is None else cpu
         self.seq += 1
         if self.filter and not self.filter(e):
             return
@@ -183,6 +188,7 @@ class PerfettoSink:
         self.path = path
         self.pid = {n: i + 1 for i, n in enumerate(names)}
         self.exits = Counter()
+        self.tracks: set = set()
         self.f = open(path, "w", buffering=1 << 16)
         self.f.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
         self.first = True
@@ -203,9 +209,18 @@ class PerfettoSink:
         pid = self.pid[e["guest"]]
         ts = e["t_ns"] / 1000
         name = e["kind"] + (f" {e['insn'].split(' ')[0]}" if e.get("insn") else "")
+        tid = 2
+        cpu = e.get("cpu")
+        if cpu:
+            # vCPU k > 0 of an SMP guest: a track of its own under the guest's process
+            tid = 100 + cpu
+            if (pid, tid) not in self.tracks:
+                self.tracks.add((pid, tid))
+                self._put({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "ts": 0,
+                           "args": {"name": f"hypervisor, vCPU {cpu}"}})
         self._put({"name": name, "ph": "i", "s": "t", "ts": ts, "pid": pid,
-                   "tid": 2, "args": {k: e[k] for k in ("seq", "icount", "sym",
-                                                        "cause_text", "what")}})
+                   "tid": tid, "args": {k: e[k] for k in ("seq", "icount", "sym",
+                                                          "cause_text", "what")}})
         if e["kind"] != "schedule":
             self.exits[e["guest"]] += 1
             self._put({"name": "hypervisor events", "ph": "C", "ts": ts, "pid": pid,

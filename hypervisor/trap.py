@@ -58,6 +58,13 @@ PAGE_FAULTS = (int(Cause.PAGE_FAULT_READ), int(Cause.PAGE_FAULT_WRITE),
 def handle_trap(vm, ex) -> tuple[str, str | None]:
     """Handle a TRAP exit; returns (kind, what was done) for the trace."""
     cause = ex.cause
+    if cause >= IRQ_BASE_CAUSE:
+        # The core stopped where the bare CPU takes the interrupt: virtual IE is 1 (the real
+        # IE follows it) and the core has already cleared the pending bit.
+        vm.stats.injected[cause] += 1
+        did = deliver(vm, cause, ex.epc, ex.badaddr)
+        return "inject", (f"inject {CAUSE_TEXT.get(cause, cause)} " + did
+                          if vm.tracing else "inject")
     if cause == PRIVILEGED and vm.vcr[ST] & KM:
         try:
             return "emulate", emulate(vm, ex.insn)
@@ -69,7 +76,9 @@ def handle_trap(vm, ex) -> tuple[str, str | None]:
 
 
 def tick(vm) -> None:
-    """The virtual timer: due every `period` guest instructions (at most one pending)."""
+    """The virtual timer: due every `period` guest instructions (at most one pending).
+    The real core does this itself at every boundary (vm.py); calling it early, at a
+    boundary of the current vCPU, changes nothing."""
     p = vm.vtimer_period
     if p and vm.core.icount >= vm.vtimer_next:
         vm.vpending |= Irq.TIMER
@@ -77,7 +86,9 @@ def tick(vm) -> None:
 
 
 def inject(vm) -> str | None:
-    """Deliver a pending virtual interrupt if the guest's virtual IE allows it."""
+    """Deliver a pending virtual interrupt of the current vCPU if its virtual IE allows
+    it, now. The core raises these as host traps by itself (handle_trap); this is for
+    callers that stand at a boundary of the current vCPU between two runs."""
     if not vm.vpending or not vm.vcr[ST] & IE:
         return None
     bit = irq_to_deliver(vm.vpending)

@@ -3,8 +3,18 @@ every trap sent to the host), its *virtual* CPU state, and its devices.
 
 The guest's general registers and pc live in the real core: the guest runs directly on it.
 What the guest believes about modes and control registers lives here, in `vcr`
-(virtual status, evec, epc, cause, badaddr, ptbr, scratch), together with the virtual timer
-and the virtual pending-interrupt bits.
+(virtual status, evec, epc, cause, badaddr, ptbr, scratch).
+
+Several virtual CPUs (brief §11): the real core is a machine of as many CPUs, taking the
+same turns of the same quantum as the bare machine would, so an SMP guest runs the same
+interleaving bare and virtualized. Each vCPU (`vm.vcpus[i]`) has its own virtual control
+registers and its own shadow tables. Its virtual timer, pending interrupts and the sender
+of its pending IPI are kept in its real CPU (`timer_period`, `pending`, `ipi_from`): the
+real IE bit mirrors the virtual one and every interrupt cause is a host trap, so the core
+ticks the timer, wakes a waiting CPU and stops at exactly the boundary where the bare CPU
+would take the interrupt; the hypervisor then injects it (trap.py). `vm.vcr`, `vm.shadow`,
+`vm.vtimer_*`, `vm.vpending` are those of the current vCPU: the one whose turn it is, which
+is the one that exited.
 """
 from __future__ import annotations
 
@@ -14,7 +24,7 @@ from dataclasses import dataclass, field
 from vcpu.cores import make_core
 from vcpu.devices import DMAError, OutputTail, standard_devices
 from vcpu.image import Image, ImageError
-from vcpu.isa import IRQ_MASK, PAGE_SIZE, SP, STORED_CRS, Cause, Irq, Status
+from vcpu.isa import DEFAULT_QUANTUM, IRQ_MASK, PAGE_SIZE, SP, STORED_CRS, Cause, Status
 
 from .shadow import ShadowMMU
 
@@ -25,8 +35,9 @@ M32 = 0xFFFF_FFFF
 IO_BUCKET = 16384
 IO_REFILL = 4096
 
-# The real core sends every trap to the hypervisor.
+# The real core sends every trap to the hypervisor, interrupts included.
 ALL_TRAPS = sum(1 << int(c) for c in Cause)
+IE_BIT = int(Status.IE)
 
 
 @dataclass
@@ -41,12 +52,24 @@ class Stats:
     throttled: int = 0                                     # slices cut short by the bucket
     host_cut: int = 0                                      # slices cut short by host time
     waited: int = 0                                        # turns sat out: host share spent
+    cpu_exits: Counter = field(default_factory=Counter)    # exits by vCPU (those of vCPU 0
+                                                           # are the rest)
+
+
+class VCPU:
+    """What one virtual CPU believes: its control registers; its shadow tables."""
+
+    def __init__(self, index: int):
+        self.index = index
+        self.vcr = [0] * STORED_CRS
+        self.shadow: ShadowMMU | None = None
 
 
 class VM:
     def __init__(self, name: str, image: Image, pool, *, mem_size: int, core: str = "c",
                  console_write=None, console_input=None, disk: str | None = None,
-                 weight: int = 1, symbols=None):
+                 weight: int = 1, symbols=None, cpus: int = 1,
+                 quantum: int = DEFAULT_QUANTUM):
         if mem_size % PAGE_SIZE or mem_size <= 0:
             raise ValueError(f"{name}: guest memory must be a positive multiple of 4K")
         if image.too_big(mem_size):
@@ -57,13 +80,9 @@ class VM:
         self.weight = weight
         self.pool = pool
         self.frames = pool.alloc(mem_size // PAGE_SIZE)
-        self.core = make_core(core, memory=pool.mem)
+        self.core = make_core(core, memory=pool.mem, cpus=cpus, quantum=quantum)
         self.core.host_traps = ALL_TRAPS
-        self.vcr = [0] * STORED_CRS
-        self.vtimer_period = 0
-        self.vtimer_next = 0
-        self.vpending = 0
-        self.vipi_from = 0
+        self.vcpus = [VCPU(i) for i in range(cpus)]
         self.stats = Stats()
         self.state = "running"         # running | stopped
         self.stop_kind = ""            # poweroff | max-steps | shutdown | wfi | error
@@ -75,15 +94,21 @@ class VM:
         self.host_charge = 0.0             # host seconds its slices cost, / weight (host.py)
         self.throttled = False
         self._console_write = console_write
-        self.shadow = ShadowMMU(self, pool)
+        # Shadow tables per vCPU (shadow.py): each vCPU has its own mode, ptbr and TLB
+        # contract; the physical view is the same for all and built once.
+        first = None
+        for v in self.vcpus:
+            v.shadow = first = ShadowMMU(self, pool, v.index, share=first)
         for addr, data in image.segments:
             self.dma_write(addr, data)
-        # Boot state as the bare machine defines it, kept in the virtual registers.
-        self.vcr[0] = int(Status.KM)
-        self.core.pc = image.entry
-        self.core.regs[SP] = mem_size & M32
-        self.core.cr[0] = int(Status.PG)   # real: user mode, paging on (the shadow)
-        self.shadow.activate()
+        # Boot state as the bare machine defines it, on every vCPU, kept in the virtual
+        # registers.
+        for v, cpu in zip(self.vcpus, self.core.cpus):
+            v.vcr[0] = int(Status.KM)
+            cpu.pc = image.entry
+            cpu.regs[SP] = mem_size & M32
+            cpu.cr[0] = int(Status.PG)    # real: user mode, paging on (the shadow)
+            v.shadow.activate()
         self.bus = standard_devices(self, self._write_console, console_input, disk)
         self.stops: list[tuple[int, object]] = []    # (instruction count, callback), sorted
 
@@ -144,16 +169,45 @@ class VM:
             self._console_write(self, data)
 
     def set_timer(self, period: int) -> None:
-        self.vtimer_period = period & M32
-        self.vtimer_next = self.core.icount + self.vtimer_period
+        self.core.set_timer(period)            # the current vCPU's (see the module doc)
 
     def raise_irq(self, bits: int) -> None:
-        self.vpending |= bits & IRQ_MASK
+        self.core.raise_irq(bits & IRQ_MASK)   # device interrupts go to vCPU 0
 
     def send_ipi(self, target: int) -> None:
-        if target < 1 and not self.vpending & Irq.IPI:     # one vCPU: only vCPU 0 exists
-            self.vpending |= Irq.IPI
-            self.vipi_from = 0
+        self.core.send_ipi(target)             # from the current vCPU; ignored if none
+
+    # --- the current vCPU ------------------------------------------------------------------
+    @property
+    def vcpu(self) -> VCPU:
+        return self.vcpus[self.core.cur]
+
+    @property
+    def vcr(self) -> list:
+        return self.vcpus[self.core.cur].vcr
+
+    @vcr.setter
+    def vcr(self, v: list) -> None:
+        self.vcpus[self.core.cur].vcr = v
+
+    @property
+    def shadow(self) -> ShadowMMU:
+        return self.vcpus[self.core.cur].shadow
+
+    def sync_ie(self) -> None:
+        """The real IE bit follows the current vCPU's virtual IE: the core then stops for
+        an interrupt exactly where the bare CPU would take it."""
+        cr = self.core.cr
+        cr[0] = (cr[0] & ~IE_BIT) | (self.vcpus[self.core.cur].vcr[0] & IE_BIT)
+
+    vtimer_period = property(lambda self: self.core.timer_period,
+                             lambda self, v: setattr(self.core, "timer_period", v))
+    vtimer_next = property(lambda self: self.core.timer_next,
+                           lambda self, v: setattr(self.core, "timer_next", v))
+    vpending = property(lambda self: self.core.pending,
+                        lambda self, v: setattr(self.core, "pending", v))
+    vipi_from = property(lambda self: self.core.ipi_from,
+                         lambda self, v: setattr(self.core, "ipi_from", v))
 
     def power_off(self, status: int) -> None:
         self.stop("poweroff", "powered off", status & M32)

@@ -535,14 +535,9 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     OPCASE(WFI) {
         PRIV(1);
         if (!c->pending) {
-            if (c->timer_period) {
-                /* idle time counts: the clock runs on to the next timer interrupt */
-                if (c->timer_next > ic + 1)
-                    ic = c->timer_next - 1;
-            } else {
-                RETIRE_EXIT(1, EXIT_WFI);
-                return EXIT_WFI;
-            }
+            /* the CPU waits: hv_machine_run passes its idle slots */
+            RETIRE_EXIT(1, EXIT_WFI);
+            return EXIT_WFI;
         }
         NEXT(1);
     }
@@ -775,5 +770,108 @@ uint64_t hv_run_packed(struct hv_cpu *c, uint64_t budget)
         return r | (uint64_t)(c->exit_cause & 0xff) << 8
             | (uint64_t)(c->exit_insn_len & 0xff) << 16 | (uint64_t)c->exit_badaddr << 32;
     return r | (uint64_t)(c->exit_port & 0xff) << 8 | (uint64_t)(c->exit_reg & 0xff) << 16
+        | (uint64_t)c->exit_value << 32;
+}
+
+/* --- the machine: several CPUs taking turns (brief §11; refcore.RefCore.run) ------------ */
+
+void hv_machine_init(struct hv_machine *m, uint8_t *mem, uint32_t mem_size, uint32_t ncpus,
+                     uint32_t quantum)
+{
+    memset(m, 0, sizeof *m);
+    if (ncpus < 1)
+        ncpus = 1;
+    if (ncpus > HV_MAX_CPUS)
+        ncpus = HV_MAX_CPUS;
+    m->ncpus = ncpus;
+    m->quantum = quantum ? quantum : 1;
+    for (uint32_t i = 0; i < ncpus; i++) {
+        hv_init(&m->cpus[i], mem, mem_size);
+        m->cpus[i].cpuid = i;
+    }
+    m->turn_end = ncpus > 1 ? m->quantum : UINT64_MAX;
+}
+
+/* every CPU waits with nothing pending and no timer: nothing could ever wake one */
+static int all_stuck(const struct hv_machine *m)
+{
+    for (uint32_t i = 0; i < m->ncpus; i++) {
+        const struct hv_cpu *c = &m->cpus[i];
+        if (!c->waiting || c->pending || c->timer_period)
+            return 0;
+    }
+    return 1;
+}
+
+int hv_machine_run(struct hv_machine *m, uint64_t budget)
+{
+    uint64_t left = budget;
+    for (;;) {
+        struct hv_cpu *c = &m->cpus[m->cur];
+        if (c->icount >= m->turn_end) {
+            /* the turn is over: the next CPU's begins */
+            if (m->ncpus > 1) {
+                m->cur = m->cur + 1 < m->ncpus ? m->cur + 1 : 0;
+                c = &m->cpus[m->cur];
+                m->turn_end = c->icount + m->quantum;
+            } else {
+                m->turn_end = UINT64_MAX;
+            }
+            continue;
+        }
+        if (left == 0) {
+            clear_exit(c, EXIT_BUDGET);
+            m->exit_cpu = m->cur;
+            return EXIT_BUDGET;
+        }
+        uint64_t slice = m->turn_end - c->icount;
+        if (slice > left)
+            slice = left;
+        if (c->waiting) {
+            /* a slot boundary of a waiting CPU: the timer, then wake on anything pending */
+            if (c->timer_period && c->icount >= c->timer_next) {
+                c->pending |= IRQ_TIMER;
+                c->timer_next += c->timer_period;
+            }
+            if (c->pending) {
+                c->waiting = 0;
+            } else {
+                if (all_stuck(m)) {
+                    clear_exit(c, EXIT_WFI);
+                    m->exit_cpu = m->cur;
+                    return EXIT_WFI;
+                }
+                uint64_t n = slice;
+                if (c->timer_period && c->timer_next - c->icount < n)
+                    n = c->timer_next - c->icount;
+                c->icount += n;
+                c->idle += n;
+                left -= n;
+                continue;
+            }
+        }
+        uint64_t before = c->icount;
+        int r = hv_run(c, slice);
+        left -= c->icount - before;
+        if (r == EXIT_BUDGET)
+            continue;
+        if (r == EXIT_WFI) {
+            c->waiting = 1;
+            continue;
+        }
+        m->exit_cpu = m->cur;
+        return r;
+    }
+}
+
+uint64_t hv_machine_run_packed(struct hv_machine *m, uint64_t budget)
+{
+    uint64_t r = (uint64_t)hv_machine_run(m, budget);
+    const struct hv_cpu *c = &m->cpus[m->exit_cpu];
+    uint64_t cpu = (uint64_t)(m->exit_cpu & 0xff) << 24;
+    if (r == EXIT_TRAP)
+        return r | cpu | (uint64_t)(c->exit_cause & 0xff) << 8
+            | (uint64_t)(c->exit_insn_len & 0xff) << 16 | (uint64_t)c->exit_badaddr << 32;
+    return r | cpu | (uint64_t)(c->exit_port & 0xff) << 8 | (uint64_t)(c->exit_reg & 0xff) << 16
         | (uint64_t)c->exit_value << 32;
 }

@@ -24,12 +24,14 @@ struct hv_cpu {
     uint32_t regs[16];
     uint32_t pc;
     uint32_t cr[7];           /* the stored control registers (cpuid, icount are computed) */
-    uint64_t icount;          /* retired instructions */
+    uint64_t icount;          /* this CPU's clock: retired instructions and idle wfi slots */
+    uint64_t idle;            /* of those, the idle slots (statistics) */
     uint64_t timer_next;      /* icount at which the timer is next due */
     uint32_t timer_period;    /* 0 = timer off */
     uint32_t pending;         /* pending interrupts: bit 0 timer, 1 device, 2 IPI */
     uint32_t ipi_from;        /* the sender of the pending IPI (its badaddr) */
     uint32_t cpuid;           /* this CPU's number (control register cpuid) */
+    uint32_t waiting;         /* 1: stopped in wfi until an interrupt of its own is pending */
     uint32_t host_traps;      /* bit c set: a trap with cause c exits to the host */
     uint32_t mem_size;
     uint8_t *mem;
@@ -49,10 +51,31 @@ struct hv_cpu {
     uint32_t fault_addr;      /* scratch: badaddr of the last failed translation */
 };
 
+/* Several CPUs on one memory (brief §11): they take turns 0, 1, ..., N-1 of `quantum`
+ * slots each; a slot retires one instruction or passes idle in wfi. */
+struct hv_machine {
+    uint32_t ncpus;           /* 1..16 */
+    uint32_t quantum;         /* slots per turn */
+    uint32_t cur;             /* the CPU whose turn it is */
+    uint32_t exit_cpu;        /* the CPU of the last exit */
+    uint64_t turn_end;        /* cur's icount at which its turn ends (max with one CPU) */
+    struct hv_cpu cpus[16];
+};
+
 /* Zero the CPU state and attach memory (mem may be NULL when mem_size is 0). */
 void hv_init(struct hv_cpu *c, uint8_t *mem, uint32_t mem_size);
-/* Run until an exit; at most `budget` instructions retire. Returns the exit reason. */
+/* Run one CPU until an exit; at most `budget` instructions retire. Returns the exit
+ * reason. A wfi with nothing pending retires and returns EXIT_WFI: waiting is the
+ * machine's business (hv_machine_run). */
 int hv_run(struct hv_cpu *c, uint64_t budget);
+/* Zero a machine of ncpus CPUs (cpuid 0..ncpus-1) on one memory. */
+void hv_machine_init(struct hv_machine *m, uint8_t *mem, uint32_t mem_size, uint32_t ncpus,
+                     uint32_t quantum);
+/* Run the machine's turns until an exit of some CPU (m->exit_cpu) or `budget` slots have
+ * passed, summed over all CPUs. EXIT_WFI: every CPU waits and nothing could wake one. */
+int hv_machine_run(struct hv_machine *m, uint64_t budget);
+/* hv_machine_run, packed like hv_run_packed, with the exit's CPU in bits 24..31. */
+uint64_t hv_machine_run_packed(struct hv_machine *m, uint64_t budget);
 /* hv_run, with the exit packed into the result for a cheap return to Python:
  * bits 0..7 reason, 8..15 port, 16..23 reg (IO_IN), 32..63 value (IO_OUT). */
 uint64_t hv_run_packed(struct hv_cpu *c, uint64_t budget);

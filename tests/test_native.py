@@ -357,10 +357,12 @@ def test_wfi(make):
     core.set_timer(1000)
     assert core.run(10_000).reason == Exit.HALT
     assert core.cr[CAU] == Cause.TIMER and core.cr[EPC] == 2 and core.icount == 1001
-    # the fast-forward may overshoot the budget; the run still stops there
+    # idle slots count against the budget: the run stops inside the wait, and goes on
     core = boot(make, prog(E("wfi"), HALT))
     core.set_timer(500)
-    assert core.run(5).reason == Exit.BUDGET and core.icount == 500 and core.pc == 1
+    assert core.run(5).reason == Exit.BUDGET and core.icount == 5 and core.pc == 1
+    assert core.waiting and core.idle == 4
+    assert core.run(1000).reason == Exit.HALT and core.icount == 501 and core.idle == 499
 
 
 def test_timer_next_in_the_past_catches_up_one_period_per_boundary(make):
@@ -397,7 +399,7 @@ def test_paging_translates_and_fills_tlb(make):
     core.mem[0x5004:0x5008] = (0xCAFE).to_bytes(4, "little")
     core.run(2)
     assert core.regs[2] == 0xCAFE
-    tlb = core.get_state()["tlb"]
+    tlb = core.cpu.get_state()["tlb"]
     assert list(tlb[1]) == [1, 0x1000, 6] and list(tlb[2]) == [2, 0x5000, 6]
     assert sum(e is not None for e in tlb) == 2
 
@@ -508,18 +510,18 @@ def test_mtcr_flushes(make):
         code = prog(E("ld", x=2, y=0, imm=0x2000), ins, HALT)
         core.mem[0x1000:0x1000 + len(code)] = code
         core.run(2)
-        tlb = core.get_state()["tlb"]
+        tlb = core.cpu.get_state()["tlb"]
         assert (tlb[2] is None) == flushed
     # a status write that changes PG flushes; one that keeps it does not
     core = paged(make, code_at=0x1000)
     core.regs[1] = KM | PG | IE
     core.mem[0x1000:0x1008] = prog(E("ld", x=2, y=0, imm=0x2000), E("mtcr", x=ST, y=1))
     core.run(2)
-    assert core.get_state()["tlb"][2] is not None and core.cr[ST] == KM | PG | IE
+    assert core.cpu.get_state()["tlb"][2] is not None and core.cr[ST] == KM | PG | IE
     core.regs[1] = 0xFFFF_FFFF ^ PG
     core.mem[0x1008:0x100a] = E("mtcr", x=ST, y=1)
     core.run(1)
-    assert core.cr[ST] == 0x1B and all(e is None for e in core.get_state()["tlb"])
+    assert core.cr[ST] == 0x1B and all(e is None for e in core.cpu.get_state()["tlb"])
 
 
 def test_iret_and_status_bits(make):
@@ -567,18 +569,18 @@ def test_state_roundtrip_and_heterogeneous_migration(core_kind, native):
 
 def test_set_state_tlb_and_views(make):
     core = make(8192)
-    s = core.get_state()
+    s = core.cpu.get_state()
     assert s["tlb"] == [None] * TLB_ENTRIES and len(s["regs"]) == 16
     s["tlb"][5] = [5, 0x1000, 6]
     s["regs"][3] = 0x1_0000_0005                     # masked to 32 bits
     s["cr"][0] = 0xFF                                # status: 5 bits
     core.set_state(s)
-    t = core.get_state()
+    t = core.cpu.get_state()
     assert list(t["tlb"][5]) == [5, 0x1000, 6] and t["regs"][3] == 5 and t["cr"][0] == 0x1F
     core.regs[4] = 9
     assert list(core.regs)[4] == 9 and core.regs[4] == 9 and len(list(core.cr)) == 7
     core.tlb_flush()
-    assert core.get_state()["tlb"] == [None] * TLB_ENTRIES
+    assert core.cpu.get_state()["tlb"] == [None] * TLB_ENTRIES
 
 
 def test_shared_memory_between_cores(native):

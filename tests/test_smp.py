@@ -224,3 +224,206 @@ def test_ipi_port_one_cpu(core_kind, mode):
     nop = next(s.value for s in image.symbols if s.name == "handler") - 2
     assert r.kind == "poweroff", r.reason
     assert r.regs[3:7] == [6, 18, 0, nop]
+
+
+# --- several CPUs: turns, boot, waiting, the all-waiting stop --------------------------------
+
+def smp(make_core_kind, code: bytes, cpus: int, quantum: int, **kw):
+    from vcpu.cores import make_core
+    core = make_core(make_core_kind, mem_size=kw.get("mem_size", 65536), cpus=cpus,
+                     quantum=quantum)
+    core.mem[:len(code)] = code
+    for c in core.cpus:
+        c.regs[15] = core.mem_size
+        c.cr[ST] = KM
+        c.cr[EV] = 0x800
+    return core
+
+
+def test_turns_are_round_robin_in_quantum_slots(core_kind):
+    loop = prog(E("nop"), E("jmp_i", imm=0))
+    core = smp(core_kind, loop, 3, 5)
+    assert core.run(12).reason == Exit.BUDGET
+    assert [c.icount for c in core.cpus] == [5, 5, 2] and core.cur == 2
+    core.run(3)
+    assert [c.icount for c in core.cpus] == [5, 5, 5]
+    ex = core.run(1)
+    assert [c.icount for c in core.cpus] == [6, 5, 5] and core.cur == 0 and ex.cpu == 0
+    assert core.slots == 16
+
+
+def test_one_cpu_has_no_turns(core_kind):
+    core = smp(core_kind, prog(E("nop"), E("jmp_i", imm=0)), 1, 3)
+    core.run(100)
+    assert core.icount == 100 and core.turn_end == (1 << 64) - 1
+
+
+def test_exit_names_its_cpu_and_the_current_cpu_is_its(core_kind):
+    # every CPU: li r1, cpuid-dependent value; out 0x10
+    code = prog(E("mfcr", x=1, y=CPUID), E("out", x=1, port=0x10), E("wfi"))
+    core = smp(core_kind, code, 3, 10)
+    seen = []
+    for _ in range(3):
+        ex = core.run(100)
+        assert ex.reason == Exit.IO_OUT
+        seen.append((ex.cpu, ex.value, core.cur, core.regs[1]))
+    assert seen == [(0, 0, 0, 0), (1, 1, 1, 1), (2, 2, 2, 2)]
+    assert core.run(1000) == VMExit(Exit.WFI, cpu=2)      # all wait, nothing can wake them
+
+
+def test_waiting_cpu_passes_idle_slots_and_wakes_on_ipi(core_kind):
+    # CPU 1 waits (IE = 0); CPU 0 works 20 instructions then sends it an IPI
+    code = prog(E("mfcr", x=1, y=CPUID), E("bne", x=1, y=0, imm=0x40),
+                li(2, 20), E("sub_i", x=2, y=2, imm=1), E("bne", x=2, y=0, imm=14),
+                li(3, 1), E("out", x=3, port=0x21), HALT)
+    code = code + bytes(0x40 - len(code)) + prog(E("wfi"), li(5, 77), E("wfi"))
+    core = smp(core_kind, code, 2, 4)
+    core.cpus[0].regs[0] = 0
+    ex = core.run(10_000)
+    assert ex.reason == Exit.IO_OUT and ex.cpu == 0 and ex.port == 0x21
+    core.send_ipi(ex.value)
+    assert core.cpus[1].waiting and core.cpus[1].idle > 0
+    ex = core.run(10_000)
+    assert ex == VMExit(Exit.HALT, cpu=0) or ex.reason == Exit.HALT
+    # CPU 1 woke in its next turn, ran li, and waits again: its IPI stays pending (IE = 0)
+    c1 = core.cpus[1]
+    assert c1.regs[5] == 77 or c1.pending == 4
+
+
+def test_all_waiting_stop_needs_every_cpu(core_kind):
+    # Both CPUs wait; CPU 1 has a timer (IE = 0: it wakes, loops, waits again). CPU 0
+    # waits forever, but the machine does not stop: CPU 1 could still send it an IPI.
+    core = smp(core_kind, prog(E("wfi"), E("jmp_i", imm=0)), 2, 5)
+    core.cpus[1].set_timer(3)
+    ex = core.run(500)
+    assert ex.reason == Exit.BUDGET and core.cpus[0].waiting and core.cpus[0].idle > 200
+    assert core.slots == 500
+    # with the timer off, nothing could wake either: the machine stops
+    core.cpus[1].timer_period = 0
+    core.cpus[1].pending = 0
+    ex = core.run(500)
+    assert ex.reason == Exit.WFI
+
+
+def test_ipi_to_a_cpu_that_does_not_exist_is_ignored(core_kind):
+    core = smp(core_kind, prog(E("nop")), 2, 5)
+    core.send_ipi(2)
+    core.send_ipi(0xFFFF_FFFF)
+    assert [c.pending for c in core.cpus] == [0, 0]
+    core.send_ipi(1)
+    assert core.cpus[1].pending == 4 and core.cpus[1].ipi_from == 0
+
+
+def test_state_round_trip_between_cores():
+    from vcpu.cores import make_core, native_available
+    if not native_available():
+        pytest.skip("the native core is not built")
+    code = prog(E("mfcr", x=1, y=CPUID), E("add_i", x=2, y=2, imm=1), E("jmp_i", imm=2))
+    a = smp("c", code, 3, 7)
+    a.run(50)
+    b = make_core("py", mem_size=a.mem_size, cpus=3, quantum=7)
+    b.mem[:] = a.mem
+    b.set_state(a.get_state())
+    assert b.get_state() == a.get_state()
+    a.run(101)
+    b.run(101)
+    assert b.get_state() == a.get_state()
+    with pytest.raises(ValueError):
+        make_core("py", cpus=17)
+    with pytest.raises(ValueError):
+        b.set_state(make_core("py", cpus=2).get_state())
+
+
+# --- whole machines: bare = virtualized, quanta, both cores ------------------------------------
+
+LOCKED_COUNTER = """
+; each CPU adds ROUNDS to a counter under an xchg spinlock; CPU 0 waits for all of them
+; and powers off with the counter (its result must not depend on the interleaving)
+.entry start
+.equ N, {n}
+.equ ROUNDS, 50
+start:
+    mfcr r1, cpuid
+    li   r5, ROUNDS
+loop:
+    li   r2, 1
+spin:
+    xchg r2, [r0 + lock]
+    bne  r2, r0, spin
+    ld   r3, [r0 + count]
+    add  r3, r3, 1
+    st   r3, [r0 + count]
+    st   r0, [r0 + lock]
+    sub  r5, r5, 1
+    bne  r5, r0, loop
+    li   r2, 1
+spin2:
+    xchg r2, [r0 + lock]
+    bne  r2, r0, spin2
+    ld   r3, [r0 + done]
+    add  r3, r3, 1
+    st   r3, [r0 + done]
+    st   r0, [r0 + lock]
+    bne  r1, r0, park
+    li   r4, N
+wait:
+    ld   r3, [r0 + done]
+    bne  r3, r4, wait
+    ld   r1, [r0 + count]
+    out  0xFF, r1
+park:
+    wfi
+    jmp park
+lock: .word 0
+count: .word 0
+done: .word 0
+"""
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_locked_counter_same_for_every_quantum_bare_and_virtualized(core_kind, n):
+    from asm.assembler import assemble
+
+    from .runners import run_image
+    image = assemble(LOCKED_COUNTER.format(n=n), "<test>")
+    by_quantum = {}
+    for q in (1, 7, 1000):
+        bare = run_image(image, core_kind, "bare", cpus=n, quantum=q, max_steps=2_000_000)
+        hv = run_image(image, core_kind, "hv", cpus=n, quantum=q, max_steps=2_000_000)
+        assert bare.kind == hv.kind == "poweroff", (bare.reason, hv.reason)
+        assert bare.status == hv.status == 50 * n
+        # the same interleaving: the same machine clock and the same registers at the end
+        assert (bare.icount, bare.regs, bare.pc) == (hv.icount, hv.regs, hv.pc)
+        by_quantum[q] = bare.icount
+    if n > 1:
+        assert len(set(by_quantum.values())) > 1      # the interleavings did differ
+
+
+def test_smp_runs_identical_on_both_cores():
+    from asm.assembler import assemble
+
+    from vcpu.cores import native_available
+
+    from .runners import run_image
+    if not native_available():
+        pytest.skip("the native core is not built")
+    image = assemble(LOCKED_COUNTER.format(n=3), "<test>")
+    for mode in ("bare", "hv"):
+        a = run_image(image, "c", mode, cpus=3, quantum=7)
+        b = run_image(image, "py", mode, cpus=3, quantum=7)
+        assert (a.kind, a.status, a.icount, a.regs, a.pc) == (b.kind, b.status, b.icount,
+                                                              b.regs, b.pc)
+
+
+def test_smp_lockstep_program():
+    from asm.assembler import assemble
+
+    from vcpu.cores import native_available
+    from vcpu.lockstep import lockstep
+    if not native_available():
+        pytest.skip("the native core is not built")
+    image = assemble(LOCKED_COUNTER.format(n=3), "<test>")
+    for q, budget in ((1, 1), (5, 1), (1000, 37)):
+        res = lockstep(image, 200_000, cpus=3, quantum=q, budget=budget)
+        assert res.ok, res.describe()
+        assert res.stop == "power off (150)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .isa import DEFAULT_QUANTUM
 from .refcore import RefCore
 
 KINDS = ("c", "py")
@@ -46,15 +47,17 @@ def available_kinds() -> list[str]:
     return ["c", "py"] if native_available() else ["py"]
 
 
-def make_core(kind: str = "c", mem_size: int = 65536, memory: bytearray | None = None):
-    """A core of `kind` ("c" or "py") with `mem_size` bytes of memory (or `memory`)."""
+def make_core(kind: str = "c", mem_size: int = 65536, memory: bytearray | None = None, *,
+              cpus: int = 1, quantum: int = DEFAULT_QUANTUM):
+    """A core of `kind` ("c" or "py") with `mem_size` bytes of memory (or `memory`): a
+    machine of `cpus` CPUs taking turns of `quantum` slots (vcpu/multi.py)."""
     global _warned
     if kind not in KINDS:
         raise ValueError(f"unknown core {kind!r} (choose from {', '.join(KINDS)})")
     if kind == "c":
         cls = _load_native()
         if cls is not None:
-            return cls(mem_size, memory)
+            return cls(mem_size, memory, cpus=cpus, quantum=quantum)
         if require_native():
             raise NativeUnavailable(
                 "the native core (vcpu._core) is not built and HV_REQUIRE_NATIVE=1: "
@@ -63,4 +66,4 @@ def make_core(kind: str = "c", mem_size: int = 65536, memory: bytearray | None =
             _warned = True
             print("hv: warning: the native core is not built; using the (much slower) "
                   "reference core. Install with a C compiler to build it.", file=sys.stderr)
-    return RefCore(mem_size, memory)
+    return RefCore(mem_size, memory, cpus=cpus, quantum=quantum)

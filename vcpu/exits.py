@@ -16,6 +16,7 @@ class VMExit:
     epc: int = 0         # TRAP / SHUTDOWN: the pc the trap would save
     badaddr: int = 0     # TRAP / SHUTDOWN
     insn: bytes = b""    # TRAP: the trapping instruction's bytes, when it was fetched
+    cpu: int = 0         # the CPU that exited (brief §11; 0 with one CPU)
 
     def describe(self) -> str:
         r = self.reason

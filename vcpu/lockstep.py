@@ -18,7 +18,7 @@ from typing import Callable
 
 from .exits import VMExit
 from .image import Image
-from .isa import CR, DEFAULT_MEMORY, SP, DecodeError, Exit, Port, decode
+from .isa import CR, DEFAULT_MEMORY, DEFAULT_QUANTUM, SP, DecodeError, Exit, Port, decode
 
 M32 = 0xFFFF_FFFF
 STOP_EXITS = (Exit.HALT, Exit.WFI, Exit.SHUTDOWN, Exit.TRAP)
@@ -62,9 +62,10 @@ class Result:
 
 def _boot(core, image: Image) -> None:
     image.load_into(core.mem, core.mem_size)
-    core.pc = image.entry
-    core.regs[SP] = core.mem_size & M32
-    core.cr[CR.status] = 1
+    for cpu in core.cpus:                  # every CPU starts at the entry (brief §11)
+        cpu.pc = image.entry
+        cpu.regs[SP] = core.mem_size & M32
+        cpu.cr[CR.status] = 1
 
 
 def _setup_fn(image_or_setup) -> Callable:
@@ -126,11 +127,13 @@ def disassemble(raw: bytes) -> str:
 
 
 def _quick(core) -> tuple:
-    return (core.pc, core.icount, core.pending, core.timer_period, core.timer_next,
-            core.ipi_from, list(core.regs), list(core.cr))
+    """Everything but memory and the TLBs: every CPU, and whose turn it is."""
+    return (core.cur, core.turn_end,
+            [(c.pc, c.icount, c.pending, c.timer_period, c.timer_next, c.ipi_from,
+              bool(c.waiting), list(c.regs), list(c.cr)) for c in core.cpus])
 
 
-_QUICK_NAMES = ("pc", "icount", "pending", "timer_period", "timer_next", "ipi_from")
+_QUICK_NAMES = ("pc", "icount", "pending", "timer_period", "timer_next", "ipi_from", "waiting")
 
 
 def _diff(a, b, names, ea: VMExit, eb: VMExit, full: bool) -> list[str]:
@@ -139,21 +142,34 @@ def _diff(a, b, names, ea: VMExit, eb: VMExit, full: bool) -> list[str]:
     if ea != eb:
         diffs.append(f"exit: {na} {ea} != {nb} {eb}")
     qa, qb = _quick(a), _quick(b)
-    for i, name in enumerate(_QUICK_NAMES):
-        if qa[i] != qb[i]:
-            diffs.append(f"{name}: {na} 0x{qa[i]:x} != {nb} 0x{qb[i]:x}")
+    for name, x, y in (("current cpu", qa[0], qb[0]), ("turn end", qa[1], qb[1])):
+        if x != y:
+            diffs.append(f"{name}: {na} {x} != {nb} {y}")
+    if len(qa[2]) != len(qb[2]):
+        diffs.append(f"cpus: {na} {len(qa[2])} != {nb} {len(qb[2])}")
+    many = len(qa[2]) > 1
     regs, crs = len(_QUICK_NAMES), len(_QUICK_NAMES) + 1
-    for r in range(16):
-        if qa[regs][r] != qb[regs][r]:
-            diffs.append(f"r{r}: {na} 0x{qa[regs][r]:08x} != {nb} 0x{qb[regs][r]:08x}")
-    for r in range(len(qa[crs])):
-        if qa[crs][r] != qb[crs][r]:
-            diffs.append(f"{CR(r).name}: {na} 0x{qa[crs][r]:08x} != {nb} 0x{qb[crs][r]:08x}")
+    for k, (ca, cb) in enumerate(zip(qa[2], qb[2])):
+        where = f"cpu {k} " if many else ""
+        for i, name in enumerate(_QUICK_NAMES):
+            if ca[i] != cb[i]:
+                diffs.append(f"{where}{name}: {na} 0x{int(ca[i]):x} != {nb} 0x{int(cb[i]):x}")
+        for r in range(16):
+            if ca[regs][r] != cb[regs][r]:
+                diffs.append(f"{where}r{r}: {na} 0x{ca[regs][r]:08x} != {nb} 0x{cb[regs][r]:08x}")
+        for r in range(len(ca[crs])):
+            if ca[crs][r] != cb[crs][r]:
+                diffs.append(f"{where}{CR(r).name}: {na} 0x{ca[crs][r]:08x} != "
+                             f"{nb} 0x{cb[crs][r]:08x}")
     if a.host_traps != b.host_traps:
         diffs.append(f"host_traps: {na} 0x{a.host_traps:x} != {nb} 0x{b.host_traps:x}")
     if full:
         diffs += _diff_mem_tlb(a, b, names)
     return diffs
+
+
+def _tlbs(core) -> list:
+    return [c.get_state()["tlb"] for c in core.cpus]
 
 
 def _diff_mem_tlb(a, b, names) -> list[str]:
@@ -169,10 +185,11 @@ def _diff_mem_tlb(a, b, names) -> list[str]:
             shown = ", ".join(f"0x{i:x}: {ma[i]:02x}/{mb[i]:02x}" for i in bad[:8])
             more = f" (+{len(bad) - 8} more)" if len(bad) > 8 else ""
             diffs.append(f"memory differs at {len(bad)} bytes ({na}/{nb}): {shown}{more}")
-    ta, tb = a.get_state()["tlb"], b.get_state()["tlb"]
-    for i, (x, y) in enumerate(zip(ta, tb)):
-        if (list(x) if x else None) != (list(y) if y else None):
-            diffs.append(f"tlb[{i}]: {na} {x} != {nb} {y}")
+    for k, (ta, tb) in enumerate(zip(_tlbs(a), _tlbs(b))):
+        where = f"cpu {k} " if len(a.cpus) > 1 else ""
+        for i, (x, y) in enumerate(zip(ta, tb)):
+            if (list(x) if x else None) != (list(y) if y else None):
+                diffs.append(f"{where}tlb[{i}]: {na} {x} != {nb} {y}")
     return diffs
 
 
@@ -180,7 +197,8 @@ def _diff_mem_tlb(a, b, names) -> list[str]:
 
 def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
              kinds: tuple[str, str] = ("c", "py"), cores=None, mem_every: int = 64,
-             in_value: int = M32, devices: bool = True, budget=1) -> Result:
+             in_value: int = M32, devices: bool = True, budget=1, cpus: int = 1,
+             quantum: int = DEFAULT_QUANTUM) -> Result:
     """Run a program on two cores in lockstep for at most `max_steps` steps.
 
     `image_or_setup`: an `Image` (booted as the bare machine boots it), raw code bytes
@@ -193,7 +211,8 @@ def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
     exercises the cores' hot loops (the run(1) steps mostly test their slow paths)."""
     if cores is None:
         from .cores import make_core
-        cores = (make_core(kinds[0], mem_size=mem_size), make_core(kinds[1], mem_size=mem_size))
+        cores = (make_core(kinds[0], mem_size=mem_size, cpus=cpus, quantum=quantum),
+                 make_core(kinds[1], mem_size=mem_size, cpus=cpus, quantum=quantum))
         setup = _setup_fn(image_or_setup)
         for c in cores:
             setup(c)
@@ -224,7 +243,7 @@ def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
         full = is_exit or (step % mem_every == mem_every - 1)
         # cheap comparison first; the full one (with messages) only when something differs
         if ea != eb or _quick(a) != _quick(b) or (full and (a.mem != b.mem or
-                                                             a.get_state()["tlb"] != b.get_state()["tlb"])):
+                                                             _tlbs(a) != _tlbs(b))):
             diffs = _diff(a, b, names, ea, eb, True)
             if diffs:
                 result.divergence = Divergence(step, pc, disassemble(_peek(a, pc)), diffs)
@@ -243,9 +262,8 @@ def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
                 a.set_timer(ea.value)
                 b.set_timer(ea.value)
             elif devices and ea.port == Port.IPI:
-                if ea.value == 0:           # one CPU: an IPI to itself
-                    a.receive_ipi(0)
-                    b.receive_ipi(0)
+                a.send_ipi(ea.value)        # from the CPU that exited: the current one
+                b.send_ipi(eb.value)
             elif devices and ea.port == Port.POWER:
                 result.stop = f"power off ({ea.value})"
                 break
@@ -266,7 +284,8 @@ def lockstep(image_or_setup, max_steps: int, *, mem_size: int = DEFAULT_MEMORY,
 
 
 def run_lockstep_command(path, max_steps: int, mem_size: int = DEFAULT_MEMORY,
-                         out=None, limit_status: int = 0) -> int:
+                         out=None, limit_status: int = 0, cpus: int = 1,
+                         quantum: int = DEFAULT_QUANTUM) -> int:
     """`hv lockstep`: run an image on the C and the Python core in lockstep and report.
     `path` is an `Image` or the path of an image file. Returns 0 (no divergence),
     1 (divergence) or 2 (the native core is not built); `limit_status` when the cores agreed
@@ -283,7 +302,7 @@ def run_lockstep_command(path, max_steps: int, mem_size: int = DEFAULT_MEMORY,
         print("hv lockstep: the native core is not built; nothing to compare against",
               file=sys.stderr)
         return 2
-    res = lockstep(image, max_steps, mem_size=mem_size)
+    res = lockstep(image, max_steps, mem_size=mem_size, cpus=cpus, quantum=quantum)
     print(res.describe(), file=out)
     if not res.ok:
         return 1

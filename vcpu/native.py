@@ -1,6 +1,7 @@
 """The native core behind RefCore's Python surface.
 
-`NativeCore` wraps `struct hv_cpu` (native/core.h) from the cffi extension `vcpu._core`.
+`NativeCore` wraps `struct hv_machine` (native/core.h) from the cffi extension `vcpu._core`,
+and each of its `cpus` (a `NativeCPU`) one `struct hv_cpu` of it.
 Memory is a Python bytearray handed to C with `ffi.from_buffer`: no copies, and several
 cores may share one buffer. `regs` and `cr` are cffi arrays: `core.regs[3] = 5`,
 `list(core.regs)` and slicing work as on a list of ints (values must fit in 32 bits).
@@ -11,7 +12,8 @@ is built (`vcpu.cores.native_available()`).
 from __future__ import annotations
 
 from .exits import VMExit
-from .isa import IRQ_MASK, STORED_CRS, STATUS_MASK, TLB_ENTRIES, Exit, Irq
+from .isa import DEFAULT_QUANTUM, IRQ_MASK, STORED_CRS, STATUS_MASK, TLB_ENTRIES, Exit, Irq
+from .multi import MultiCore, check_cpus
 
 from ._core import ffi, lib  # noqa: E402  (ImportError when the extension is not built)
 
@@ -29,24 +31,19 @@ _PROTO_IN = VMExit(Exit.IO_IN).__dict__
 _PROTO_TRAP = VMExit(Exit.TRAP).__dict__
 
 
-class NativeCore:
-    """The C core, with exactly RefCore's Python interface."""
+class NativeCPU:
+    """One CPU of a native machine: a view of `struct hv_cpu`, with RefCPU's interface."""
 
     name = "c"
 
-    def __init__(self, mem_size: int = 65536, memory: bytearray | None = None):
-        self.mem = memory if memory is not None else bytearray(mem_size)
-        self.mem_size = len(self.mem)
-        if self.mem_size > M32:
-            raise ValueError("memory larger than 4 GiB")
-        self._cpu = ffi.new("struct hv_cpu *")
-        # The cdata keeps the bytearray's buffer exported (it cannot be resized under us).
-        self._buf = ffi.from_buffer("uint8_t[]", self.mem, require_writable=True)
-        lib.hv_init(self._cpu, self._buf if self.mem_size else ffi.NULL, self.mem_size)
+    def __init__(self, machine: "NativeCore", index: int):
+        self._owner = machine                    # keeps the C struct alive
+        self._cpu = ffi.addressof(machine._m.cpus[index])
+        self.mem = machine.mem
+        self.mem_size = machine.mem_size
         self.regs = self._cpu.regs
         self.cr = self._cpu.cr
-        self._run = lib.hv_run_packed
-        self._insn_buf = ffi.buffer(self._cpu.exit_insn)    # bytes of a trapping instruction
+        self.cpuid = index
 
     # --- scalar state ----------------------------------------------------------------------
     @property
@@ -90,6 +87,22 @@ class NativeCore:
         self._cpu.pending = v & IRQ_MASK
 
     @property
+    def idle(self) -> int:
+        return self._cpu.idle
+
+    @idle.setter
+    def idle(self, v: int) -> None:
+        self._cpu.idle = v
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self._cpu.waiting)
+
+    @waiting.setter
+    def waiting(self, v: bool) -> None:
+        self._cpu.waiting = 1 if v else 0
+
+    @property
     def ipi_from(self) -> int:
         return self._cpu.ipi_from
 
@@ -117,9 +130,10 @@ class NativeCore:
     def get_state(self) -> dict:
         c = self._cpu
         return {"regs": list(c.regs), "pc": c.pc, "cr": list(c.cr),
-                "icount": c.icount, "timer_period": c.timer_period,
+                "icount": c.icount, "idle": c.idle, "timer_period": c.timer_period,
                 "timer_next": c.timer_next, "pending": c.pending,
-                "ipi_from": c.ipi_from, "host_traps": c.host_traps,
+                "ipi_from": c.ipi_from, "waiting": bool(c.waiting),
+                "host_traps": c.host_traps,
                 "tlb": [[e.vpn, e.frame, e.rights] if e.valid else None for e in c.tlb]}
 
     def set_state(self, s: dict) -> None:
@@ -140,6 +154,8 @@ class NativeCore:
         c.timer_next = s["timer_next"]
         c.pending = s["pending"] & IRQ_MASK
         c.ipi_from = s.get("ipi_from", 0) & M32
+        c.waiting = 1 if s.get("waiting", False) else 0
+        c.idle = s.get("idle", 0)
         c.host_traps = s["host_traps"]
         for i, e in enumerate(tlb):
             t = c.tlb[i]
@@ -184,48 +200,98 @@ class NativeCore:
             raise LookupError(f)
         return p[0]
 
+
+
+class NativeCore(MultiCore):
+    """The C machine (`struct hv_machine`): RefCore's interface, the turns run in C."""
+
+    name = "c"
+
+    def __init__(self, mem_size: int = 65536, memory: bytearray | None = None, *,
+                 cpus: int = 1, quantum: int = DEFAULT_QUANTUM):
+        check_cpus(cpus, quantum)
+        self.mem = memory if memory is not None else bytearray(mem_size)
+        self.mem_size = len(self.mem)
+        if self.mem_size > M32:
+            raise ValueError("memory larger than 4 GiB")
+        self._m = ffi.new("struct hv_machine *")
+        # The cdata keeps the bytearray's buffer exported (it cannot be resized under us).
+        self._buf = ffi.from_buffer("uint8_t[]", self.mem, require_writable=True)
+        lib.hv_machine_init(self._m, self._buf if self.mem_size else ffi.NULL, self.mem_size,
+                            cpus, quantum)
+        self.cpus = [NativeCPU(self, i) for i in range(cpus)]
+        self._run = lib.hv_machine_run_packed
+        self._insn_bufs = [ffi.buffer(c._cpu.exit_insn) for c in self.cpus]
+
+    # --- the scheduler's fields live in the C struct ------------------------------------------
+    @property
+    def cur(self) -> int:
+        return self._m.cur
+
+    @property
+    def turn_end(self) -> int:
+        return self._m.turn_end
+
+    @property
+    def quantum(self) -> int:
+        return self._m.quantum
+
+    def _set_sched(self, cur: int, turn_end: int, quantum: int) -> None:
+        check_cpus(len(self.cpus), quantum)
+        self._m.cur, self._m.turn_end, self._m.quantum = cur, turn_end, quantum
+
+    @property
+    def _cpu(self):
+        """The current CPU's `struct hv_cpu *` (for tools that read the struct directly)."""
+        return self.cpus[self._m.cur]._cpu
+
+    @property
+    def _insn_buf(self):
+        return self._insn_bufs[self._m.cur]
+
     # --- running ----------------------------------------------------------------------------
     def run(self, budget: int) -> VMExit:
-        """Run until an exit; at most `budget` instructions retire (budget >= 0)."""
+        """Run the CPUs' turns until an exit, or until `budget` slots have passed."""
         try:
-            r = self._run(self._cpu, budget)
+            r = self._run(self._m, budget)
         except (OverflowError, TypeError):
             if not isinstance(budget, int):
                 raise TypeError("budget must be an int") from None
             if budget < 0:
                 raise ValueError("budget must be >= 0") from None
-            r = self._run(self._cpu, M64)        # more than 2**64 - 1: as good as forever
+            r = self._run(self._m, M64)          # more than 2**64 - 1: as good as forever
         k = r & 255
+        cpu = (r >> 24) & 255
         if k == 0:
             e = _new(VMExit)
-            e.__dict__ = _PROTO_BUDGET.copy()
+            d = e.__dict__ = _PROTO_BUDGET.copy()
+            d["cpu"] = cpu
             return e
         if k == 2:
             e = _new(VMExit)
             d = e.__dict__ = _PROTO_OUT.copy()
             d["port"] = (r >> 8) & 255
             d["value"] = r >> 32
+            d["cpu"] = cpu
             return e
         if k == 3:
             e = _new(VMExit)
             d = e.__dict__ = _PROTO_IN.copy()
             d["port"] = (r >> 8) & 255
             d["reg"] = (r >> 16) & 255
+            d["cpu"] = cpu
             return e
-        c = self._cpu
+        c = self._m.cpus[cpu]
         if k == 5:
             e = _new(VMExit)
             d = e.__dict__ = _PROTO_TRAP.copy()
             d["cause"] = (r >> 8) & 255
             d["epc"] = c.pc
             d["badaddr"] = r >> 32
-            d["insn"] = self._insn_buf[:(r >> 16) & 255]
+            d["insn"] = self._insn_bufs[cpu][:(r >> 16) & 255]
+            d["cpu"] = cpu
             return e
         if k == 6:
             return VMExit(Exit.SHUTDOWN, cause=c.exit_cause, epc=c.exit_epc,
-                          badaddr=c.exit_badaddr)
-        return VMExit(_EXITS[k])
-
-    def step(self) -> VMExit:
-        """Exactly one instruction boundary's worth of work (the lockstep unit)."""
-        return self.run(1)
+                          badaddr=c.exit_badaddr, cpu=cpu)
+        return VMExit(_EXITS[k], cpu=cpu)

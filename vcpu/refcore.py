@@ -16,7 +16,8 @@ A faulting instruction does not retire and leaves no trace but the trap.
 from __future__ import annotations
 
 from .exits import VMExit
-from .isa import (CR, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS, STATUS_MASK,
+from .multi import NO_TURN_END, MultiCore, check_cpus
+from .isa import (CR, DEFAULT_QUANTUM, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS, STATUS_MASK,
                   STORED_CRS, TLB_ENTRIES, Cause, Exit, Irq, Status, irq_to_deliver,
                   is_double_fault, status_on_iret, status_on_trap)
 
@@ -148,10 +149,14 @@ def _fast(core, regs, mem, size, pc) -> bool:
     return True
 
 
-class RefCore:
+class RefCPU:
+    """One CPU: its registers, control registers, TLB, timer, pending interrupts and clock,
+    on a memory it may share with other CPUs. `run(budget)` runs this CPU alone; a `wfi`
+    with nothing pending returns a WFI exit, and waiting is the machine's business
+    (`RefCore.run`)."""
     name = "py"
 
-    def __init__(self, mem_size: int = 65536, memory: bytearray | None = None):
+    def __init__(self, mem_size: int = 65536, memory: bytearray | None = None, cpuid: int = 0):
         self.mem = memory if memory is not None else bytearray(mem_size)
         self.mem_size = len(self.mem)
         self.regs = [0] * 16
@@ -162,16 +167,19 @@ class RefCore:
         self.timer_next = 0
         self.pending = 0
         self.ipi_from = 0            # badaddr of the pending IPI: its sender
-        self.cpuid = 0
+        self.cpuid = cpuid
+        self.waiting = False         # stopped in wfi until an interrupt of its own is pending
+        self.idle = 0                # idle slots (counted in icount too)
         self.host_traps = 0          # bit c set: a trap with cause c exits to the host
         self.tlb = [None] * TLB_ENTRIES   # entry: (vpn, frame, rights)
 
     # --- state as plain data (snapshots, migration, lockstep) ----------------------------
     def get_state(self) -> dict:
         return {"regs": list(self.regs), "pc": self.pc, "cr": list(self.cr),
-                "icount": self.icount, "timer_period": self.timer_period,
+                "icount": self.icount, "idle": self.idle, "timer_period": self.timer_period,
                 "timer_next": self.timer_next, "pending": self.pending,
-                "ipi_from": self.ipi_from, "host_traps": self.host_traps,
+                "ipi_from": self.ipi_from, "waiting": bool(self.waiting),
+                "host_traps": self.host_traps,
                 "tlb": [list(e) if e else None for e in self.tlb]}
 
     def set_state(self, s: dict) -> None:
@@ -184,6 +192,8 @@ class RefCore:
         self.timer_next = s["timer_next"]
         self.pending = s["pending"] & IRQ_MASK
         self.ipi_from = s.get("ipi_from", 0) & M32
+        self.waiting = bool(s.get("waiting", False))
+        self.idle = s.get("idle", 0)
         self.host_traps = s["host_traps"]
         self.tlb = [tuple(e) if e else None for e in s["tlb"]]
 
@@ -328,10 +338,6 @@ class RefCore:
             if ex:
                 return ex
 
-    def step(self) -> VMExit:
-        """Exactly one instruction boundary's worth of work (the lockstep unit)."""
-        return self.run(1)
-
     def _fetch(self, pc: int) -> bytes:
         self._insn = b""
         if not self.cr[ST] & PG and pc < self.mem_size:
@@ -471,11 +477,7 @@ class RefCore:
             ex = VMExit(Exit.HALT)
         elif op == 0x61:                             # wfi
             if not self.pending:
-                if self.timer_period:
-                    # Idle time counts: the clock runs on to the next timer interrupt.
-                    self.icount = max(self.icount, self.timer_next - 1)
-                else:
-                    ex = VMExit(Exit.WFI)
+                ex = VMExit(Exit.WFI)                # the CPU waits (RefCore.run)
         elif op == 0x62:                             # in
             ex = VMExit(Exit.IO_IN, port=raw[2], reg=x)
         elif op == 0x63:                             # out
@@ -511,3 +513,73 @@ class RefCore:
         self.pc = npc
         self.icount += 1
         return ex
+
+
+class RefCore(MultiCore):
+    """The reference machine: `cpus` RefCPUs on one memory, taking turns of `quantum` slots
+    (brief §11). With one CPU it is exactly that CPU. Plain-data state: vcpu/multi.py."""
+    name = "py"
+
+    def __init__(self, mem_size: int = 65536, memory: bytearray | None = None, *,
+                 cpus: int = 1, quantum: int = DEFAULT_QUANTUM):
+        check_cpus(cpus, quantum)
+        self.mem = memory if memory is not None else bytearray(mem_size)
+        self.mem_size = len(self.mem)
+        self.cpus = [RefCPU(memory=self.mem, cpuid=i) for i in range(cpus)]
+        self.quantum = quantum
+        self.cur = 0
+        self.turn_end = quantum if cpus > 1 else NO_TURN_END
+
+    def _set_sched(self, cur: int, turn_end: int, quantum: int) -> None:
+        check_cpus(len(self.cpus), quantum)
+        self.cur, self.turn_end, self.quantum = cur, turn_end, quantum
+
+    def run(self, budget: int) -> VMExit:
+        """Run the CPUs' turns until an exit of one of them, or until `budget` slots have
+        passed over all CPUs. Mirrors hv_machine_run in native/core.c."""
+        if budget < 0:
+            raise ValueError("budget must be >= 0")
+        cpus = self.cpus
+        n = len(cpus)
+        left = budget
+        while True:
+            c = cpus[self.cur]
+            if c.icount >= self.turn_end:            # the turn is over: the next CPU's
+                if n > 1:
+                    self.cur = self.cur + 1 if self.cur + 1 < n else 0
+                    c = cpus[self.cur]
+                    self.turn_end = c.icount + self.quantum
+                else:
+                    self.turn_end = NO_TURN_END
+                continue
+            if left == 0:
+                return VMExit(Exit.BUDGET, cpu=self.cur)
+            slice_ = min(left, self.turn_end - c.icount)
+            if c.waiting:
+                # a slot boundary of a waiting CPU: the timer, then wake on anything pending
+                if c.timer_period and c.icount >= c.timer_next:
+                    c.pending |= Irq.TIMER
+                    c.timer_next += c.timer_period
+                if c.pending:
+                    c.waiting = False
+                else:
+                    if all(x.waiting and not x.pending and not x.timer_period for x in cpus):
+                        return VMExit(Exit.WFI, cpu=self.cur)
+                    k = slice_
+                    if c.timer_period:
+                        k = min(k, c.timer_next - c.icount)
+                    c.icount += k
+                    c.idle += k
+                    left -= k
+                    continue
+            before = c.icount
+            ex = c.run(slice_)
+            left -= c.icount - before
+            r = ex.reason
+            if r is Exit.BUDGET:
+                continue
+            if r is Exit.WFI:
+                c.waiting = True
+                continue
+            ex.cpu = self.cur
+            return ex

@@ -429,7 +429,8 @@ def capture_machine(m, params: dict | None = None) -> bytes:
     mem = core.mem
     cpus, sched = cpu_states(core)
     devices, disk = device_state(m.bus)
-    state = {"kind": "machine", "core": core.name, "icount": core.icount,
+    state = {"kind": "machine", "core": core.name,
+             "icount": getattr(core, "slots", core.icount),   # the machine's clock
              "mem_size": core.mem_size, "cpus": cpus, "sched": sched, "devices": devices,
              "symbols": symbols_of(m.image), "params": dict(params or {}),
              "output_bytes": len(m.output)}
@@ -508,7 +509,7 @@ def switch_core(m, kind: str | None = None) -> str:
     from .cores import make_core
     old = m.core
     kind = kind or ("py" if old.name == "c" else "c")
-    new = make_core(kind, memory=old.mem)
+    new = make_core(kind, memory=old.mem, cpus=old.ncpus, quantum=old.quantum)
     new.set_state(old.get_state())
     m.core = new
     return new.name

@@ -10,7 +10,8 @@ from mobility.cli import (add_net_args, add_repo_args, attach_net_from_args,
 from vcpu.isa import PAGE_SIZE
 
 from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
-                      console_input, err, load_program, positive_int, stdout_write, warn)
+                      add_smp_args, console_input, err, load_program, positive_int,
+                      stdout_write, warn)
 from ..console import SharedConsole
 from ..guard import (ConsoleLogs, StopSignals, add_timeout_arg, check_disks, check_host_memory,
                      disk_errors, stopped)
@@ -24,11 +25,12 @@ def register(sub) -> None:
                        description="Boot guests under the hypervisor: each guest kernel runs in "
                        "real user mode; privileged instructions trap and are emulated.")
     b.add_argument("programs", nargs="*",
-                   metavar="IMAGE|SOURCE.s[:mem=128K,weight=2,disk=F,name=N]")
+                   metavar="IMAGE|SOURCE.s[:mem=128K,weight=2,disk=F,name=N,cpus=N,quantum=Q]")
     b.add_argument("--host", metavar="FILE.toml", help="a host description: pool, slice, guests")
     b.add_argument("--console-dir", metavar="DIR", help="also write each guest's console to "
                    "DIR/NAME.log")
     add_machine_args(b)
+    add_smp_args(b)
     add_input_args(b)
     b.add_argument("--disk", action="append", metavar="FILE",
                    help="disk image for the guests, in order (repeat per guest)")
@@ -106,6 +108,8 @@ def cmd_boot(args) -> int:
     name_guests(specs)
     for spec in specs:
         spec.mem = spec.mem or args.mem
+        spec.cpus = spec.cpus or args.cpus
+        spec.quantum = spec.quantum or args.quantum
     images = [load_program(spec.program) for spec in specs]
     check_repo_arg(args)
     names = [spec.name for spec in specs]
@@ -114,7 +118,7 @@ def cmd_boot(args) -> int:
         raise ValueError("--raw-console is for one guest: several guests share the console, "
                          "and their control characters are always shown visibly")
     check_disks([(spec.name, spec.disk) for spec in specs])
-    needed = sum(frames_needed(spec.mem) for spec in specs) * PAGE_SIZE
+    needed = sum(frames_needed(spec.mem, spec.cpus) for spec in specs) * PAGE_SIZE
     pool = host_cfg.get("memory", needed)
     if pool < needed:
         raise ValueError(f"host memory {pool // 1024} KiB cannot hold these guests: they need "
@@ -134,7 +138,7 @@ def cmd_boot(args) -> int:
         console.register(spec.name)
         host.add(spec.name, image, mem_size=spec.mem, core=args.core,
                  console_write=console.write, console_input=cin if i == 0 else None,
-                 disk=spec.disk, weight=spec.weight)
+                 disk=spec.disk, weight=spec.weight, cpus=spec.cpus, quantum=spec.quantum)
         vm = host.vms[-1]
         attach_repo_from_args(vm, args, trace_note(trace, vm) if trace
                               else stderr_note(f"{vm.name}: " if multi else ""), defer=True)

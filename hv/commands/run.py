@@ -6,7 +6,7 @@ import sys
 from mobility.cli import add_repo_args, attach_repo_from_args, check_repo_arg, stderr_note
 
 from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
-                      console_input, err, load_program, stdout_write)
+                      add_smp_args, console_input, err, load_program, stdout_write)
 from ..guard import StopSignals, add_timeout_arg, stopped
 
 
@@ -17,6 +17,7 @@ def register(sub) -> None:
                        "exits with its power-off status.")
     r.add_argument("program", metavar="IMAGE|SOURCE.s")
     add_machine_args(r)
+    add_smp_args(r)
     add_input_args(r)
     r.add_argument("--disk", metavar="FILE", help="disk image file for the block device")
     add_repo_args(r)
@@ -33,7 +34,8 @@ def cmd_run(args) -> int:
     from vcpu.image import ImageError
     try:
         m = Machine(image, mem_size=args.mem, core=args.core, console_write=stdout_write,
-                    console_input=console_input(args), disk=args.disk)
+                    console_input=console_input(args), disk=args.disk, cpus=args.cpus,
+                    quantum=args.quantum)
     except ImageError as e:
         raise ImageError(f"{args.program}: {e}") from None
     attach_repo_from_args(m, args, stderr_note())
@@ -47,7 +49,7 @@ def cmd_run(args) -> int:
         except KeyboardInterrupt as e:
             stop = stopped(e)
             sys.stdout.flush()
-            err.print(f"hv: {stop.reason} after {m.core.icount} instructions", markup=False,
+            err.print(f"hv: {stop.reason} after {m.core.slots} instructions", markup=False,
                       soft_wrap=True)
             return stop.status
     finally:
