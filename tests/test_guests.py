@@ -31,6 +31,11 @@ CASES = {
     "disk-nodisk": ([], "disk-nodisk.out", 5_000),
     "kernel": ([], "kernel.out", 200_000),          # the README's sample: default memory
     "dirty": (["--mem", "1M"], "dirty.out", 500_000),
+    # several CPUs (brief §11): the locked results are the same for every quantum; the
+    # unlocked counter and the ping-pong cost are those of the given quantum
+    "smp": (["--cpus", "4"], "smp.out", 150_000),
+    "smp-q7": (["--cpus", "4", "--quantum", "7"], "smp-q7.out", 150_000),
+    "shootdown": (["--cpus", "2"], "shootdown.out", 20_000),
 }
 
 
