@@ -347,7 +347,13 @@ def parse(raw: bytes, where: str) -> Snapshot:
 def read(path: str) -> Snapshot:
     try:
         with open(path, "rb") as f:
-            raw = f.read(MAX_MEMORY + MAX_DISK + MAX_STATE + 4096)
+            size = os.fstat(f.fileno()).st_size
+            limit = HEADER.size + TRAILER.size + sum(
+                SECTION.size + section_limit(t) for t in (b"STAT", b"MEMP", b"DISK"))
+            if size > limit:
+                raise SnapshotError(f"{path}: {size} bytes, larger than any snapshot "
+                                    f"({limit})")
+            raw = f.read(size)
     except FileNotFoundError:
         raise SnapshotError(f"{path}: no such file") from None
     except IsADirectoryError:
