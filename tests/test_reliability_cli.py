@@ -297,3 +297,11 @@ def test_rich_markup_does_not_eat_a_guest_name():
     st, out, errs = hv("boot", "guests/hello.s:name=[host]", "guests/hello.s", "--stats")
     assert st == 0 and "[[host]] Hello" in out
     assert sum("[host]" in line for line in errs.splitlines()) >= 2    # summary row, stats column
+
+
+def test_a_junit_file_that_fails_late_does_not_replace_the_status(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    os.symlink("/dev/full", tmp_path / "r.xml")
+    st, out, errs = hv("test", "guests/tests/isa", "--junit", tmp_path / "r.xml")
+    assert st == 0 and "No space left on device; the results above stand" in errs
