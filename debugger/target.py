@@ -374,7 +374,7 @@ class BareTarget(Target):
         seen = set()
 
         def add(pos):
-            if pos not in seen:
+            if pos < until and pos not in seen:
                 seen.add(pos)
                 if accept is None or accept(pos):
                     hits.append(pos)
@@ -718,21 +718,39 @@ class HvTarget(Target):
 
     def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected,
                          accept=None):
-        """BareTarget.scan_pcs_patched for a guest whose (virtual) paging is off, so a
-        breakpoint address is a guest-physical address with one host address. The
-        patched byte's fetch is an illegal-instruction trap, which comes to the
-        hypervisor like every trap: caught here before the hypervisor would reflect it.
-        The same checks decide whether the result can be trusted."""
+        """BareTarget.scan_pcs_patched under the hypervisor, with or without the guest's
+        paging. The patch goes where the real CPU fetches each breakpoint address from:
+        through the shadow tables (or the guest-physical view), to a host byte. Those
+        tables and the real CPU's view change only in the hypervisor (a fill, a flush, a
+        mode switch: all exits or injections, handled here), so after each the patches
+        are moved to where the addresses now lead. A patched byte's fetch is an
+        illegal-instruction trap, which comes to the hypervisor like every trap and is
+        caught here first. The same end checks decide whether the result is trusted."""
         from hypervisor.trap import inject, tick
         vm = self.vm
         core = self.core
         mem = vm.pool.mem
-        if (not vm.running or until[1] != 0 or vm.vcr[ST] & PG
-                or any(not 0 <= a < vm.mem_size for a in pcs)):
+        if not vm.running or until[1] != 0:
             return None
-        host = {a: vm._host(a) for a in pcs}
-        saved = {a: mem[h] for a, h in host.items()}
-        by_host = {h: a for a, h in host.items()}
+        patched: dict[int, int] = {}          # host address -> the byte it holds
+        ok = True
+
+        def where(va):
+            if not vm.vcr[ST] & PG:
+                return vm._host(va) if 0 <= va < vm.mem_size else None
+            return self.real_walk(va).get("pa")
+
+        def repatch():
+            nonlocal ok
+            want = {h for h in map(where, pcs) if h is not None}
+            for h in [h for h in patched if h not in want]:
+                if mem[h] != PATCH:
+                    ok = False                # the guest wrote over a patch
+                mem[h] = patched.pop(h)
+            for h in want - patched.keys():
+                patched[h] = mem[h]
+                mem[h] = PATCH
+
         hits, seen = [], set()
         at = core.icount
         checked = None
@@ -740,16 +758,14 @@ class HvTarget(Target):
         def add(pos):
             nonlocal checked
             checked = pos
-            if core.pc in pcs and pos not in seen:
+            if core.pc in pcs and pos < until and pos not in seen:
                 seen.add(pos)
                 if accept is None or accept(pos):
                     hits.append(pos)
         add((core.icount, phase))
-        for h in by_host:
-            mem[h] = PATCH
-        ok = True
+        repatch()
         try:
-            while vm.running:
+            while vm.running and ok:
                 if self.interrupt:
                     ok = False
                     break
@@ -757,6 +773,7 @@ class HvTarget(Target):
                     tick(vm)
                 if vm.vpending:
                     inject(vm)
+                    repatch()
                     if not vm.running:
                         break
                 if core.icount != at:
@@ -765,9 +782,6 @@ class HvTarget(Target):
                     add((core.icount, phase))
                 now = core.icount
                 if now >= until[0]:
-                    break
-                if vm.vcr[ST] & PG:
-                    ok = False                 # the guest turned paging on: addresses move
                     break
                 b = until[0] - now
                 if vm.vtimer_period:
@@ -778,25 +792,26 @@ class HvTarget(Target):
                     phase, at = 0, core.icount
                 if ex.reason == Exit.BUDGET:
                     continue
-                if ex.reason == Exit.TRAP and ex.cause == 4 and (
-                        core.pc in pcs and mem[host[core.pc]] == PATCH):
-                    pc = core.pc
+                h = where(core.pc) if ex.reason == Exit.TRAP and ex.cause == 4 else None
+                if h is not None and h in patched:
                     add((core.icount, phase))
-                    mem[host[pc]] = saved[pc]
+                    original = patched.pop(h)
+                    mem[h] = original
                     self.run_until(core.icount + 1, exact=True)
                     if core.icount == at:
                         phase += 1
                     else:
                         phase, at = 0, core.icount
-                    if mem[host[pc]] != saved[pc]:
-                        ok = False
+                    if mem[h] != original:
+                        ok = False            # the instruction wrote its own first byte
                         break
-                    mem[host[pc]] = PATCH
+                    repatch()
                     if vm.running:
                         add((core.icount, phase))
                     continue
                 pc_before = core.pc
                 self.host.handle_exit(vm, ex)
+                repatch()
                 if not vm.running:
                     break
                 if core.icount != at:
@@ -805,10 +820,10 @@ class HvTarget(Target):
                     phase += 1                 # reflected into the guest: a position
                     add((core.icount, phase))
         finally:
-            for a, h in host.items():
+            for h, original in patched.items():
                 if mem[h] != PATCH:
                     ok = False
-                mem[h] = saved[a]
+                mem[h] = original
         if core.icount != at:
             phase = 0
         if not ok or (vm.running and (core.icount, phase) != until):

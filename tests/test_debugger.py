@@ -3,6 +3,7 @@ run finds, and the stepping commands, on both cores, bare and under the hypervis
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from asm.loader import load_program
 from debugger.engine import DebugError, Debugger
 from vcpu.cores import available_kinds
 
+ROOT = Path(__file__).resolve().parent.parent
 MODES = [(core, hv) for core in available_kinds() for hv in (False, True)]
 IDS = [f"{c}-{'hv' if hv else 'bare'}" for c, hv in MODES]
 
@@ -358,3 +360,29 @@ def test_continue_looks_ahead_at_full_speed_and_finds_what_stepping_finds(core):
         runs.append(stops)
     assert runs[0] == runs[1]
     assert [s[0] for s in runs[0]] == [2, 1]
+
+
+@pytest.mark.parametrize("core", available_kinds())
+def test_patched_scan_under_the_hypervisor_with_the_guests_paging(core):
+    """Under the hypervisor the patches follow the shadow tables: the sample kernel (a
+    page table per task, timer preemption) gives the same breakpoint positions either way."""
+    from asm.loader import load_program
+    im = load_program(str(ROOT / "guests" / "kernel.s"))
+    rng = random.Random(11)
+    code = sorted({r.address for r in im.lines})
+    d = Debugger(im, core=core, hv=True)
+    used = 0
+    for _ in range(4):
+        pcs = set(rng.sample(code, 4))
+        end = (rng.randrange(2000, 12000), 0)
+        d.goto(end[0])
+        expected = d.t.fingerprint()
+        start = rng.randrange(0, end[0])
+        d.goto(start)
+        fast = d.t.scan_pcs_patched(pcs, end, 0, expected)
+        d.goto(start)
+        slow, _ = d.t.run_to_pcs(pcs, 0, 0, until=end)
+        if fast is not None:
+            used += 1
+            assert fast == slow
+    assert used >= 2
