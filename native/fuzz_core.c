@@ -53,8 +53,8 @@ static void check_invariants(const struct hv_cpu *c, int r, uint64_t icount_befo
 {
     if (c->cr[CR_STATUS] & ~(uint32_t)ST_MASK)
         fail("status has bits outside its mask");
-    if (c->pending & ~3u)
-        fail("pending has bits other than timer/device");
+    if (c->pending & ~(uint32_t)IRQ_MASK)
+        fail("pending has bits other than timer/device/IPI");
     if (c->icount < icount_before)
         fail("icount went back");
     if (r < EXIT_BUDGET || r > EXIT_SHUTDOWN || (uint32_t)r != c->exit_reason)
