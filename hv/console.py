@@ -57,7 +57,7 @@ class SharedConsole:
             self.partial[name].clear()
 
     def _emit(self, name: str, line: bytes) -> None:
-        prefix = f"[{name}]".ljust(self.width + 2)
+        prefix = f"[{visible(name)}]".ljust(self.width + 2)
         text = Text(prefix + " ", style=self.colour[name])
         # A guest's ESC[2K ESC[1G would erase its prefix and pass its line off as another
         # guest's: control characters are shown, not obeyed (^[ for ESC).
