@@ -216,3 +216,238 @@ def test_include_relative_to_including_file_then_include_path(tmp_path):
     # without -I the file is not found: file:line:col of the .include
     r = hv("run", ASM / "include.s")
     assert r.status == 1 and "include.s:4:10:" in r.err and "only_in_incdir.s" in r.err
+
+
+# --- §8: snapshots, restore, core switching, live migration, monitor ---------------------
+
+MOB = C / "mob"
+ALPHA = "ABCDEFGHIJKLMNOPQRSTUVWXYZ\n"     # alpha.s: after 2 + 3k instructions, k letters
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_snapshot_then_restore_prints_exactly_the_rest(tmp_path, core):
+    snap = tmp_path / "a.snap"
+    assert out_of("run", "--core", core, MOB / "alpha.s", "--snapshot-at", f"11:{snap}",
+                  status=3) == ALPHA
+    for c in CORES:
+        assert out_of("restore", snap, "--core", c, status=3) == ALPHA[3:]
+    r = hv("snapshot", "info", snap)
+    assert r.status == 0 and r.out.strip()
+
+
+def test_snapshot_of_a_guest_by_name_and_alone(tmp_path):
+    one, two, three = tmp_path / "1.snap", tmp_path / "2.snap", tmp_path / "3.snap"
+    assert out_of("boot", f"{MOB / 'alpha.s'}:name=g", "--snapshot-at", f"g@5:{one}",
+                  "--snapshot-at", f"20:{two}", status=3) == ALPHA
+    assert out_of("restore", one, status=3) == ALPHA[1:]
+    assert out_of("restore", two, status=3) == ALPHA[6:]
+    assert out_of("run", MOB / "alpha.s", "--snapshot-at", f"2:{three}", status=3) == ALPHA
+    assert out_of("restore", three, "--max-steps", "1000", status=3) == ALPHA
+
+
+def test_snapshot_corrupt_is_refused_in_one_line(tmp_path):
+    snap = tmp_path / "a.snap"
+    out_of("run", MOB / "alpha.s", "--snapshot-at", f"11:{snap}", status=3)
+    data = bytearray(snap.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    snap.write_bytes(bytes(data))
+    for args in (["restore", snap], ["snapshot", "info", snap]):
+        r = hv(*args)
+        assert r.status != 0 and len(r.err.strip().splitlines()) == 1, r.err
+
+
+@pytest.mark.parametrize("mode", ["run", "boot"])
+def test_switch_core_at(mode):
+    if len(CORES) < 2:
+        pytest.skip("needs both cores")
+    assert out_of(mode, MOB / "alpha.s", "--switch-core-at", "11", "--switch-core-at", "30",
+                  status=3) == ALPHA
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_live_migration_outputs_concatenate_to_the_uninterrupted_run():
+    import subprocess
+    import sys
+    port = _free_port()
+    dst = subprocess.Popen([sys.executable, "-m", "hv", "boot", "--incoming",
+                            f"tcp:127.0.0.1:{port}"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        src = hv("boot", MOB / "alpha.s", "--migrate-at", f"11:tcp:127.0.0.1:{port}")
+        out, err = dst.communicate(timeout=60)
+    finally:
+        dst.kill()
+    assert "Traceback" not in err.decode()
+    assert src.out + out.decode() == ALPHA
+    assert dst.returncode == 3
+
+
+def test_failed_migration_leaves_the_source_finishing_the_run():
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def slam():                     # a "destination" that hangs up at once
+        try:
+            c, _ = srv.accept()
+            c.close()
+        except OSError:
+            pass
+    t = threading.Thread(target=slam, daemon=True)
+    t.start()
+    try:
+        r = hv("boot", MOB / "alpha.s", "--migrate-at", f"11:tcp:127.0.0.1:{port}")
+    finally:
+        srv.close()
+    assert (r.status, r.out) == (3, ALPHA)
+    assert len(r.err.strip().splitlines()) == 1, r.err
+
+
+def test_monitor_stop_query_snapshot_cont_quit(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+    sock = tmp_path / "mon.sock"
+    snap = tmp_path / "m.snap"
+    # slow.s: the k-th dot (k = 0..39) is printed by instruction 196613 k + 196612
+    boot = subprocess.Popen([sys.executable, "-m", "hv", "boot", MOB / "slow.s", "--core", "py",
+                             "--monitor", f"unix:{sock}"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        r = hv("monitor", sock, "stop")
+        assert r.status == 0 and json.loads(r.out) == {"return": {}}
+        st = json.loads(hv("monitor", sock, "query-status").out)["return"]
+        assert st["running"] is False and st["status"] == "paused"
+        r = hv("monitor", sock, "snapshot", snap)
+        assert r.status == 0, r.err
+        icount = json.loads(r.out)["return"]["icount"]
+        assert json.loads(hv("monitor", sock, "cont").out) == {"return": {}}
+        st = json.loads(hv("monitor", sock, "query-status").out)["return"]
+        assert st["running"] is True and st["status"] == "running"
+        assert hv("monitor", sock, "quit").status == 0
+        boot.communicate(timeout=60)
+    finally:
+        boot.kill()
+    done = sum(1 for k in range(40) if 196613 * k + 196612 <= icount)
+    assert out_of("restore", snap, "--core", CORES[0], status=4) == "." * (40 - done) + "\n"
+
+
+# --- §12: `hv debug` and `hv dap` launch surface -----------------------------------------
+
+DEBUG_SCRIPT = b"break loop\ncontinue\ncontinue\nprint $r1\nstepi\nreverse-stepi\nprint $r1\nquit\n"
+
+
+@pytest.mark.parametrize("opts", [[], ["--hv"], ["--core", "py"], ["--hv", "--core", "py"]])
+def test_debug_scripted(opts):
+    r = hv("debug", MOB / "alpha.s", *opts, input=DEBUG_SCRIPT)
+    assert r.status == 0, r.err
+    # stopped at `loop` twice: one letter printed, r1 = 'B' (66), before and after a
+    # step forward and back
+    assert r.out.count("= 66") == 2, r.out
+    assert "A" in r.out
+
+
+def test_debug_input_reaches_the_guest():
+    r = hv("debug", MOB / "echo.s", "--input", "xy", input=b"continue\nquit\n")
+    assert r.status == 0, r.err
+    assert "[xy]" in r.out
+
+
+@SMP_PENDING
+def test_debug_several_cpus():
+    r = hv("debug", MOB / "alpha.s", "--cpus", "2", input=DEBUG_SCRIPT)
+    assert r.status == 0 and r.out.count("= 66") == 2, r.err
+
+
+class _Dap:
+    def __init__(self):
+        import queue
+        import subprocess
+        import sys
+        import threading
+        self.p = subprocess.Popen([sys.executable, "-m", "hv", "dap"], cwd=ROOT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.q = queue.Queue()
+        self.seq = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        import json
+        f = self.p.stdout
+        while True:
+            hdr = b""
+            while not hdr.endswith(b"\r\n\r\n"):
+                c = f.read(1)
+                if not c:
+                    self.q.put(None)
+                    return
+                hdr += c
+            n = next(int(l.split(b":")[1]) for l in hdr.split(b"\r\n")
+                     if l.lower().startswith(b"content-length"))
+            self.q.put(json.loads(f.read(n)))
+
+    def send(self, cmd, args=None):
+        import json
+        self.seq += 1
+        m = {"seq": self.seq, "type": "request", "command": cmd}
+        if args is not None:
+            m["arguments"] = args
+        b = json.dumps(m).encode()
+        self.p.stdin.write(b"Content-Length: %d\r\n\r\n" % len(b) + b)
+        self.p.stdin.flush()
+        return self.seq
+
+    def until(self, pred, seen):
+        while True:
+            m = self.q.get(timeout=60)
+            assert m is not None, "the adapter closed its output"
+            seen.append(m)
+            if pred(m):
+                return m
+
+    def request(self, cmd, args=None, seen=None):
+        seq = self.send(cmd, args)
+        return self.until(lambda m: m.get("type") == "response" and m.get("request_seq") == seq,
+                          seen if seen is not None else [])
+
+
+@pytest.mark.parametrize("cpus", [1, pytest.param(2, marks=SMP_PENDING)])
+def test_dap_launch_arguments(cpus):
+    d = _Dap()
+    try:
+        init = d.request("initialize", {"adapterID": "hv"})
+        assert init["success"] and init["body"]["supportsStepBack"] is True
+        seen = []
+        r = d.request("launch", {"program": str(MOB / "echo.s"), "core": CORES[0],
+                                 "hypervisor": True, "cpus": cpus, "input": "hi",
+                                 "stopOnEntry": True}, seen)
+        assert r["success"], r
+        d.request("configurationDone", None, seen)
+        d.until(lambda m: m.get("event") == "stopped", seen)
+        th = d.request("threads")
+        assert len(th["body"]["threads"]) == cpus           # one thread per CPU
+        d.request("continue", {"threadId": th["body"]["threads"][0]["id"]}, seen)
+        ex = d.until(lambda m: m.get("event") == "exited", seen)
+        assert ex["body"]["exitCode"] == 2                   # echo.s: the bytes it read
+        text = "".join(m["body"]["output"] for m in seen if m.get("event") == "output"
+                       and m["body"].get("category") in (None, "stdout"))
+        assert "[hi]" in text
+        d.request("disconnect")
+    finally:
+        d.p.kill()
+        d.p.wait()
