@@ -7,7 +7,7 @@ up. This measures what that buys: the time from the start of the run until fib.s
 off, beside each guest of guests/hostile/, against fib.s alone. Best of `repeat` runs each,
 measured side by side in one process.
 
-    python -m bench.fairness [--repeat 5] [--core c]
+    python -m bench.fairness [--repeat 5] [--core c] [--threads 2] [GUEST...]
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def hostile_names() -> list[str]:
 
 
 def fib_time(hostile: str | None, core: str = "c", tmp: str | None = None,
-             clock=time.perf_counter) -> float:
+             clock=time.perf_counter, threads: int = 1) -> float:
     """Seconds from the start of the run until fib.s stops, beside `hostile` (or alone):
     wall time by default; `clock=time.process_time` gives the host CPU time used until then,
     the steadier figure on a loaded machine."""
@@ -46,7 +46,7 @@ def fib_time(hostile: str | None, core: str = "c", tmp: str | None = None,
             with open(disk, "wb") as f:
                 f.truncate(disk_bytes)
         guests.append((hostile, load_program(HOSTILE / f"{hostile}.s"), mem, disk))
-    host = Host(sum(frames_needed(m) for _, _, m, _ in guests) * 4096)
+    host = Host(sum(frames_needed(m) for _, _, m, _ in guests) * 4096, host_threads=threads)
     vms = [host.add(n, img, mem_size=m, core=core, disk=d) for n, img, m, d in guests]
     done = {}
     fib_vm = vms[0]
@@ -68,13 +68,14 @@ def fib_time(hostile: str | None, core: str = "c", tmp: str | None = None,
     return done["t"] - t0
 
 
-def ratios(repeat: int = 3, core: str = "c", names=None, clock=time.perf_counter):
+def ratios(repeat: int = 3, core: str = "c", names=None, clock=time.perf_counter,
+           threads: int = 1):
     """fib's solo time (best of `repeat`) and, per hostile guest, best time / solo time."""
     names = names or hostile_names()
     best = {n: float("inf") for n in [None, *names]}
     for _ in range(repeat):                    # interleaved: drift hits every guest alike
         for n in best:
-            best[n] = min(best[n], fib_time(n, core, clock=clock))
+            best[n] = min(best[n], fib_time(n, core, clock=clock, threads=threads))
     solo = best.pop(None)
     return solo, {n: t / solo for n, t in best.items()}
 
@@ -83,12 +84,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.fairness")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--core", choices=("c", "py"), default="c")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="host threads (hv boot --host-threads); CPU time is per process")
     ap.add_argument("guests", nargs="*", help="hostile guests (default: all)")
     a = ap.parse_args(argv)
-    solo_w, wall = ratios(a.repeat, a.core, a.guests or None)
-    solo_c, cpu = ratios(a.repeat, a.core, a.guests or None, clock=time.process_time)
+    solo_w, wall = ratios(a.repeat, a.core, a.guests or None, threads=a.threads)
+    solo_c, cpu = ratios(a.repeat, a.core, a.guests or None, clock=time.process_time,
+                         threads=a.threads)
     print(f"fib.s alone: {solo_w * 1000:.1f} ms wall, {solo_c * 1000:.1f} ms CPU "
-          f"(best of {a.repeat}, core {a.core})")
+          f"(best of {a.repeat}, core {a.core}, {a.threads} host thread(s))")
     print("| beside | fib's wall time / alone | fib's host CPU time / alone |")
     print("|---|---|---|")
     for n in sorted(wall, key=lambda n: -max(wall[n], cpu[n])):
