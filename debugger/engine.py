@@ -170,7 +170,6 @@ class Debugger:
         self._label_addrs = [a for a, _ in labels]
         self._label_names = [n for _, n in labels]
         self.last_stop: Stop | None = Stop("entry", "at the entry point")
-        self._probe_injected = None
         self._quiet = False
         self.phase = 0
         self._shadow_known: dict = {(0, 0): []}    # position -> its shadow call stack
@@ -407,10 +406,7 @@ class Debugger:
         self.skip_catch = False
         before = self.icount
         if self.hv:
-            inj = sum(self.t.vm.stats.injected.values())
             ex = self.t.step_exact(mask, exits)
-            if ex is None and mask and sum(self.t.vm.stats.injected.values()) != inj:
-                ex = self._injected(mask)
         else:
             ex = self.t.step_exact(mask)
         if ex is None:
@@ -430,14 +426,6 @@ class Debugger:
                 self._step1(catches=False)
         except Stopped:
             pass
-
-    def _injected(self, mask: int):
-        cause = self.t.vm.vcr[int(CR.cause)]
-        if mask >> cause & 1:
-            from vcpu.exits import VMExit
-            from vcpu.isa import Exit
-            return VMExit(Exit.TRAP, cause=cause, epc=self.t.vm.vcr[int(CR.epc)])
-        return None
 
     def _maybe_checkpoint(self) -> None:
         if self.phase == 0 and (self.icount % self.cp.interval == 0
@@ -810,7 +798,6 @@ class Debugger:
             lo = max(first, hi[0] - width)
             width *= 4
             self.goto(lo)
-            self._probe_injected = None
             segment = []
             try:
                 while self.position < hi and self.running and not self.pause_requested:
@@ -1123,19 +1110,6 @@ class Debugger:
                         c.kind == "trap" and (c.values is None or 1 in c.values)):
                     return ("catch", c.number, f"Catchpoint {c.number} (syscall {n})")
         pos = pre["pos"]
-        if self.hv:
-            # Under the hypervisor an interrupt is injected at an instruction boundary, as
-            # part of the position: a forward catch stops right after it, here.
-            total = sum(self.t.vm.stats.injected.values())
-            last, self._probe_injected = self._probe_injected, total
-            if last is not None and total != last:
-                cause = self.t.cr_view()[3]
-                for c in self.catches.values():
-                    if c.enabled and c.kind == "trap" and (c.values is None
-                                                           or cause in c.values):
-                        what = CAUSE_TEXT.get(cause, f"cause {cause}")
-                        return ("catch", c.number, f"Catchpoint {c.number} (trap: {what})",
-                                pos)
         if pos[1] > 0:
             # A fault or interrupt was just delivered: a forward run with a catchpoint on
             # its cause would have stopped just before, at the previous position.

@@ -614,7 +614,8 @@ class HvTarget(Target):
         `catch_mask` and that the guest will see (reflected, not emulated or a shadow
         fill), or with `catch_exits` any exit, stops the run before the hypervisor handles
         it: returns the exit, the guest as it was at that boundary."""
-        from hypervisor.trap import inject, tick
+        # The virtual timers and interrupts live in the real CPUs (hypervisor/vm.py): the
+        # core stops where a vCPU takes one (a trap exit), as Host.run_slice relies on.
         vm = self.vm
         core = self.core
         if not vm.running:
@@ -622,12 +623,6 @@ class HvTarget(Target):
         stepping = bool(catch_mask or catch_exits or exact)
         start = core.icount
         while vm.running:
-            if vm.vtimer_period:
-                tick(vm)
-            if vm.vpending:
-                inject(vm)
-                if not vm.running:
-                    break
             now = core.icount
             if now >= end:
                 break
@@ -635,8 +630,6 @@ class HvTarget(Target):
             if stepping:
                 b = 1
                 saved = core.get_state() if (catch_mask or catch_exits) else {"pc": core.pc}
-            elif vm.vtimer_period:
-                b = min(b, vm.vtimer_next - now)
             vm.refill_io()
             ex = core.run(b)
             if ex.reason == Exit.BUDGET:
@@ -656,7 +649,6 @@ class HvTarget(Target):
         """Target.run_to_pcs in a tight loop: `run_until`'s exact step (one instruction,
         or one trap reflected into the guest; shadow fills and emulation inside it),
         with the C core's registers read straight from its struct."""
-        from hypervisor.trap import inject, tick
         vm = self.vm
         core = self.core
         if not vm.running:
@@ -697,12 +689,6 @@ class HvTarget(Target):
                     break
                 # a shadow fill: the instruction runs again
             vm.refill_io()
-            if vm.vtimer_period:
-                tick(vm)
-            if vm.vpending:
-                inject(vm)
-                if not vm.running:
-                    return hits, phase
             pc = raw.pc
             if until is not None:
                 n = raw.icount
@@ -726,7 +712,6 @@ class HvTarget(Target):
         are moved to where the addresses now lead. A patched byte's fetch is an
         illegal-instruction trap, which comes to the hypervisor like every trap and is
         caught here first. The same end checks decide whether the result is trusted."""
-        from hypervisor.trap import inject, tick
         vm = self.vm
         core = self.core
         mem = vm.pool.mem
@@ -769,13 +754,6 @@ class HvTarget(Target):
                 if self.interrupt:
                     ok = False
                     break
-                if vm.vtimer_period:
-                    tick(vm)
-                if vm.vpending:
-                    inject(vm)
-                    repatch()
-                    if not vm.running:
-                        break
                 if core.icount != at:
                     phase, at = 0, core.icount
                 if (core.icount, phase) != checked:
@@ -784,8 +762,6 @@ class HvTarget(Target):
                 if now >= until[0]:
                     break
                 b = until[0] - now
-                if vm.vtimer_period:
-                    b = min(b, vm.vtimer_next - now)
                 vm.refill_io()
                 ex = core.run(b)
                 if core.icount != at:
@@ -810,6 +786,8 @@ class HvTarget(Target):
                         add((core.icount, phase))
                     continue
                 pc_before = core.pc
+                if ex.reason == Exit.TRAP and ex.cause in (16, 17, 18):
+                    add((core.icount, phase))  # an interrupt taken where pc is a breakpoint
                 self.host.handle_exit(vm, ex)
                 repatch()
                 if not vm.running:
@@ -900,7 +878,7 @@ class HvTarget(Target):
 def make_target(image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
                 mem_size: int = DEFAULT_MEMORY, input: bytes = b"", console_write=None):
     if cpus != 1:
-        raise ValueError("--cpus: this debugger drives one CPU (several CPUs are not "
-                         "supported by the machine yet)")
+        raise ValueError(f"--cpus {cpus}: the debugger drives one CPU so far (run several "
+                         f"CPUs with hv run/boot --cpus)")
     cls = HvTarget if hv else BareTarget
     return cls(image, core=core, mem_size=mem_size, input=input, console_write=console_write)
