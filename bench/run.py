@@ -161,6 +161,12 @@ def section_virt(quick: bool, table) -> None:
           tradeoff.COLUMNS, tradeoff.table_rows(rows))
 
 
+def section_smp(quick: bool, table) -> None:
+    """several CPUs: aggregate rate, hypervisor vs bare, turn switch, IPI round trip"""
+    from .smp_bench import section
+    section(quick, table)
+
+
 def section_migration(quick: bool, table) -> None:
     """snapshot/restore time and size, live migration over loopback (docs/migration.md)"""
     from .migration_bench import section
@@ -176,6 +182,7 @@ SECTIONS = {
     "asm": section_asm,
     "virt": section_virt,
     "migration": section_migration,
+    "smp": section_smp,
     "peers": section_peers,
 }
 OPT_IN = {"peers"}      # sections that run only when asked for (--peers, --only)

@@ -15,7 +15,9 @@ from vcpu.isa import CAUSE_TEXT
 def stats_rows(vm) -> dict[str, float | int | str]:
     """One guest's figures, by row name (in display order)."""
     s = vm.stats
-    icount = vm.core.icount
+    core = vm.core
+    smp = core.ncpus > 1
+    icount = core.slots if smp else core.icount      # all vCPUs' slots together
     emulated = sum(s.emulated.values())
     rows: dict = {"state": vm.stop_kind or vm.state,
                   "guest instructions": icount,
@@ -38,8 +40,15 @@ def stats_rows(vm) -> dict[str, float | int | str]:
     for c, n in sorted(s.injected.items()):
         rows[f"inject {CAUSE_TEXT.get(c, c)}"] = n
     rows["slices (I/O-throttled)"] = f"{s.slices:,} ({s.throttled:,})"
-    rows["shadow fills"] = vm.shadow.fills
-    rows["shadow flushes"] = vm.shadow.flushes
+    vcpus = getattr(vm, "vcpus", None)
+    shadows = [v.shadow for v in vcpus] if vcpus else [vm.shadow]
+    rows["shadow fills"] = sum(sh.fills for sh in shadows)
+    rows["shadow flushes"] = sum(sh.flushes for sh in shadows)
+    if smp:
+        # per vCPU: its clock, the idle slots in it (waiting in wfi), its exits
+        for k, cpu in enumerate(core.cpus):
+            rows[f"vCPU {k:2d} slots (idle)"] = f"{cpu.icount:,} ({cpu.idle:,})"
+            rows[f"vCPU {k:2d} exits"] = s.cpu_exits.get(k, 0)
     rows["time in core (s)"] = s.core_time
     rows["time in hypervisor (s)"] = s.hv_time
     rows["memory (KiB)"] = vm.mem_size // 1024

@@ -183,7 +183,7 @@ class Host:
 
     def handle_exit(self, vm: VM, ex: VMExit) -> None:
         stats = vm.stats
-        if ex.cpu:
+        if vm.smp:
             stats.cpu_exits[ex.cpu] += 1
         if ex.reason is TRAP:
             if ex.cause >= IRQ_BASE_CAUSE:         # an interrupt to inject (trap.py)

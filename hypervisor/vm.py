@@ -52,8 +52,7 @@ class Stats:
     throttled: int = 0                                     # slices cut short by the bucket
     host_cut: int = 0                                      # slices cut short by host time
     waited: int = 0                                        # turns sat out: host share spent
-    cpu_exits: Counter = field(default_factory=Counter)    # exits by vCPU (those of vCPU 0
-                                                           # are the rest)
+    cpu_exits: Counter = field(default_factory=Counter)    # exits by vCPU (SMP guests)
 
 
 class VCPU:
@@ -83,6 +82,7 @@ class VM:
         self.core = make_core(core, memory=pool.mem, cpus=cpus, quantum=quantum)
         self.core.host_traps = ALL_TRAPS
         self.vcpus = [VCPU(i) for i in range(cpus)]
+        self.smp = cpus > 1
         self.stats = Stats()
         self.state = "running"         # running | stopped
         self.stop_kind = ""            # poweroff | max-steps | shutdown | wfi | error
