@@ -143,8 +143,10 @@ def native_available() -> bool:
 
 def run_test(loaded: LoadedTest, core: str, mode: str, *,
              max_steps: int = DEFAULT_MAX_STEPS, mem_size: int = DEFAULT_MEM,
-             trace_last: int = TRACE_TAIL) -> GuestTestResult:
-    """Run one guest test on `core` ("c" or "py") in `mode` ("bare" or "hv")."""
+             trace_last: int = TRACE_TAIL, cpus: int = 1,
+             quantum: int | None = None) -> GuestTestResult:
+    """Run one guest test on `core` ("c" or "py") in `mode` ("bare" or "hv"), on a machine
+    of `cpus` CPUs taking turns of `quantum` slots (brief §11)."""
     res = GuestTestResult(loaded.path, core, mode)
     if loaded.error is not None:
         res.stop_kind, res.message = "asm", loaded.error
@@ -160,7 +162,7 @@ def run_test(loaded: LoadedTest, core: str, mode: str, *,
                 core, mode, max_steps)
             res.output = out.decode("utf-8", "replace")
         else:
-            _run(res, loaded.image, core, mode, max_steps, mem_size, trace_last)
+            _run(res, loaded.image, core, mode, max_steps, mem_size, trace_last, cpus, quantum)
     except (ValueError, MemoryError) as e:    # ImageError (does not fit) and the like
         res.stop_kind, res.message = "error", str(e)
     res.duration = time.perf_counter() - t0
@@ -177,12 +179,14 @@ def run_test(loaded: LoadedTest, core: str, mode: str, *,
 
 
 def _run(res: GuestTestResult, image, core: str, mode: str, max_steps: int, mem_size: int,
-         trace_last: int) -> None:
+         trace_last: int, cpus: int = 1, quantum: int | None = None) -> None:
     from hypervisor.runner import run_image
+    from vcpu.isa import DEFAULT_QUANTUM
     from hypervisor.trace import Tracer
     sink = RingSink(trace_last) if trace_last and mode == "hv" else None
     tracer = Tracer(sink, [image], ["guest"]) if sink else None
-    r = run_image(image, core, mode, mem_size=mem_size, max_steps=max_steps, trace=tracer)
+    r = run_image(image, core, mode, mem_size=mem_size, max_steps=max_steps, trace=tracer,
+                  cpus=cpus, quantum=quantum or DEFAULT_QUANTUM)
     res.output = r.output.decode("utf-8", "replace")
     res.stop_kind, res.status, res.message, res.icount = r.kind, r.status, r.reason, r.icount
     if sink:

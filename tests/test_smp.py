@@ -427,3 +427,115 @@ def test_smp_lockstep_program():
         res = lockstep(image, 200_000, cpus=3, quantum=q, budget=budget)
         assert res.ok, res.describe()
         assert res.stop == "power off (150)"
+
+
+# --- lockstep: random SMP machines on both cores -------------------------------------------
+
+def smp_machine(r):
+    """A random machine of the lockstep fuzzer (tests/test_lockstep.py), run by 2..4 CPUs
+    that start at nearby pcs with their own registers, pending interrupts, timers and
+    waiting states, in turns of a random quantum. The random code has xchg and `out 0x21`
+    (IPIs; the registers are biased to small values, so some name a CPU that exists)."""
+    from .test_lockstep import machine
+    ms, mem, state, steps, budget = machine(r)
+    n = r.int(2, 4)
+    q = r.choice((1, 1, 2, 3, 7, 50, 1000))
+    cpus = []
+    for k in range(n):
+        s = dict(state)
+        s["regs"] = [v if r.int(0, 3) else r.int(0, n) for v in state["regs"]]
+        s["pc"] = (state["pc"] + (0 if k == 0 or r.int(0, 1) else r.int(0, 30))) % ms
+        s["pending"] = r.int(0, 7) if r.int(0, 3) == 0 else 0
+        s["ipi_from"] = r.int(0, n - 1)
+        s["waiting"] = r.int(0, 5) == 0
+        s["tlb"] = list(state["tlb"])
+        cpus.append(s)
+    sched = {"cpus": cpus, "cur": r.int(0, n - 1), "turn_end": state["icount"] + q, "quantum": q}
+    return ms, mem, sched, n, q, steps, budget
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_lockstep_random_smp_machines(seed):
+    import random
+
+    from vcpu.cores import native_available
+    from vcpu.lockstep import lockstep
+
+    from .test_lockstep import RandomSource
+    if not native_available():
+        pytest.skip("the native core is not built")
+    r = RandomSource(random.Random(7000 + seed))
+    ms, mem, state, n, q, steps, budget = smp_machine(r)
+
+    def setup(core):
+        core.mem[:] = mem
+        core.set_state(state)
+    res = lockstep(setup, steps, mem_size=ms, mem_every=16, budget=budget, cpus=n, quantum=q)
+    assert res.ok, res.describe() + f"\nmachine: cpus={n} quantum={q} budget={budget}"
+
+
+# --- isolation: a hostile SMP guest beside a neighbour ---------------------------------------
+
+HOSTILE_SMP = """
+; four CPUs: CPU 0 floods IPIs at everyone (and at CPUs that do not exist), CPU 1 xchg's on
+; unmapped pages and past memory with paging on, CPUs 2 and 3 spin on a lock nobody frees
+.entry start
+start:
+    mfcr r1, cpuid
+    li   r2, handler
+    mtcr evec, r2
+    sti                          ; take the IPIs: each one is a trap into the handler
+    li   r2, 1
+    beq  r1, r0, storm
+    beq  r1, r2, bad_xchg
+    li   r3, 1
+    st   r3, [r0 + lock]
+spin:
+    li   r3, 1
+    xchg r3, [r0 + lock]
+    bne  r3, r0, spin
+storm:
+    li   r4, 0
+storm_loop:
+    out  0x21, r4
+    add  r4, r4, 1
+    and  r4, r4, 7
+    jmp  storm_loop
+bad_xchg:
+    li   r5, 0x7F000000
+    xchg r6, [r5]                ; outside memory (paging off): cause 6, skipped
+    jmp  bad_xchg
+handler:
+    mfcr r7, cause
+    li   r8, 18
+    beq  r7, r8, handled         ; an IPI: nothing to do
+    mfcr r7, epc
+    add  r7, r7, 6               ; a fault: skip the xchg (a 6-byte instruction)
+    mtcr epc, r7
+handled:
+    iret
+lock: .word 0
+"""
+
+
+def test_hostile_smp_guest_does_not_change_its_neighbour(core_kind):
+    from pathlib import Path
+
+    from asm.assembler import assemble, assemble_file
+
+    from hypervisor.host import Host, frames_needed
+    from vcpu.devices import ConsoleInput
+
+    from .runners import run_image
+    fib = assemble_file(Path(__file__).resolve().parent.parent / "guests" / "fib.s")
+    alone = run_image(fib, core_kind, "hv", max_steps=None)
+    host = Host((frames_needed(65536) + frames_needed(65536, 4)) * 4096)
+    bad = host.add("bad", assemble(HOSTILE_SMP, "<hostile>"), mem_size=65536, core=core_kind,
+                   cpus=4, quantum=3, console_input=ConsoleInput(b""))
+    good = host.add("fib", fib, mem_size=65536, core=core_kind,
+                    console_input=ConsoleInput(b""))
+    host.run(slice_=5_000, max_steps=200_000)
+    assert good.stop_kind == "poweroff" and bytes(good.output) == alone.output
+    assert good.core.icount == alone.icount
+    assert bad.stop_kind == "max-steps"          # it ran its share, touching only itself
+    assert bad.stats.injected[18] > 100 and bad.stats.reflected[6] > 100

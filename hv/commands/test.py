@@ -14,8 +14,8 @@ import guesttest as gt
 from guesttest.discover import LOADERS
 from guesttest.report import report, write_junit
 
-from ..common import (EXIT_FAILED, EXIT_OK, csv_choice, err, fail, memory_size, positive_int,
-                      warn)
+from ..common import (EXIT_FAILED, EXIT_OK, add_smp_args, csv_choice, err, fail, memory_size,
+                      positive_int, warn)
 from ..guard import StopSignals, add_timeout_arg, check_writable, stopped
 from .os import load_os_test
 
@@ -44,6 +44,7 @@ def register(sub) -> None:
                         f"(default {gt.DEFAULT_MAX_STEPS:,})")
     t.add_argument("--mem", type=memory_size, default=gt.DEFAULT_MEM, metavar="SIZE",
                    help="guest memory, e.g. 64K (default), 128K")
+    add_smp_args(t)
     t.add_argument("--pattern", default=gt.DEFAULT_PATTERN, metavar="GLOB",
                    help=f"file names to collect from directories (default {gt.DEFAULT_PATTERN})")
     t.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
@@ -141,4 +142,5 @@ def run_one(loaded: gt.LoadedTest, core: str, mode: str, args, native: bool):
         else:
             res.outcome, res.reason = "skip", "the native core (vcpu._core) is not built"
         return res
-    return gt.run_test(loaded, core, mode, max_steps=args.max_steps, mem_size=args.mem)
+    return gt.run_test(loaded, core, mode, max_steps=args.max_steps, mem_size=args.mem,
+                       cpus=args.cpus, quantum=args.quantum)
