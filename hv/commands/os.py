@@ -262,7 +262,7 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, 
             net_peer=None, net_wait=30.0, net_name="os"):
     from hypervisor.host import Host, frames_needed
     from vcpu.isa import PAGE_SIZE
-    host = Host(frames_needed(mem) * PAGE_SIZE)
+    host = Host(frames_needed(mem, extra.get("cpus", 1)) * PAGE_SIZE)
     vm = host.add("os", kernel, mem_size=mem, core=core,
                   console_write=(lambda vm_, data: console_write(data)) if console_write
                   else (lambda vm_, data: None),
