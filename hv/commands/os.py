@@ -279,8 +279,8 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, 
     finally:
         if switch:
             switch.close()
-    return Result(vm.stop_kind, vm.status, bytes(vm.output), vm.reason, vm.core.icount,
-                  stats=vm)
+    clock = getattr(vm.core, "slots", vm.core.icount)     # the machine's clock, as bare
+    return Result(vm.stop_kind, vm.status, bytes(vm.output), vm.reason, clock, stats=vm)
 
 
 # --- the command ------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 ; spread over several instructions so that a timer tick often falls inside it. With the
 ; mutex the total is exact; without it, updates are lost (the second count shows that the
 ; test can tell). With `; os-cpus: 4` in a copy of this file the same runs on 4 CPUs.
-; Run: hv os guests/os/tests/test_mutex.s
+; Run: hv os guests/os/tests/test_mutex.s     (also run with --cpus 4)
+; os-cpus: 1 4
 .include "user.s"
 .include "utap.s"
 

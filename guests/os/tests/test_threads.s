@@ -1,6 +1,7 @@
 ; test_threads.s -- kernel-level threads, futexes and user-level threads.
 ;
-; Run: hv os guests/os/tests/test_threads.s
+; Run: hv os guests/os/tests/test_threads.s     (also run with --cpus 4)
+; os-cpus: 1 4
 .include "user.s"
 .include "utap.s"
 
