@@ -118,6 +118,7 @@ class Adapter:
         self.data_bps: list[int] = []
         self.catch_ids: list[int] = []
         self.done = False
+        self._out = bytearray()
         self.busy = False
         self.exited_sent = False
 
@@ -148,7 +149,17 @@ class Adapter:
         self.send(msg)
 
     def _console(self, data: bytes) -> None:
-        self.event("output", {"category": "stdout", "output": data.decode("utf-8", "replace")})
+        # The guest writes a byte at a time: one output event per line (or 4 KiB), and
+        # whatever is left before the next stop.
+        self._out += data
+        if b"\n" in data or len(self._out) >= 4096:
+            self._flush_output()
+
+    def _flush_output(self) -> None:
+        if self._out:
+            text = bytes(self._out).decode("utf-8", "replace")
+            self._out.clear()
+            self.event("output", {"category": "stdout", "output": text})
 
     # --- the loop ------------------------------------------------------------------------
     def serve(self) -> int:
@@ -599,6 +610,7 @@ class Adapter:
         self.worker.start()
 
     def _report(self, stop: Stop) -> None:
+        self._flush_output()
         if stop.reason == "exited":
             if not self.exited_sent:
                 self.exited_sent = True

@@ -357,3 +357,23 @@ def test_pause_a_long_reverse_continue(adapter, tmp_path):
     assert c.wait_event("stopped")["body"]["reason"] == "pause"
     assert c.ok("evaluate", expression="icount")["result"] == before
     c.ok("disconnect")
+
+
+def test_console_output_comes_a_line_at_a_time(adapter):
+    fib = str(ROOT / "guests" / "fib.s")
+    expected = (ROOT / "guests" / "expected" / "fib.out").read_text()
+    c = adapter()
+    launch(c, fib)
+    c.ok("configurationDone")
+    c.wait_event("exited")
+    outs = [e["body"]["output"] for e in c.events if e["event"] == "output"
+            and e["body"]["category"] == "stdout"]
+    while True:
+        e = c.wait_event("output") if not outs or "".join(outs) != expected else None
+        if e is None:
+            break
+        if e["body"]["category"] == "stdout":
+            outs.append(e["body"]["output"])
+    assert "".join(outs) == expected
+    assert len(outs) == expected.count("\n")
+    c.ok("disconnect")
