@@ -265,21 +265,24 @@ class NativeCore(MultiCore):
         if k == 0:
             e = _new(VMExit)
             d = e.__dict__ = _PROTO_BUDGET.copy()
-            d["cpu"] = cpu
+            if cpu:                  # the prototypes say CPU 0
+                d["cpu"] = cpu
             return e
         if k == 2:
             e = _new(VMExit)
             d = e.__dict__ = _PROTO_OUT.copy()
             d["port"] = (r >> 8) & 255
             d["value"] = r >> 32
-            d["cpu"] = cpu
+            if cpu:
+                d["cpu"] = cpu
             return e
         if k == 3:
             e = _new(VMExit)
             d = e.__dict__ = _PROTO_IN.copy()
             d["port"] = (r >> 8) & 255
             d["reg"] = (r >> 16) & 255
-            d["cpu"] = cpu
+            if cpu:
+                d["cpu"] = cpu
             return e
         c = self._m.cpus[cpu]
         if k == 5:
@@ -289,7 +292,8 @@ class NativeCore(MultiCore):
             d["epc"] = c.pc
             d["badaddr"] = r >> 32
             d["insn"] = self._insn_bufs[cpu][:(r >> 16) & 255]
-            d["cpu"] = cpu
+            if cpu:
+                d["cpu"] = cpu
             return e
         if k == 6:
             return VMExit(Exit.SHUTDOWN, cause=c.exit_cause, epc=c.exit_epc,
