@@ -294,8 +294,8 @@ def register(sub) -> None:
         "hypervisor with --hv) and run the first as pid 1. The console shows what the "
         "programs wrote; the exit status is pid 1's.")
     p.add_argument("programs", nargs="+", metavar="PROG.s")
-    p.add_argument("--cpus", type=positive_int, default=1, metavar="N",
-                   help="number of CPUs (1 to 16; default 1)")
+    from ..common import add_smp_args
+    add_smp_args(p)                     # --cpus N, --quantum Q (brief §11)
     p.add_argument("--hv", action="store_true", help="boot the OS under the hypervisor")
     p.add_argument("--core", choices=("c", "py"), default="c",
                    help="native C core (default) or the pure-Python reference core")
@@ -331,7 +331,7 @@ def main(args) -> int:
         if args.net_peer and not args.hv:
             raise ValueError("--net-peer needs --hv (the network device is the hypervisor's)")
         res = run_os(progs, hv=args.hv, core=args.core, cpus=args.cpus,
-                     max_steps=args.max_steps, mem=args.mem, verbose=args.os_verbose,
+                     quantum=args.quantum, max_steps=args.max_steps, mem=args.mem, verbose=args.os_verbose,
                      console_write=stdout_write, console_input=console_input(args),
                      repo=args.repo, repo_timeout=args.repo_timeout, repo_note=stderr_note(),
                      net_peer=args.net_peer, net_wait=args.net_wait)
