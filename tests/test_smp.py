@@ -3,12 +3,15 @@ interrupt priority rule. Every test runs on both cores (the `make` fixture) with
 expected values."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vcpu.exits import VMExit
 from vcpu.isa import INSTRUCTIONS, Cause, Exit, encode
 
 M32 = 0xFFFF_FFFF
+ROOT = Path(__file__).resolve().parent.parent
 NAMES = {i.name: i for i in INSTRUCTIONS}
 KM, IE, PG, PKM, PIE = 1, 2, 4, 8, 16
 ST, EV, EPC, CAU, BAD, PTBR, SCR, CPUID, ICOUNT = range(9)
@@ -519,8 +522,6 @@ lock: .word 0
 
 
 def test_hostile_smp_guest_does_not_change_its_neighbour(core_kind):
-    from pathlib import Path
-
     from asm.assembler import assemble, assemble_file
 
     from hypervisor.host import Host, frames_needed
@@ -539,3 +540,69 @@ def test_hostile_smp_guest_does_not_change_its_neighbour(core_kind):
     assert good.core.icount == alone.icount
     assert bad.stop_kind == "max-steps"          # it ran its share, touching only itself
     assert bad.stats.injected[18] > 100 and bad.stats.reflected[6] > 100
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_cli_all_waiting_stop_and_options(tmp_path):
+    from .hvcli import hv
+    f = tmp_path / "w.s"
+    f.write_text("wfi\nhalt\n")
+    for cmd in ("run", "boot"):
+        r = hv(cmd, f, "--cpus", "3")
+        assert r.returncode == 125 and "none would" in r.err and "wake" in r.err, r.err
+        r = hv(cmd, f, "--cpus", "17")
+        assert r.returncode == 2 and "at most 16" in r.err
+        r = hv(cmd, f, "--quantum", "0")
+        assert r.returncode == 2
+    r = hv("boot", f"{f}:cpus=0")
+    assert r.returncode == 2 and "cpus" in r.err
+    r = hv("lockstep", ROOT / "guests" / "smp.s", "--cpus", "4", "--quantum", "3")
+    assert r.returncode == 0 and "no divergence" in r.out, r.out + r.err
+
+
+def test_cli_smp_guest_trace_and_stats(tmp_path):
+    import json
+
+    from .hvcli import hv
+    jl, pf = tmp_path / "t.jsonl", tmp_path / "t.json"
+    r = hv("boot", ROOT / "guests" / "shootdown.s", "--cpus", "2", "--trace", jl, "--stats")
+    assert r.returncode == 0, r.err
+    assert "vCPU  1 exits" in r.out + r.err
+    events = [json.loads(line) for line in jl.read_text().splitlines()]
+    cpus = {e.get("cpu") for e in events if e["kind"] != "schedule"}
+    assert cpus == {0, 1}
+    assert any(e["kind"] == "inject" and e.get("cpu") == 1 for e in events)
+    r = hv("boot", ROOT / "guests" / "shootdown.s", "--cpus", "2", "--trace", pf)
+    trace = json.loads(pf.read_text())["traceEvents"]
+    assert any(e.get("name") == "thread_name" and e["args"]["name"] == "hypervisor, vCPU 1"
+               for e in trace)
+    # one CPU: no cpu field at all (traces of one-CPU guests are unchanged)
+    r = hv("boot", ROOT / "guests" / "hello.s", "--trace", jl)
+    assert all("cpu" not in json.loads(line) for line in jl.read_text().splitlines())
+
+
+def test_cli_guest_tests_on_several_cpus(tmp_path):
+    from .hvcli import hv
+    f = tmp_path / "test_cpus.s"
+    f.write_text(""".entry main
+main:
+    mfcr r1, cpuid
+    bne  r1, r0, park          ; CPUs 1.. wait; CPU 0 reports
+    li   r1, 3
+    out  0x21, r1              ; an IPI to CPU 3 exists only with 4 CPUs: harmless either way
+    li   r1, msg
+p:  ldb  r2, [r1]
+    beq  r2, r0, done
+    out  0x10, r2
+    add  r1, r1, 1
+    jmp  p
+done:
+    halt
+park:
+    wfi
+    jmp  park
+msg: .asciz "1..1\\nok 1 - cpu 0 reports\\n"
+""")
+    r = hv("test", f, "--cpus", "4", "--quantum", "5")
+    assert r.returncode == 0 and "4 passed" in r.out, r.out + r.err

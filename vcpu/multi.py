@@ -81,7 +81,10 @@ class MultiCore:
     @property
     def slots(self) -> int:
         """The machine's clock: slots passed, summed over all CPUs (= icount with one)."""
-        return sum(c.icount for c in self.cpus)
+        cpus = self.cpus
+        if len(cpus) == 1:
+            return cpus[0].icount
+        return sum(c.icount for c in cpus)
 
     @property
     def host_traps(self) -> int:

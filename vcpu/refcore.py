@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from .exits import VMExit
 from .multi import NO_TURN_END, MultiCore, check_cpus
-from .isa import (CR, DEFAULT_QUANTUM, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS, STATUS_MASK,
-                  STORED_CRS, TLB_ENTRIES, Cause, Exit, Irq, Status, irq_to_deliver,
+from .isa import (CR, DEFAULT_QUANTUM, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS,
+                  STATUS_MASK, STORED_CRS, TLB_ENTRIES, Cause, Exit, Irq, Status, irq_to_deliver,
                   is_double_fault, status_on_iret, status_on_trap)
 
 M32 = 0xFFFF_FFFF
