@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from vcpu.cores import make_core
 from vcpu.devices import DMAError, OutputTail, standard_devices
 from vcpu.image import Image, ImageError
-from vcpu.isa import DEFAULT_QUANTUM, IRQ_MASK, PAGE_SIZE, SP, STORED_CRS, Cause, Status
+from vcpu.isa import DEFAULT_QUANTUM, IRQ_MASK, PAGE_SIZE, STORED_CRS, Cause, Status, boot_cpu
 
 from .shadow import ShadowMMU
 
@@ -104,10 +104,8 @@ class VM:
         # Boot state as the bare machine defines it, on every vCPU, kept in the virtual
         # registers.
         for v, cpu in zip(self.vcpus, self.core.cpus):
-            v.vcr[0] = int(Status.KM)
-            cpu.pc = image.entry
-            cpu.regs[SP] = mem_size & M32
-            cpu.cr[0] = int(Status.PG)    # real: user mode, paging on (the shadow)
+            boot_cpu(cpu, image.entry, mem_size)
+            v.vcr[0], cpu.cr[0] = cpu.cr[0], int(Status.PG)   # real: user mode, paging on
             v.shadow.activate()
         self.bus = standard_devices(self, self._write_console, console_input, disk)
         self.stops: list[tuple[int, object]] = []    # (instruction count, callback), sorted

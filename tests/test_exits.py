@@ -85,13 +85,16 @@ def test_out_to_the_power_port_stops_the_guest_with_its_status(vm_of):
     assert vm.stats.emulated["out"] == 1
 
 
-def test_cli_and_sti_change_only_the_virtual_ie(vm_of):
+def test_cli_and_sti_change_the_virtual_ie_and_the_real_one_follows(vm_of):
+    """The real CPU stays in user mode with paging on; only its IE bit mirrors the virtual
+    IE, so that the core stops for an interrupt exactly where the bare CPU would take it."""
     host, vm, _ = vm_of(status=KM | IE)
-    real = vm.core.cr[0]
+    real = vm.core.cr[0] & ~IE
     host.handle_exit(vm, trap(Cause.PRIVILEGED, code=insn("cli")))
     assert vm.vcr[ST] == KM and vm.core.cr[0] == real
     host.handle_exit(vm, trap(Cause.PRIVILEGED, epc=vm.core.pc, code=insn("sti")))
-    assert vm.vcr[ST] == KM | IE and vm.core.cr[0] == real
+    assert vm.vcr[ST] == KM | IE and vm.core.cr[0] == real | IE
+    assert not vm.core.cr[0] & KM
 
 
 def test_iret_returns_to_virtual_user_mode(vm_of):
@@ -189,8 +192,17 @@ def test_timer_interrupt_waits_for_virtual_ie_then_is_injected(vm_of):
 
 # --- exits the hypervisor never expects -----------------------------------------------------
 
-@pytest.mark.parametrize("reason", [Exit.HALT, Exit.IO_OUT, Exit.IO_IN, Exit.WFI,
-                                    Exit.SHUTDOWN])
+def test_a_wfi_exit_means_every_vcpu_waits_forever(vm_of):
+    """The core runs the vCPUs' idle slots itself; it returns WFI only when every vCPU
+    waits with nothing that could wake it (brief §11's all-waiting stop)."""
+    host, vm, _ = vm_of(status=KM)
+    other = host.add("other", assemble("nop\n", "<other>"), mem_size=65536, core="py")
+    host.handle_exit(vm, VMExit(Exit.WFI))
+    assert vm.stop_kind == "wfi" and "never wake" in vm.reason and not vm.running
+    assert vm.stats.exits["wfi"] == 1 and other.running
+
+
+@pytest.mark.parametrize("reason", [Exit.HALT, Exit.IO_OUT, Exit.IO_IN, Exit.SHUTDOWN])
 def test_an_exit_the_core_should_never_give_stops_only_that_guest(vm_of, reason):
     host, vm, _ = vm_of(status=KM)
     other = host.add("other", assemble("nop\n", "<other>"), mem_size=65536, core="py")

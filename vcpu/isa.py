@@ -36,6 +36,18 @@ class Status(IntEnum):
 STATUS_MASK = 0x1F
 
 
+# Boot (brief §2, on every CPU at once, §11): kernel mode, interrupts off, paging off; every
+# register and control register 0 except sp = the top of memory and pc = the entry.
+BOOT_STATUS = 0x1          # Status.KM
+
+
+def boot_cpu(cpu, entry: int, mem_top: int) -> None:
+    """Put a freshly made (all-zero) CPU in the boot state. `cpu` has pc, regs and cr."""
+    cpu.pc = entry & 0xFFFF_FFFF
+    cpu.regs[15] = mem_top & 0xFFFF_FFFF       # sp
+    cpu.cr[0] = BOOT_STATUS                    # status
+
+
 def status_on_trap(st: int) -> int:
     """`status` after a trap: PKM ← KM, PIE ← IE, KM ← 1, IE ← 0, PG unchanged."""
     return (st & Status.PG) | Status.KM | ((st & (Status.KM | Status.IE)) << 3)

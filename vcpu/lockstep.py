@@ -18,7 +18,7 @@ from typing import Callable
 
 from .exits import VMExit
 from .image import Image
-from .isa import CR, DEFAULT_MEMORY, DEFAULT_QUANTUM, SP, DecodeError, Exit, Port, decode
+from .isa import CR, DEFAULT_MEMORY, DEFAULT_QUANTUM, DecodeError, Exit, Port, boot_cpu, decode
 
 M32 = 0xFFFF_FFFF
 STOP_EXITS = (Exit.HALT, Exit.WFI, Exit.SHUTDOWN, Exit.TRAP)
@@ -63,9 +63,7 @@ class Result:
 def _boot(core, image: Image) -> None:
     image.load_into(core.mem, core.mem_size)
     for cpu in core.cpus:                  # every CPU starts at the entry (brief §11)
-        cpu.pc = image.entry
-        cpu.regs[SP] = core.mem_size & M32
-        cpu.cr[CR.status] = 1
+        boot_cpu(cpu, image.entry, core.mem_size)
 
 
 def _setup_fn(image_or_setup) -> Callable:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .devices import ConsoleInput, DMAError, OutputTail, standard_devices
 from .exits import VMExit, fault_text
 from .image import Image, ImageError
-from .isa import DEFAULT_MEMORY, DEFAULT_QUANTUM, SP, Exit
+from .isa import DEFAULT_MEMORY, DEFAULT_QUANTUM, Exit, boot_cpu
 
 M32 = 0xFFFF_FFFF
 SLICE = 1 << 20          # instructions per run() call: bounds the latency of --max-steps
@@ -37,9 +37,7 @@ def boot_state(core, image: Image, mem_top: int) -> None:
     """The architectural boot state, on every CPU at once (brief §11): kernel mode,
     everything 0 but sp (the top of memory on all of them) and pc (the entry)."""
     for cpu in core.cpus:
-        cpu.pc = image.entry
-        cpu.regs[SP] = mem_top & M32
-        cpu.cr[0] = 1         # status.KM
+        boot_cpu(cpu, image.entry, mem_top)
 
 
 def stop_message(ex: VMExit, evec: int, ncpus: int = 1) -> str:
