@@ -198,7 +198,7 @@ def migrate_now(host, vm, target: str, args, spec=None):
     host.migration = mig
     if spec is not None:
         spec.done = True
-    n = vm.core.icount
+    n = vm.core.slots
     if mig.run():
         done = " (it finished during pre-copy)" if mig.finished else ""
         vm.state = "running"            # a guest that finished here has moved all the same
@@ -260,7 +260,7 @@ class _GrowingHost:
         from hypervisor.host import Host, frames_needed
         from vcpu.isa import PAGE_SIZE
         if self._host is None:
-            self._host = Host(frames_needed(kw["mem_size"]) * PAGE_SIZE)
+            self._host = Host(frames_needed(kw["mem_size"], kw.get("cpus", 1)) * PAGE_SIZE)
         return self._host.add(name, image, **kw)
 
     def __getattr__(self, name):
@@ -295,9 +295,9 @@ def run_guest_host(host, vm, max_steps, slice_, trace=None, points=(), stats=Fal
         if trace:
             trace.close()
     sys.stdout.flush()
-    report_missed(list(points), vm.core.icount)
+    report_missed(list(points), vm.core.slots)
     if vm.stop_kind != "poweroff":
-        err.print(f"hv: {stop_text(vm.reason, vm.core.icount)}", markup=False,
+        err.print(f"hv: {stop_text(vm.reason, vm.core.slots)}", markup=False,
                   highlight=False, soft_wrap=True)
     if stats:
         from .tables import stats_table

@@ -204,10 +204,10 @@ class Migration:
     def _run_guest(self) -> None:
         vm = self.vm
         n = max(1, int(RUN_BETWEEN * (1.0 - self.throttle)))
-        i0, t = vm.core.icount, time.perf_counter()
+        i0, t = vm.core.slots, time.perf_counter()
         self.host.run_slice(vm, n, getattr(self.host, "max_steps", None))
         self.guest_time += time.perf_counter() - t
-        self.guest_insns += vm.core.icount - i0
+        self.guest_insns += vm.core.slots - i0
         if vm.state != "running":
             # The guest finished during pre-copy: it moves anyway, finished, so that the
             # destination reports its end (the switch-over is at its last instruction).
@@ -249,7 +249,7 @@ class Migration:
         from .snapshot import attach_disk, detach_disk, guest_state
         vm = self.vm
         self.status = "active"
-        self.start_icount = vm.core.icount
+        self.start_icount = vm.core.slots
         t0 = time.perf_counter()
         released = None
         self.ch = None
@@ -262,7 +262,9 @@ class Migration:
             self.sent_copy = [zero] * self.npages
             ch.send_json(b"HELO", {"format": VERSION, "isa": isa_fingerprint(),
                                    "writer": f"hv {hv_version()}", "name": vm.name,
-                                   "mem_size": vm.mem_size, "core": vm.core.name})
+                                   "mem_size": vm.mem_size, "core": vm.core.name,
+                                   "cpus": getattr(vm.core, "ncpus", 1),
+                                   "quantum": getattr(vm.core, "quantum", 1)})
             ch.expect(b"OKAY", "the destination's answer to HELO")
             # Pre-copy rounds, the guest running between frames.
             prev = None
@@ -287,7 +289,7 @@ class Migration:
                     self.throttle = min(0.99, self.throttle + (0.2 if not self.throttle else 0.1))
                 prev = len(dirty)
             # Stop and copy: the guest does not run again here.
-            self.stop_icount = vm.core.icount
+            self.stop_icount = vm.core.slots
             self._send_pages(dirty, t0, live=False)
             state, _ = guest_state(vm, {"max_steps": getattr(self.host, "max_steps", None),
                                         "slice": getattr(self.host, "slice", 10_000)},
@@ -388,8 +390,13 @@ def receive(conn: socket.socket, host, *, core: str | None, console_write, timeo
         if not (isinstance(mem, int) and 0 < mem <= MAX_MEMORY and mem % PAGE_SIZE == 0):
             raise MigrationError(f"bad memory size {mem!r}")
         name = hello.get("name") if isinstance(hello.get("name"), str) else "guest"
-        skeleton = {"kind": "guest", "name": name, "mem_size": mem, "cpus": [{}],
-                    "core": hello.get("core"), "params": {}, "symbols": []}
+        ncpus, quantum = hello.get("cpus", 1), hello.get("quantum", 1)
+        if not (isinstance(ncpus, int) and 1 <= ncpus <= 16 and isinstance(quantum, int)
+                and 1 <= quantum < 1 << 32):
+            raise MigrationError(f"bad CPU count {ncpus!r} or quantum {quantum!r}")
+        skeleton = {"kind": "guest", "name": name, "mem_size": mem, "cpus": [{}] * ncpus,
+                    "sched": {"quantum": quantum}, "core": hello.get("core"), "params": {},
+                    "symbols": []}
         vm = new_guest(host, skeleton, core=core or (hello.get("core") if hello.get("core")
                                                        in ("c", "py") else "c"),
                        console_write=console_write, where="incoming")
@@ -401,7 +408,8 @@ def receive(conn: socket.socket, host, *, core: str | None, console_write, timeo
             tag, payload = ch.recv("pages or state")
             if tag == b"PAGE":
                 try:
-                    raw = ch.dctx.decompress(payload, max_output_size=12 + CHUNK_PAGES * (4 + PAGE_SIZE))
+                    raw = ch.dctx.decompress(payload,
+                                             max_output_size=12 + CHUNK_PAGES * (4 + PAGE_SIZE))
                 except zstandard.ZstdError:
                     raise MigrationError("a page frame does not decompress") from None
                 try:
@@ -418,7 +426,8 @@ def receive(conn: socket.socket, host, *, core: str | None, console_write, timeo
         state = ch.recv_json(payload, tag)
         try:
             check_state(state, "incoming")
-            if state["kind"] != "guest" or state["mem_size"] != mem:
+            if (state["kind"] != "guest" or state["mem_size"] != mem
+                    or len(state["cpus"]) != ncpus):
                 raise SnapshotError("incoming: the state does not match the announced guest")
             vm.image = image_from_symbols(state.get("symbols", []))
             apply_state(vm, state, "incoming")

@@ -181,7 +181,7 @@ class Monitor:
         st = ("paused" if self.paused else "running") if running else (
             "postmigrate" if mig is not None and mig.status == "completed" else "shutdown")
         return {"status": st, "running": running and not self.paused,
-                "guests": [{"name": vm.name, "icount": vm.core.icount, "state":
+                "guests": [{"name": vm.name, "icount": vm.core.slots, "state":
                             vm.stop_kind or vm.state, "core": vm.core.name} for vm in vms]}
 
     def execute(self, name: str, args: dict) -> dict:
@@ -213,7 +213,7 @@ class Monitor:
                 return _error(f"guest {vm.name} is not running ({vm.stop_kind})")
             data = capture_guest(vm, self.params)
             write_file(f, data)
-            return {"return": {"file": f, "guest": vm.name, "icount": vm.core.icount,
+            return {"return": {"file": f, "guest": vm.name, "icount": vm.core.slots,
                                "bytes": len(data)}}
         if name == "migrate":
             uri = args.get("uri")

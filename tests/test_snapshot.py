@@ -50,6 +50,11 @@ CASES = {
     "privileged": (GUESTS / "hostile" / "privileged.s", b"", 65536, 20),
     "double_fault": (GUESTS / "hostile" / "double_fault.s", b"", 65536, 20),
 }
+# Several CPUs (brief §11): the list of CPUs and their turns travel in the snapshot.
+SMP = {"smp": 4, "shootdown": 2}
+for _n, _c in SMP.items():
+    if (GUESTS / f"{_n}.s").exists():
+        CASES[f"{_n}-cpus{_c}"] = (GUESTS / f"{_n}.s", b"", 65536, 20, _c)
 for _n in ("traps", "paging", "arith"):
     if (ACCEPT / f"{_n}.s").exists():
         CASES[_n] = (ACCEPT / f"{_n}.s", b"", 65536, 20)
@@ -60,7 +65,7 @@ for _n in ("traps", "paging", "arith"):
 class Run:
     """One run (bare or guest) with snapshots taken at chosen instruction counts."""
 
-    def __init__(self, mode, src, core, inp, mem, max_steps=400_000, disk=None):
+    def __init__(self, mode, src, core, inp, mem, max_steps=400_000, disk=None, cpus=1):
         self.mode = mode
         self.snaps: dict[int, bytes] = {}
         self.out_at: dict[int, int] = {}
@@ -68,12 +73,12 @@ class Run:
         self.max_steps = max_steps
         if mode == "bare":
             self.m = Machine(load_program(src), mem_size=mem, core=core,
-                             console_input=ConsoleInput(inp), disk=disk)
+                             console_input=ConsoleInput(inp), disk=disk, cpus=cpus)
             self.target = self.m
         else:
-            self.host = Host(frames_needed(mem) * 4096)
+            self.host = Host(frames_needed(mem, cpus) * 4096)
             self.vm = self.host.add("g", load_program(src), mem_size=mem, core=core,
-                                    console_input=ConsoleInput(inp), disk=disk)
+                                    console_input=ConsoleInput(inp), disk=disk, cpus=cpus)
             self.target = self.vm
 
     @property
@@ -98,7 +103,7 @@ class Run:
             cr = list(t.vcr) if self.mode == "hv" else list(core.cr)
             tn = t.vtimer_next if self.mode == "hv" else core.timer_next
             tp = t.vtimer_period if self.mode == "hv" else core.timer_period
-            self.probe.append((core.icount, core.pc, cr, tn, tp))
+            self.probe.append((core.slots, core.pc, cr, tn, tp))
         self.target.at(n, look)
 
     def run(self, max_steps=None):
@@ -110,7 +115,7 @@ class Run:
         return (self.vm.stop_kind, self.vm.status)
 
     def icount(self) -> int:
-        return self.target.core.icount
+        return self.target.core.slots         # the machine's clock (all CPUs)
 
 
 def restored(raw: bytes, core: str):
@@ -144,10 +149,10 @@ def comparable(raw: bytes) -> tuple:
     return st, snap.memory, snap.disk
 
 
-def choose_points(mode, src, core, inp, mem, nrandom, seed):
+def choose_points(mode, src, core, inp, mem, nrandom, seed, cpus=1):
     """Random points plus: just entered a trap handler, just before / at a timer interrupt,
     right at the start, and the last instruction."""
-    full = Run(mode, src, core, inp, mem)
+    full = Run(mode, src, core, inp, mem, cpus=cpus)
     for n in range(0, 6000, 7):
         full.probe_at(n)
     full.run()
@@ -168,13 +173,14 @@ def choose_points(mode, src, core, inp, mem, nrandom, seed):
 @pytest.mark.parametrize("mode", ["bare", "hv"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_restore_equals_uninterrupted_run(name, mode):
-    src, inp, mem, nrandom = CASES[name]
+    src, inp, mem, nrandom, *more = CASES[name]
+    cpus = more[0] if more else 1
     for src_core, dst_core in PAIRS:
         pts, total, _ = choose_points(mode, src, src_core, inp, mem, nrandom,
-                                      hash((name, mode, src_core)) & 0xFFFF)
+                                      hash((name, mode, src_core)) & 0xFFFF, cpus)
         if src_core != dst_core or src_core != CORES[0]:
             pts = pts[::4]          # the other pairs sample the points
-        base = Run(mode, src, src_core, inp, mem)
+        base = Run(mode, src, src_core, inp, mem, cpus=cpus)
         for p in pts:
             base.snap_at(p)
             if p + WINDOW < total:

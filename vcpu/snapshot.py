@@ -278,7 +278,8 @@ def check_state(st, where: str) -> dict:
     sched = st.get("sched") or {}
     _need(isinstance(sched, dict) and all(k in ("cur", "turn_end", "quantum") and _u(v, 64)
                                           for k, v in sched.items()), where, "sched")
-    _need(sched.get("cur", 0) < len(cpus), where, "current CPU")
+    _need(sched.get("cur", 0) < len(cpus) and 1 <= sched.get("quantum", 1) < 1 << 32,
+          where, "current CPU or quantum")
     _need(isinstance(st.get("devices"), dict), where, "devices")
     _need(_u(st.get("icount"), 64), where, "icount")
     _need(isinstance(st.get("params", {}), dict), where, "params")
@@ -490,9 +491,9 @@ def restore_machine(snap: Snapshot, *, core: str | None = None, console_write=No
         m = Machine(image_from_symbols(st.get("symbols", [])), mem_size=st["mem_size"],
                     core=core or st.get("core", "c"), console_write=console_write,
                     console_input=ConsoleInput(b""), disk=disk, **kw)
-    except TypeError:
-        raise SnapshotError(f"{snap.path}: {len(st['cpus'])} CPUs; this machine has "
-                            "one") from None
+    except (TypeError, OverflowError) as e:
+        raise SnapshotError(f"{snap.path}: a machine of {len(st['cpus'])} CPUs cannot be "
+                            f"built ({e})") from None
     mem = m.core.mem
 
     def put(i, data):
@@ -500,11 +501,11 @@ def restore_machine(snap: Snapshot, *, core: str | None = None, console_write=No
     snap.load_memory(put)
     try:
         set_cpu_states(m.core, st["cpus"], st.get("sched") or None)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
         raise SnapshotError(f"{snap.path}: malformed CPU state ({e})") from None
     try:
         m.bus.restore(st["devices"])
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError):
         raise SnapshotError(f"{snap.path}: malformed device state") from None
     return m
 
