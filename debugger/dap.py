@@ -234,6 +234,9 @@ class Adapter:
         cpus = args.get("cpus", 1)
         if not isinstance(cpus, int) or not 1 <= cpus <= 16:
             raise RequestError("launch: 'cpus' is a number from 1 to 16")
+        quantum = args.get("quantum")
+        if quantum is not None and (not isinstance(quantum, int) or quantum < 1):
+            raise RequestError("launch: 'quantum' is a number of slots, at least 1")
         text = args.get("input", "")
         if not isinstance(text, str):
             raise RequestError("launch: 'input' is a string")
@@ -249,7 +252,7 @@ class Adapter:
         try:
             self.d = Debugger(image, hv=bool(args.get("hypervisor", False)), core=core,
                               cpus=cpus, input=text.encode(), output=self._console,
-                              program=program)
+                              program=program, quantum=quantum)
         except (ValueError, DebugError) as e:
             raise RequestError(f"launch: {e}") from None
         self.stop_on_entry = bool(args.get("stopOnEntry", False))
@@ -435,7 +438,7 @@ class Adapter:
         return tid
 
     def req_stackTrace(self, args, msg):
-        self._thread(args)
+        self.d.thread = self._thread(args) - 1
         d = self.d
         frames = []
         for i, (pc, where, _) in enumerate(d.frames()):
@@ -620,8 +623,8 @@ class Adapter:
                 self.event("exited", {"exitCode": int(status) & 0xFF})
                 self.event("terminated")
             return
-        body = {"reason": STOP_REASONS.get(stop.reason, "step"), "threadId": 1,
-                "allThreadsStopped": True}
+        body = {"reason": STOP_REASONS.get(stop.reason, "step"),
+                "threadId": self.d.thread + 1, "allThreadsStopped": True}
         if stop.text:
             body["description"] = stop.text.splitlines()[0]
             body["text"] = stop.text

@@ -145,8 +145,10 @@ class Debugger:
     def __init__(self, image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
                  input: bytes = b"", mem_size: int | None = None, output=None,
                  budget: int = DEFAULT_BUDGET, interval: int | None = None,
-                 program: str | None = None):
+                 program: str | None = None, quantum: int | None = None):
         kw = {} if mem_size is None else {"mem_size": mem_size}
+        if quantum is not None:
+            kw["quantum"] = quantum
         self.image = image
         self.program = program
         self.out = output                 # callable(bytes) for the guest's console
@@ -164,7 +166,6 @@ class Debugger:
         self.next_number = 1
         self.pause_requested = False
         self.skip_catch = False           # the next step goes past a catch we stopped at
-        self.thread = 0                   # the selected CPU
         self.symbols = {s.name: s for s in image.symbols}
         labels = sorted((s.value, s.name) for s in image.symbols if s.kind != 2)
         self._label_addrs = [a for a, _ in labels]
@@ -173,6 +174,35 @@ class Debugger:
         self._quiet = False
         self.phase = 0
         self._shadow_known: dict = {(0, 0): []}    # position -> its shadow call stack
+
+    # --- CPUs ----------------------------------------------------------------------------
+    @property
+    def thread(self) -> int:
+        """The selected CPU: registers, memory views and line steps are its."""
+        return self.t.thread
+
+    @thread.setter
+    def thread(self, n: int) -> None:
+        if not 0 <= n < self.t.ncpus:
+            raise DebugError(f"no CPU {n} (CPUs 0..{self.t.ncpus - 1})")
+        self.t.thread = n
+
+    @property
+    def multi(self) -> bool:
+        return self.t.ncpus > 1
+
+    def _one_cpu(self, what: str) -> None:
+        if self.multi:
+            raise DebugError(f"{what}: not with several CPUs yet (stepi, continue, break, "
+                             f"reverse-stepi, reverse-continue and goto are)")
+
+    def _select_hit(self, pos) -> None:
+        """With several CPUs, select the CPU that arrived at `pos` (as gdb switches to
+        the thread that hit a breakpoint)."""
+        if self.multi:
+            cpu = getattr(self.t, "hit_cpu", {}).get(pos)
+            if cpu is not None:
+                self.t.thread = cpu
 
     # --- console -----------------------------------------------------------------------
     def _console(self, data: bytes = b"") -> None:
@@ -346,6 +376,7 @@ class Debugger:
 
     def add_watchpoint(self, spec: str, kind: str = "watch") -> Watchpoint:
         """`ADDR`, `ADDR,LEN`, `SYMBOL` (its size, or a word)."""
+        self._one_cpu(kind)
         expr, _, length = spec.partition(",")
         expr = expr.strip()
         sym = self.symbols.get(expr.lstrip("&"))
@@ -362,6 +393,7 @@ class Debugger:
         return w
 
     def add_catch(self, kind: str, values=None) -> Catch:
+        self._one_cpu("catch")
         if kind == "exit" and not self.hv:
             raise DebugError("catch exit: hypervisor exits exist under --hv only")
         c = Catch(self._number(), kind, frozenset(values) if values else None)
@@ -520,12 +552,16 @@ class Debugger:
         # none was reached, look ahead at full speed for the rest of the interval.
         hits, self.phase = self.t.run_to_pcs(pcs, min(end, self.icount + LOOK_AHEAD_AFTER),
                                              self.phase)
+        if hits:
+            self._select_hit(hits[0])
         if (not hits and self.icount < end and self.phase == 0 and self.running
-                and getattr(self.t, "scan_pcs_patched", None) is not None):
+                and not self.multi and getattr(self.t, "scan_pcs_patched", None) is not None):
             stop = self._look_ahead(pcs, end)
             if stop is not False:
                 return stop
             hits, self.phase = self.t.run_to_pcs(pcs, end, self.phase)
+            if hits:
+                self._select_hit(hits[0])
         self._maybe_checkpoint()
         if hits:
             return self._after_step({"reads": [], "writes": []})
@@ -681,6 +717,7 @@ class Debugger:
         return self._done(stop)
 
     def nexti(self, n: int = 1) -> Stop:
+        self._one_cpu("nexti")
         stop = None
         for _ in range(n):
             stop = self._over_one()
@@ -698,6 +735,7 @@ class Debugger:
             self.pc == ret and self.t.regs[SP] == sp0) else None)
 
     def step(self, n: int = 1, over: bool = False) -> Stop:
+        self._one_cpu("next" if over else "step")
         stop = None
         for _ in range(n):
             stop = self._line_step(over)
@@ -732,6 +770,7 @@ class Debugger:
         return self._forward(check=check)
 
     def finish(self) -> Stop:
+        self._one_cpu("finish")
         sp0 = self.t.regs[SP]
         here = self.where()
 
@@ -742,6 +781,7 @@ class Debugger:
         return self._done(self._forward(check=check))
 
     def until(self, spec: str | None = None) -> Stop:
+        self._one_cpu("until")
         if spec:
             addrs = {a for a, _ in self.resolve(spec)}
             sp0 = self.t.regs[SP]
@@ -860,6 +900,7 @@ class Debugger:
                 if pos >= now or pos == (0, 0):
                     continue
                 self.goto_position(pos)
+                self._select_hit(pos)
                 hit = self._hit_at({"pc": self.pc, "pos": pos})
                 if hit is not None:
                     found["hit"] = hit
@@ -923,6 +964,7 @@ class Debugger:
 
     def reverse_nexti(self, n: int = 1) -> Stop:
         """Back one instruction, a call being one instruction."""
+        self._one_cpu("reverse-nexti")
         stop = None
         for _ in range(n):
             stop = self._reverse_over_one()
@@ -959,6 +1001,7 @@ class Debugger:
         return self._land(self._scan_back(visit, now), "")
 
     def reverse_step(self, over: bool = False) -> Stop:
+        self._one_cpu("reverse-step")
         self.pause_requested = False
         self.t.interrupt = False
         start = self.position
@@ -1004,6 +1047,7 @@ class Debugger:
         return self._land(pos, "")
 
     def reverse_finish(self) -> Stop:
+        self._one_cpu("reverse-finish")
         self.pause_requested = False
         self.t.interrupt = False
         start = self.position
@@ -1152,7 +1196,9 @@ class Debugger:
         return rows
 
     def tlb(self) -> list[tuple[int, int, int, int]]:
-        return [(i, *e) for i, e in enumerate(self.t.core.tlb) if e]
+        core = self.t.core
+        tlb = core.cpus[self.thread].tlb if self.multi else core.tlb
+        return [(i, *e) for i, e in enumerate(tlb) if e]
 
     def pagetable(self, va: int) -> dict:
         out = {"guest": self.t.walk(va & M32)}
@@ -1196,6 +1242,8 @@ class Debugger:
         the run from its start one instruction at a time, pushing at each `call`, trap
         delivery and `sys`/`brk`, popping at `ret` (to the frame whose slot it reads)
         and `iret`. None when the run is longer than SHADOW_LIMIT instructions."""
+        if self.multi:
+            return None                  # which CPU made each call: not tracked yet
         pos = self.position
         known = self._shadow_known
         if pos in known:

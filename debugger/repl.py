@@ -194,7 +194,8 @@ class Repl:
         head = f"0x{pc:08x} in {d.where(pc)}"
         if src:
             head += f" at {os.path.basename(src[0])}:{src[1]}"
-        head += f"  [icount {d.icount}" + (f"+{d.phase}" if d.phase else "") + "]"
+        clock = "slot" if d.multi else "icount"
+        head += f"  [{clock} {d.icount}" + (f"+{d.phase}" if d.phase else "") + "]"
         self.say(head)
         if src:
             text = self._sources().text(src[0], src[1])
@@ -225,6 +226,8 @@ class Repl:
         if stop.reason == "exited":
             self.say(f"[machine stopped: {stop.text}]")
             return
+        if d.multi and stop.reason in ("breakpoint", "catch"):
+            self.say(f"[Thread {d.thread + 1} (cpu {d.thread})]")
         if stop.text:
             self.say(stop.text)
         self.show_location()
@@ -500,9 +503,13 @@ class Repl:
 
     def info_threads(self, arg: str) -> None:
         d = self.d
+        core = d.t.core
         for cpu in range(d.t.ncpus):
             mark = "*" if cpu == d.thread else " "
-            self.say(f"{mark} {cpu + 1}    cpu {cpu}  0x{d.pc:08x} in {d.where()}")
+            pc = core.cpus[cpu].pc if d.multi else d.pc
+            src = d.source(pc)
+            at = f" at {os.path.basename(src[0])}:{src[1]}" if src else ""
+            self.say(f"{mark} {cpu + 1}    cpu {cpu}  0x{pc:08x} in {d.where(pc)}{at}")
 
     def info_line(self, arg: str) -> None:
         addr = self.d.resolve(arg)[0][0] if arg else self.d.pc

@@ -68,23 +68,36 @@ class Stopped(Exception):
 
 
 class Target:
-    """What the debugger engine needs of a machine (both kinds below)."""
+    """What the debugger engine needs of a machine (both kinds below).
+
+    With several CPUs (bare machine only, so far) time is the machine's clock, the slots
+    of all CPUs together (`core.slots`), one step is one slot of whichever CPU's turn it
+    is, and `pc`, `regs` and the control registers are those of the selected CPU
+    (`thread`). `acted` names the CPU of the last step."""
     hv = False
-    ncpus = 1
     interrupt = False      # set from another thread (a pause): long loops return early
+    thread = 0             # the selected CPU
+    acted = 0              # the CPU that did the last step
+
+    @property
+    def ncpus(self) -> int:
+        return getattr(self.core, "ncpus", 1)
 
     # --- time ------------------------------------------------------------------------------
     @property
     def icount(self) -> int:
-        return self.core.icount
+        core = self.core
+        return core.slots if getattr(core, "ncpus", 1) > 1 else core.icount
 
     @property
     def pc(self) -> int:
-        return self.core.pc
+        core = self.core
+        return core.cpus[self.thread].pc if getattr(core, "ncpus", 1) > 1 else core.pc
 
     @property
     def regs(self):
-        return self.core.regs
+        core = self.core
+        return core.cpus[self.thread].regs if getattr(core, "ncpus", 1) > 1 else core.regs
 
     # --- memory as the guest sees it, without side effects -----------------------------
     def read_phys(self, pa: int, n: int) -> bytes | None:
@@ -186,11 +199,13 @@ class BareTarget(Target):
     """`hv run`'s machine, driven step by step."""
 
     def __init__(self, image: Image, *, core: str = "c", mem_size: int = DEFAULT_MEMORY,
-                 input: bytes = b"", console_write=None):
+                 input: bytes = b"", console_write=None, cpus: int = 1, quantum=None):
         self.image = image
         self.console_write = console_write
-        self.machine = Machine(image, mem_size=mem_size, core=core,
+        extra = {} if quantum is None else {"quantum": quantum}
+        self.machine = Machine(image, mem_size=mem_size, core=core, cpus=cpus, **extra,
                                console_write=self._console, console_input=ConsoleInput(input))
+        self.hit_cpu: dict = {}                  # position -> the CPU that arrived there
         self.core = self.machine.core
         self.mem = self.core.mem
         self.core_kind = self.core.name
@@ -207,7 +222,8 @@ class BareTarget(Target):
         return bytes(self.machine.output)
 
     def cr_view(self):
-        return self.core.cr
+        core = self.core
+        return core.cpus[self.thread].cr if getattr(core, "ncpus", 1) > 1 else core.cr
 
     def read_phys(self, pa, n):
         if pa < 0 or pa + n > self.core.mem_size:
@@ -229,13 +245,13 @@ class BareTarget(Target):
         if self.stop_reason:
             raise Stopped(self.stop_reason)
         saved = core.get_state() if catch_mask else None
-        while core.icount < end:
+        while self.icount < end:
             if catch_mask:
                 core.host_traps = catch_mask
                 ex = core.run(1)
                 core.host_traps = 0
             else:
-                ex = core.run(end - core.icount)
+                ex = core.run(end - self.icount)
             r = ex.reason
             if r == Exit.BUDGET:
                 if catch_mask:
@@ -272,11 +288,17 @@ class BareTarget(Target):
         if self.stop_reason:
             raise Stopped(self.stop_reason)
         saved = core.get_state() if catch_mask else None
+        multi = getattr(core, "ncpus", 1) > 1
+        if multi:
+            clocks = [c.icount for c in core.cpus]
         core.host_traps = TRAPS_TO_SEE | catch_mask
         try:
             ex = core.run(1)
         finally:
             core.host_traps = 0
+        if multi:
+            self.acted = next((i for i, c in enumerate(core.cpus) if c.icount != clocks[i]),
+                              getattr(ex, "cpu", core.cur))
         if ex.reason == Exit.BUDGET:
             return None
         if ex.reason != Exit.TRAP:
@@ -295,6 +317,8 @@ class BareTarget(Target):
         core = self.core
         if self.stop_reason:
             raise Stopped(self.stop_reason)
+        if getattr(core, "ncpus", 1) > 1:
+            return self._run_to_pcs_multi(pcs, end, phase, until)
         raw = getattr(core, "_cpu", core)        # cdata struct (C core) or the RefCore
         hits = []
         if until is not None and raw.pc in pcs:
@@ -350,6 +374,43 @@ class BareTarget(Target):
         finally:
             core.host_traps = 0
 
+    def _run_to_pcs_multi(self, pcs, end: int, phase: int, until=None):
+        """run_to_pcs with several CPUs: a position is a hit when the CPU that did the
+        step leading to it stands at a breakpoint (`hit_cpu` remembers which). With
+        `until`, the positions after the start up to and including `until`."""
+        core = self.core
+        hits = []
+        count = 0
+        while True:
+            count += 1
+            if count & 4095 == 0 and self.interrupt:
+                return hits, phase
+            before = self.icount
+            self.step_exact()
+            n = self.icount
+            phase = phase + 1 if n == before else 0
+            if self.stop_reason:
+                return hits, phase
+            pos = (n, phase)
+            hit = core.cpus[self.acted].pc in pcs
+            if hit:
+                self.hit_cpu[pos] = self.acted
+                if len(self.hit_cpu) > 100_000:
+                    self.hit_cpu.clear()
+                    self.hit_cpu[pos] = self.acted
+            if until is not None:
+                if pos > until:
+                    return hits, phase
+                if hit:
+                    hits.append(pos)
+                if pos == until:
+                    return hits, phase
+                continue
+            if hit:
+                return [pos], phase
+            if n >= end:
+                return hits, phase
+
     def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected,
                          accept=None):
         """The positions up to `until` where pc is in `pcs`, found at the core's full
@@ -366,8 +427,8 @@ class BareTarget(Target):
         machine stands there (a breakpoint's condition)."""
         core = self.core
         mem = self.mem
-        if (self.stop_reason or until[1] != 0 or core.cr[ST] & PG
-                or any(not 0 <= a < core.mem_size for a in pcs)):
+        if (self.stop_reason or until[1] != 0 or getattr(core, "ncpus", 1) > 1
+                or core.cr[ST] & PG or any(not 0 <= a < core.mem_size for a in pcs)):
             return None
         saved = {a: mem[a] for a in pcs}
         hits = []
@@ -876,9 +937,17 @@ class HvTarget(Target):
 
 
 def make_target(image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
-                mem_size: int = DEFAULT_MEMORY, input: bytes = b"", console_write=None):
-    if cpus != 1:
-        raise ValueError(f"--cpus {cpus}: the debugger drives one CPU so far (run several "
-                         f"CPUs with hv run/boot --cpus)")
-    cls = HvTarget if hv else BareTarget
-    return cls(image, core=core, mem_size=mem_size, input=input, console_write=console_write)
+                mem_size: int = DEFAULT_MEMORY, input: bytes = b"", console_write=None,
+                quantum: int | None = None):
+    if cpus != 1 and hv:
+        raise ValueError(f"--cpus {cpus} with --hv: the debugger drives a guest of one vCPU "
+                         f"so far (several CPUs work on the bare machine)")
+    if not 1 <= cpus <= 16:
+        raise ValueError(f"--cpus {cpus}: a machine has 1 to 16 CPUs")
+    if hv:
+        return HvTarget(image, core=core, mem_size=mem_size, input=input,
+                        console_write=console_write)
+    if quantum is not None and quantum < 1:
+        raise ValueError(f"--quantum {quantum}: at least 1")
+    return BareTarget(image, core=core, mem_size=mem_size, input=input,
+                      console_write=console_write, cpus=cpus, quantum=quantum)

@@ -377,3 +377,28 @@ def test_console_output_comes_a_line_at_a_time(adapter):
     assert "".join(outs) == expected
     assert len(outs) == expected.count("\n")
     c.ok("disconnect")
+
+
+def test_threads_are_cpus(adapter, tmp_path):
+    from tests.test_debugger import SMP
+    prog = tmp_path / "smp.s"
+    prog.write_text(SMP)
+    c = adapter()
+    launch(c, str(prog), cpus=2, quantum=5)
+    c.ok("setBreakpoints", source={"path": str(prog)}, breakpoints=[{"line": 29}])
+    c.ok("configurationDone")
+    assert c.ok("threads")["threads"] == [{"id": 1, "name": "cpu 0"}, {"id": 2, "name": "cpu 1"}]
+    seen = set()
+    for _ in range(4):
+        stop = c.wait_event("stopped")["body"]
+        assert stop["reason"] == "breakpoint"
+        seen.add(stop["threadId"])
+        top = c.ok("stackTrace", threadId=stop["threadId"])["stackFrames"][0]
+        assert top["name"] == "work"
+        assert c.ok("evaluate", expression="cpuid")["result"].endswith(f"({stop['threadId'] - 1})")
+        c.ok("continue", threadId=1)
+    assert seen == {1, 2}
+    c.ok("pause", threadId=1)
+    c.wait_event("stopped")
+    assert not c.request("stackTrace", threadId=3)["success"]
+    c.ok("disconnect")

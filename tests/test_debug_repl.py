@@ -83,7 +83,8 @@ def test_bad_program_and_cpus_are_one_line_errors(tmp_path):
     bad = tmp_path / "bad.s"
     bad.write_text("frob r1\n")
     for args, text in (([str(bad)], "unknown mnemonic"),
-                       ([FIB, "--cpus", "2"], "--cpus"),
+                       ([FIB, "--cpus", "2", "--hv"], "--cpus"),
+                       ([FIB, "--cpus", "17"], "--cpus"),
                        ([str(tmp_path / "none.s")], "no such file")):
         r = subprocess.run([sys.executable, "-m", "hv", "debug", *args], input="quit\n",
                            capture_output=True, text=True, cwd=ROOT)
@@ -166,3 +167,19 @@ def test_the_same_session_bare_and_virtualized(monkeypatch, capsys):
     strip = lambda out: out.split("\n", 1)[1]          # the banner names the mode
     assert strip(bare) == strip(virt)
     assert "[syscall 1, user mode]" in bare and "New value = " in bare
+
+
+def test_several_cpus_are_threads(tmp_path, monkeypatch, capsys):
+    from tests.test_debugger import SMP
+    prog = tmp_path / "smp.s"
+    prog.write_text(SMP)
+    script = "\n".join(["break work", "continue", "continue", "info threads", "thread 1",
+                        "print cpuid", "reverse-continue", "step", "quit"])
+    status, out, err = debug([str(prog), "--cpus", "2", "--quantum", "5"], script,
+                             monkeypatch, capsys)
+    assert status == 0 and err == ""
+    assert "[Thread 1 (cpu 0)]\nBreakpoint 1, work" in out
+    assert "[Thread 2 (cpu 1)]\nBreakpoint 1, work" in out
+    assert "  1    cpu 0" in out and "* 2    cpu 1" in out
+    assert "$ = 0" in out and "[slot " in out
+    assert "step: not with several CPUs yet" in out

@@ -386,3 +386,81 @@ def test_patched_scan_under_the_hypervisor_with_the_guests_paging(core):
             used += 1
             assert fast == slow
     assert used >= 2
+
+
+SMP = """
+.entry start
+start:
+    mfcr r1, cpuid
+    shl  r2, r1, 10
+    li   sp, 0x8000
+    sub  sp, sp, r2          ; a stack per CPU
+    li   r10, 0
+loop:
+    mov  r1, r10
+    call work
+    add  r10, r10, 1
+    li   r4, 12
+    blt  r10, r4, loop
+    mfcr r1, cpuid
+    li   r2, 0
+    beq  r1, r2, wait
+    li   r3, done
+    li   r5, 1
+    st   r5, [r3]
+spin:
+    jmp  spin
+wait:
+    li   r3, done
+    ld   r5, [r3]
+    beq  r5, r2, wait
+    halt
+work:
+    push r5
+    li   r5, total
+    ld   r6, [r5]
+    add  r6, r6, r1
+    st   r6, [r5]
+    pop  r5
+    ret
+done:  .word 0
+total: .word 0
+"""
+
+
+@pytest.mark.parametrize("core", available_kinds())
+def test_several_cpus(core):
+    """Two CPUs taking turns of 5 slots: breakpoints stop the CPU that arrives (the
+    selected thread follows it), reverse-continue finds the last forward hit with its
+    CPU, and reverse-stepi k then stepi k is exact."""
+    im = assemble(SMP, "smp.s")
+    fwd = Debugger(im, core=core, cpus=2, quantum=5, interval=64)
+    fwd.add_breakpoint("work")
+    hits = []
+    while fwd.cont().reason == "breakpoint":
+        hits.append((fwd.position, fwd.thread, fwd.t.fingerprint(), fwd.evaluate("r1")))
+    assert {h[1] for h in hits} == {0, 1} and len(hits) == 24
+    end = fwd.position
+    assert not fwd.running
+    d = Debugger(im, core=core, cpus=2, quantum=5, interval=64)
+    d.goto(end[0])
+    d.add_breakpoint("work")
+    for want in reversed(hits[-5:]):
+        assert d.reverse_continue().reason == "breakpoint"
+        assert (d.position, d.thread, d.t.fingerprint(), d.evaluate("r1")) == want
+    rng = random.Random(2)
+    d.delete()
+    for _ in range(4):
+        point = rng.randrange(10, end[0] - 10)
+        d.goto(point)
+        before = d.t.fingerprint()
+        k = rng.randrange(1, 9)
+        d.reverse_stepi(k)
+        d.stepi(k)
+        assert d.position == (point, 0) and d.t.fingerprint() == before
+    d.thread = 1
+    assert d.evaluate("cpuid") == 1
+    with pytest.raises(DebugError):
+        d.step()
+    with pytest.raises(DebugError):
+        d.add_watchpoint("total")

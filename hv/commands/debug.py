@@ -19,6 +19,8 @@ def register(sub) -> None:
                    help="run the program as a guest under the hypervisor")
     p.add_argument("--cpus", type=positive_int, default=1, metavar="N",
                    help="number of CPUs (threads in the debugger)")
+    p.add_argument("--quantum", type=positive_int, default=None, metavar="Q",
+                   help="with several CPUs: instruction slots per turn (default 1000)")
     p.add_argument("--core", choices=("c", "py"), default="c",
                    help="native C core (default) or the pure-Python reference core")
     p.add_argument("--mem", type=memory_size, default=64 * 1024, metavar="SIZE",
@@ -55,7 +57,7 @@ def cmd_debug(args) -> int:
         sys.stdout.buffer.flush()
     d = Debugger(image, hv=args.hv, core=args.core, cpus=args.cpus, mem_size=args.mem,
                  input=program_input(args), output=out, budget=args.history_budget,
-                 program=args.program)
+                 program=args.program, quantum=args.quantum)
     repl = Repl(d)
     if args.script:
         try:
