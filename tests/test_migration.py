@@ -285,3 +285,12 @@ def test_a_destination_that_starts_late_is_waited_for(tmp_path):
     out, err = src.communicate(timeout=TIMEOUT)
     assert b"migrated" in err, err
     assert out + dest.stdout == full.stdout and dest.returncode == full.returncode
+
+
+def test_an_smp_guest_moves_with_all_its_cpus():
+    args = [f"{GUESTS / 'smp.s'}:cpus=4"]
+    full = hv("boot", *args)
+    dst_core = CORES[-1]
+    src, (rc, out, errb), _ = migrate(args, 8000, dst_extra=("--core", dst_core))
+    assert b"migrated to tcp:" in src.stderr, src.stderr
+    assert src.stdout + out == full.stdout and rc == full.returncode
