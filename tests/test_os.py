@@ -222,3 +222,13 @@ def test_hv_test_runs_os_tests(capsys):
     status, out, err = _hv(["test", str(OS_DIR / "tests" / "test_syscalls.s"), "--core", "c",
                             "--mode", "bare,hv"], capsys)
     assert status == 0, out + err
+
+
+@pytest.mark.parametrize("mode", ["bare", "hv"])
+@pytest.mark.parametrize("cpus", [1, 2, 4])
+def test_threads_fork_concurrently(cpus, mode):
+    """Six threads fork, wait, lock and grow the heap at once (C core: long on 4 CPUs)."""
+    need_native()
+    res = run_os([str(OS_DIR / "tests" / "stress_fork.s")], hv=(mode == "hv"), core="c",
+                 cpus=cpus, max_steps=60_000_000)
+    assert (res.kind, res.status, res.output) == ("poweroff", 0, b"300 120\n"), res.message

@@ -355,6 +355,12 @@ cow_fault:
     beq  r1, r0, cf_no
     mov  r8, r1                 ; r8 = the entry's address
     ld   r9, [r8]               ; r9 = the entry
+    and  r2, r9, PTE_UPW
+    li   r3, PTE_UPW
+    bne  r2, r3, cf_shared
+    tlbflush                    ; writable already: another CPU broke the sharing, and this
+    jmp  cf_yes                 ; CPU's TLB still had the read-only entry. Retry.
+cf_shared:
     and  r2, r9, PTE_P | PTE_COW
     li   r3, PTE_P | PTE_COW
     bne  r2, r3, cf_no
@@ -492,39 +498,49 @@ um_done:
     pop  r8
     ret
 
-; shootdown: process r12's page tables lost some mappings. This CPU flushes its own TLB;
-; every other CPU running a thread of r12 is asked to (C_FLUSH, and an IPI, which it takes
-; before it runs another user instruction), and this CPU waits, with the lock let go, until
-; all have done it. Only then may the frames behind the old mappings be reused.
-; Clobbers r1-r7.
+; shootdown: process r12's page tables lost some mappings (or their W bits). This CPU
+; flushes its own TLB; every other CPU running a thread of r12 is asked to (C_FLUSH, and an
+; IPI, which it takes before it runs another user instruction), and this CPU waits, with
+; the lock let go, until each has done it or has left the address space (switching
+; reloads ptbr, which empties the TLB). Only then may the frames behind the old mappings be
+; reused. A request is made once and never repeated: the flag going back to 0 is the
+; answer. Clobbers r1-r7.
 shootdown:
     tlbflush
     push r8
     push r9
-sd_again:
-    li   r9, 0                  ; CPUs that still have to flush
-    li   r8, cpus
-sd_cpu:
-    beq  r8, r11, sd_next
+    li   r8, cpus               ; 1. ask every other CPU running a thread of r12
+sd_ask:
+    beq  r8, r11, sd_ask_next
     ld   r1, [r8 + C_CURRENT]
-    beq  r1, r0, sd_next
     ld   r1, [r1 + T_PROC]
-    bne  r1, r12, sd_next
-    ld   r1, [r8 + C_FLUSH]
-    bne  r1, r0, sd_waiting
+    bne  r1, r12, sd_ask_next
     li   r1, 1
     st   r1, [r8 + C_FLUSH]
     ld   r1, [r8 + C_ID]
     out  0x21, r1
-sd_waiting:
-    add  r9, r9, 1
-sd_next:
+sd_ask_next:
     add  r8, r8, C_SIZE
     li   r1, cpus + NCPU_MAX * C_SIZE
-    bltu r8, r1, sd_cpu
+    bltu r8, r1, sd_ask
+sd_wait:                        ; 2. wait until each has flushed, or runs something else
+    li   r9, 0                  ;    (a CPU that left the address space reloaded ptbr)
+    li   r8, cpus
+sd_check:
+    beq  r8, r11, sd_check_next
+    ld   r1, [r8 + C_FLUSH]
+    beq  r1, r0, sd_check_next
+    ld   r1, [r8 + C_CURRENT]
+    ld   r1, [r1 + T_PROC]
+    bne  r1, r12, sd_check_next
+    add  r9, r9, 1
+sd_check_next:
+    add  r8, r8, C_SIZE
+    li   r1, cpus + NCPU_MAX * C_SIZE
+    bltu r8, r1, sd_check
     beq  r9, r0, sd_done
     call pause_unlocked
-    jmp  sd_again
+    jmp  sd_wait
 sd_done:
     pop  r9
     pop  r8
