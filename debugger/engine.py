@@ -1182,7 +1182,7 @@ class Debugger:
     def control_registers(self) -> list[tuple[str, int, int | None]]:
         """(name, value the program sees, real value under the hypervisor or None)."""
         view = self.t.cr_view()
-        real = self.t.core.cr if self.hv else None
+        real = self.t.real_cr() if self.hv else None
         rows = []
         for i, n in enumerate(CR_NAMES):
             if n in ("icount", "cpuid"):
@@ -1192,7 +1192,9 @@ class Debugger:
             except IndexError:
                 pass
         rows.append(("cpuid", self.thread, None))
-        rows.append(("icount", self.icount, None))
+        # icount is the CPU's own clock (control register 8), not the machine's slots
+        own = self.t.core.cpus[self.thread].icount if self.multi else self.icount
+        rows.append(("icount", own, None))
         return rows
 
     def tlb(self) -> list[tuple[int, int, int, int]]:

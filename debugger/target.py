@@ -187,6 +187,43 @@ class Target:
             if n >= end:
                 return hits, phase
 
+    def _run_to_pcs_multi(self, pcs, end: int, phase: int, until=None):
+        """run_to_pcs with several CPUs: a position is a hit when the CPU that did the
+        step leading to it stands at a breakpoint (`hit_cpu` remembers which). With
+        `until`, the positions after the start up to and including `until`."""
+        core = self.core
+        hits = []
+        count = 0
+        while True:
+            count += 1
+            if count & 4095 == 0 and self.interrupt:
+                return hits, phase
+            before = self.icount
+            self.step_exact()
+            n = self.icount
+            phase = phase + 1 if n == before else 0
+            if self.stop_reason:
+                return hits, phase
+            pos = (n, phase)
+            hit = core.cpus[self.acted].pc in pcs
+            if hit:
+                self.hit_cpu[pos] = self.acted
+                if len(self.hit_cpu) > 100_000:
+                    self.hit_cpu.clear()
+                    self.hit_cpu[pos] = self.acted
+            if until is not None:
+                if pos > until:
+                    return hits, phase
+                if hit:
+                    hits.append(pos)
+                if pos == until:
+                    return hits, phase
+                continue
+            if hit:
+                return [pos], phase
+            if n >= end:
+                return hits, phase
+
     def write_virt(self, va: int, data: bytes) -> bool:
         for i, b in enumerate(data):
             pa = self.translate((va + i) & M32)
@@ -374,43 +411,6 @@ class BareTarget(Target):
         finally:
             core.host_traps = 0
 
-    def _run_to_pcs_multi(self, pcs, end: int, phase: int, until=None):
-        """run_to_pcs with several CPUs: a position is a hit when the CPU that did the
-        step leading to it stands at a breakpoint (`hit_cpu` remembers which). With
-        `until`, the positions after the start up to and including `until`."""
-        core = self.core
-        hits = []
-        count = 0
-        while True:
-            count += 1
-            if count & 4095 == 0 and self.interrupt:
-                return hits, phase
-            before = self.icount
-            self.step_exact()
-            n = self.icount
-            phase = phase + 1 if n == before else 0
-            if self.stop_reason:
-                return hits, phase
-            pos = (n, phase)
-            hit = core.cpus[self.acted].pc in pcs
-            if hit:
-                self.hit_cpu[pos] = self.acted
-                if len(self.hit_cpu) > 100_000:
-                    self.hit_cpu.clear()
-                    self.hit_cpu[pos] = self.acted
-            if until is not None:
-                if pos > until:
-                    return hits, phase
-                if hit:
-                    hits.append(pos)
-                if pos == until:
-                    return hits, phase
-                continue
-            if hit:
-                return [pos], phase
-            if n >= end:
-                return hits, phase
-
     def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected,
                          accept=None):
         """The positions up to `until` where pc is in `pcs`, found at the core's full
@@ -591,14 +591,16 @@ class HvTarget(Target):
     hv = True
 
     def __init__(self, image: Image, *, core: str = "c", mem_size: int = DEFAULT_MEMORY,
-                 input: bytes = b"", console_write=None):
+                 input: bytes = b"", console_write=None, cpus: int = 1, quantum=None):
         from hypervisor.host import Host, frames_needed
         self.image = image
         self.console_write = console_write
-        self.host = Host(frames_needed(mem_size) * PAGE_SIZE)
-        self.vm = self.host.add("guest", image, mem_size=mem_size, core=core,
-                                console_write=self._console,
+        self.host = Host(frames_needed(mem_size, cpus) * PAGE_SIZE)
+        extra = {} if quantum is None else {"quantum": quantum}
+        self.vm = self.host.add("guest", image, mem_size=mem_size, core=core, cpus=cpus,
+                                **extra, console_write=self._console,
                                 console_input=ConsoleInput(input))
+        self.hit_cpu: dict = {}                  # position -> the CPU that arrived there
         self.core = self.vm.core
         self.core_kind = self.core.name
         self.status = 0
@@ -623,7 +625,13 @@ class HvTarget(Target):
         return dict(self.vm.stats.exits)
 
     def cr_view(self):
-        return self.vm.vcr
+        vm = self.vm
+        return vm.vcpus[self.thread].vcr if vm.smp else vm.vcr
+
+    def real_cr(self):
+        """The selected vCPU's real control registers (the ones its real CPU runs with)."""
+        core = self.core
+        return core.cpus[self.thread].cr if self.vm.smp else core.cr
 
     def read_phys(self, pa, n):
         vm = self.vm
@@ -648,7 +656,7 @@ class HvTarget(Target):
     def real_walk(self, va: int) -> dict:
         """The walk the real CPU does: through the shadow tables, host-physical."""
         mem = self.vm.pool.mem
-        ptbr = self.core.cr[PTBR] & ~0xFFF
+        ptbr = self.real_cr()[PTBR] & ~0xFFF
         out = {"va": va, "pde_addr": ptbr + (va >> 22) * 4}
         pde = out["pde"] = int.from_bytes(mem[out["pde_addr"]:out["pde_addr"] + 4], "little")
         if not pde & P_BIT:
@@ -666,8 +674,42 @@ class HvTarget(Target):
     # --- running --------------------------------------------------------------------------
     def step_exact(self, catch_mask: int = 0, catch_exits: bool = False):
         """One guest instruction, or one trap reflected into the guest (the guest then
-        stands at its handler's first instruction)."""
-        return self.run_until(self.core.icount + 1, catch_mask, catch_exits, exact=True)
+        stands at its handler's first instruction). With several vCPUs: one slot of the
+        machine (whichever vCPU's turn it is), or one trap reflected into that vCPU."""
+        if not self.vm.smp:
+            return self.run_until(self.core.icount + 1, catch_mask, catch_exits, exact=True)
+        return self._step_multi(catch_mask, catch_exits)
+
+    def _step_multi(self, catch_mask: int = 0, catch_exits: bool = False):
+        """step_exact with several vCPUs. A slot ends a step; so does a trap reflected into
+        the vCPU (its handler's first instruction is a position, as on the bare machine).
+        Shadow fills and emulation happen inside the step; `acted` names the vCPU."""
+        vm = self.vm
+        core = self.core
+        if not vm.running:
+            raise Stopped(self.stop_reason)
+        start = core.slots
+        while vm.running:
+            saved = core.get_state() if (catch_mask or catch_exits) else None
+            clocks = [c.icount for c in core.cpus]
+            vm.refill_io()
+            ex = core.run(1)
+            self.acted = next((i for i, c in enumerate(core.cpus) if c.icount != clocks[i]),
+                              getattr(ex, "cpu", core.cur))
+            if ex.reason == Exit.BUDGET:
+                vm.stats.exits["budget"] += 1
+                return None
+            if catch_exits or (ex.reason == Exit.TRAP and catch_mask >> ex.cause & 1
+                               and self._guest_sees(ex)):
+                core.set_state(saved)
+                return ex
+            sees = ex.reason == Exit.TRAP and self._guest_sees(ex)
+            self.host.handle_exit(vm, ex)
+            if core.slots != start or not vm.running:
+                return None            # emulated (retired), or the machine stopped
+            if sees and core.pc == vm.vcr[EV] and vm.vcr[EPC] == (ex.epc & M32):
+                return None            # reflected into the guest: stop at its handler
+        return None
 
     def run_until(self, end: int, catch_mask: int = 0, catch_exits: bool = False,
                   exact: bool = False):
@@ -682,6 +724,21 @@ class HvTarget(Target):
         if not vm.running:
             raise Stopped(self.stop_reason)
         stepping = bool(catch_mask or catch_exits or exact)
+        if vm.smp:
+            if stepping:
+                while vm.running and self.icount < end:
+                    ex = self._step_multi(catch_mask, catch_exits)
+                    if ex is not None:
+                        return ex
+                return None
+            while vm.running and core.slots < end:
+                vm.refill_io()
+                ex = core.run(end - core.slots)
+                if ex.reason == Exit.BUDGET:
+                    vm.stats.exits["budget"] += 1
+                    continue
+                self.host.handle_exit(vm, ex)
+            return None
         start = core.icount
         while vm.running:
             now = core.icount
@@ -714,6 +771,8 @@ class HvTarget(Target):
         core = self.core
         if not vm.running:
             raise Stopped(self.stop_reason)
+        if vm.smp:
+            return self._run_to_pcs_multi(pcs, end, phase, until)
         raw = getattr(core, "_cpu", core)
         packed = getattr(core, "_run", None)
         vcr = vm.vcr
@@ -776,7 +835,7 @@ class HvTarget(Target):
         vm = self.vm
         core = self.core
         mem = vm.pool.mem
-        if not vm.running or until[1] != 0:
+        if not vm.running or until[1] != 0 or vm.smp:
             return None
         patched: dict[int, int] = {}          # host address -> the byte it holds
         ok = True
@@ -900,6 +959,8 @@ class HvTarget(Target):
         return {"core": self.core.get_state(), "mem": bytes(vm.pool.mem),
                 "vm": {k: copy.copy(getattr(vm, k)) for k in self._VM_FIELDS},
                 "shadow": (list(sh._free_tables), sh.fills, sh.flushes),
+                "vcpus": [(list(v.vcr), list(v.shadow._free_tables), v.shadow.fills,
+                           v.shadow.flushes) for v in vm.vcpus],
                 "stats": copy.deepcopy(vm.stats), "bus": vm.bus.save(),
                 "input_pos": cin.pos, "input": bytes(cin.data),
                 "disk": bytes(disk.data) if disk.dirty else None,
@@ -913,6 +974,9 @@ class HvTarget(Target):
             setattr(vm, k, copy.copy(v))
         sh = vm.shadow
         sh._free_tables, sh.fills, sh.flushes = list(s["shadow"][0]), *s["shadow"][1:]
+        for v, (vcr, free, fills, flushes) in zip(vm.vcpus, s["vcpus"]):
+            v.vcr = list(vcr)
+            v.shadow._free_tables, v.shadow.fills, v.shadow.flushes = list(free), fills, flushes
         vm.stats = copy.deepcopy(s["stats"])
         vm.bus.restore(s["bus"])
         cin = vm.bus.devices[0].input
@@ -929,7 +993,8 @@ class HvTarget(Target):
         vm = self.vm
         return (repr(self.core.get_state()), bytes(vm.pool.mem),
                 repr({k: getattr(vm, k) for k in self._VM_FIELDS}),
-                repr(vm.shadow._free_tables), repr(vm.bus.save()),
+                repr([(v.vcr, v.shadow._free_tables) for v in vm.vcpus]),
+                repr(vm.bus.save()),
                 vm.bus.devices[0].input.pos)
 
     def close(self) -> None:
@@ -939,15 +1004,12 @@ class HvTarget(Target):
 def make_target(image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
                 mem_size: int = DEFAULT_MEMORY, input: bytes = b"", console_write=None,
                 quantum: int | None = None):
-    if cpus != 1 and hv:
-        raise ValueError(f"--cpus {cpus} with --hv: the debugger drives a guest of one vCPU "
-                         f"so far (several CPUs work on the bare machine)")
     if not 1 <= cpus <= 16:
         raise ValueError(f"--cpus {cpus}: a machine has 1 to 16 CPUs")
-    if hv:
-        return HvTarget(image, core=core, mem_size=mem_size, input=input,
-                        console_write=console_write)
     if quantum is not None and quantum < 1:
         raise ValueError(f"--quantum {quantum}: at least 1")
+    if hv:
+        return HvTarget(image, core=core, mem_size=mem_size, input=input,
+                        console_write=console_write, cpus=cpus, quantum=quantum)
     return BareTarget(image, core=core, mem_size=mem_size, input=input,
                       console_write=console_write, cpus=cpus, quantum=quantum)

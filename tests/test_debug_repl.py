@@ -83,7 +83,7 @@ def test_bad_program_and_cpus_are_one_line_errors(tmp_path):
     bad = tmp_path / "bad.s"
     bad.write_text("frob r1\n")
     for args, text in (([str(bad)], "unknown mnemonic"),
-                       ([FIB, "--cpus", "2", "--hv"], "--cpus"),
+                       ([FIB, "--cpus", "2", "--hv", "--quantum", "0"], "--quantum"),
                        ([FIB, "--cpus", "17"], "--cpus"),
                        ([str(tmp_path / "none.s")], "no such file")):
         r = subprocess.run([sys.executable, "-m", "hv", "debug", *args], input="quit\n",

@@ -428,26 +428,42 @@ total: .word 0
 """
 
 
-@pytest.mark.parametrize("core", available_kinds())
-def test_several_cpus(core):
-    """Two CPUs taking turns of 5 slots: breakpoints stop the CPU that arrives (the
-    selected thread follows it), reverse-continue finds the last forward hit with its
-    CPU, and reverse-stepi k then stepi k is exact."""
+SMP_MODES = [(core, hv, n) for core, hv in MODES for n in (2, 4)]
+SMP_IDS = [f"{c}-{'hv' if hv else 'bare'}-{n}cpus" for c, hv, n in SMP_MODES]
+
+
+@pytest.mark.parametrize("core,hv,cpus", SMP_MODES, ids=SMP_IDS)
+def test_several_cpus(core, hv, cpus):
+    """CPUs taking turns of 5 slots: breakpoints stop the CPU that arrives (the selected
+    thread follows it), reverse-continue finds the last forward hit with its CPU, and
+    reverse-stepi k then stepi k is exact; bare and under the hypervisor alike."""
     im = assemble(SMP, "smp.s")
-    fwd = Debugger(im, core=core, cpus=2, quantum=5, interval=64)
+    fwd = Debugger(im, core=core, hv=hv, cpus=cpus, quantum=5, interval=64)
     fwd.add_breakpoint("work")
     hits = []
     while fwd.cont().reason == "breakpoint":
-        hits.append((fwd.position, fwd.thread, fwd.t.fingerprint(), fwd.evaluate("r1")))
-    assert {h[1] for h in hits} == {0, 1} and len(hits) == 24
+        hits.append((fwd.position, fwd.thread, fwd.evaluate("r1")))
+    assert {h[1] for h in hits} == set(range(cpus)) and len(hits) == 12 * cpus
     end = fwd.position
     assert not fwd.running
-    d = Debugger(im, core=core, cpus=2, quantum=5, interval=64)
+    bare = Debugger(im, core=core, cpus=cpus, quantum=5, interval=64)
+    bare.add_breakpoint("work")
+    same = []
+    while bare.cont().reason == "breakpoint":
+        same.append((bare.position, bare.thread, bare.evaluate("r1")))
+    assert same == hits                    # bare and virtualized stop at the same places
+    fwd = Debugger(im, core=core, hv=hv, cpus=cpus, quantum=5, interval=64)
+    fwd.add_breakpoint("work")
+    for i in range(len(hits)):
+        fwd.cont()
+        if i >= len(hits) - 5:
+            hits[i] = (*hits[i], fwd.t.fingerprint())
+    d = Debugger(im, core=core, hv=hv, cpus=cpus, quantum=5, interval=64)
     d.goto(end[0])
     d.add_breakpoint("work")
     for want in reversed(hits[-5:]):
         assert d.reverse_continue().reason == "breakpoint"
-        assert (d.position, d.thread, d.t.fingerprint(), d.evaluate("r1")) == want
+        assert (d.position, d.thread, d.evaluate("r1"), d.t.fingerprint()) == want
     rng = random.Random(2)
     d.delete()
     for _ in range(4):
