@@ -450,3 +450,43 @@ def test_dap_launch_arguments(cpus):
     finally:
         d.p.kill()
         d.p.wait()
+
+
+# --- §11: several CPUs --------------------------------------------------------------------
+
+SMP = C / "smp"
+
+SMP_CASES = {   # program: (cpus, quantum or None, output, status)
+    "turns.s": (3, 4, "001122001122\n", 0),
+    "ctrl.s": (2, 10, "0012 10\n", 0),
+    "ipi.s": (2, None, "16 0 18 0 \ncpu1 18 0\n", 0),
+    "xchg.s": (2, 7, "9 5 3 6 00010000\n2000\n", 0),
+    "halt1.s": (3, None, "h", 9),
+    "allwait.s": (2, None, "w", 125),
+}
+
+
+@pytest.mark.parametrize("mode", ["run", "boot"])
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("prog", sorted(SMP_CASES))
+def test_smp_program(prog, core, mode):
+    cpus, quantum, want, status = SMP_CASES[prog]
+    args = [mode, "--core", core, "--cpus", cpus, SMP / prog]
+    if quantum:
+        args[1:1] = ["--quantum", quantum]
+    r = hv(*args)
+    assert (r.status, r.out) == (status, want), r.err
+    if status == 125:
+        assert len(r.err.strip().splitlines()) == 1
+
+
+def test_smp_per_guest_cpus_in_boot():
+    r = hv("boot", f"{SMP / 'turns.s'}:cpus=3,quantum=4")
+    assert (r.status, r.out) == (0, "001122001122\n"), r.err
+
+
+def test_smp_one_cpu_is_the_plain_machine():
+    # with --cpus 1 every §2 program behaves as without it
+    for prog, (extra, want, status) in BARE.items():
+        r = hv("run", "--cpus", "1", "--quantum", "3", *extra, ASM / prog)
+        assert (r.status, r.out) == (status, want), prog
