@@ -151,11 +151,6 @@ def test_os_program_reference_core(name):
     assert out_of(*args, status=status) == want
 
 
-DEBUG_SMP_PENDING = pytest.mark.xfail(
-    strict=True, reason="§12: the debugger drives one CPU (`hv debug --cpus 2` and a DAP "
-    "launch with cpus 2 are refused: 'several CPUs are not supported by the machine yet')")
-
-
 @pytest.mark.parametrize("hv_flag", [[], ["--hv"]])
 def test_os_program_several_cpus(hv_flag):
     for name in ("sysret", "procs", "threads", "limits"):
@@ -366,7 +361,6 @@ def test_debug_input_reaches_the_guest():
     assert "[xy]" in r.out
 
 
-@DEBUG_SMP_PENDING
 def test_debug_several_cpus():
     r = hv("debug", MOB / "alpha.s", "--cpus", "2", input=DEBUG_SCRIPT)
     assert r.status == 0 and r.out.count("= 66") == 2, r.err
@@ -425,7 +419,7 @@ class _Dap:
                           seen if seen is not None else [])
 
 
-@pytest.mark.parametrize("cpus", [1, pytest.param(2, marks=DEBUG_SMP_PENDING)])
+@pytest.mark.parametrize("cpus", [1, 2])
 def test_dap_launch_arguments(cpus):
     d = _Dap()
     try:
