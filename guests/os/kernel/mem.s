@@ -397,12 +397,15 @@ cf_out:
     ret
 
 ; cow_range: before the kernel writes into user memory [r1, r1 + r2) (already checked by
-; uaccess), give the copy-on-write pages there their own frames. r1 = 0, or E_NOMEM.
-; Clobbers r1-r7.
+; uaccess), give the copy-on-write pages there their own frames. r1 = 0 when there were
+; none; 1 when some were copied (the lock may have been let go meanwhile: the caller starts
+; over, see sys_read); E_NOMEM. Clobbers r1-r7.
 cow_range:
     beq  r2, r0, cw_ok
     push r8
     push r9
+    push r13
+    li   r13, 0                 ; pages made private
     add  r9, r1, r2
     sub  r9, r9, 1
     and  r9, r9, ~(PAGE - 1)
@@ -416,17 +419,22 @@ cw_loop:
     mov  r1, r8
     call cow_fault
     bne  r1, r0, cw_nomem
+    li   r13, 1
 cw_next:
     beq  r8, r9, cw_done
     add  r8, r8, PAGE
     jmp  cw_loop
 cw_done:
+    mov  r1, r13
+    pop  r13
     pop  r9
     pop  r8
+    ret
 cw_ok:
     li   r1, 0
     ret
 cw_nomem:
+    pop  r13
     pop  r9
     pop  r8
     li   r1, E_NOMEM

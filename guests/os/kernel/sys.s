@@ -80,7 +80,13 @@ sys_read:
     mov  r1, r8                 ; the kernel is about to write there: copy on write first
     mov  r2, r9
     call cow_range
-    bne  r1, r0, sys_return
+    blt  r1, r0, sys_return     ; out of memory
+    beq  r1, r0, rd_ready
+    ld   r1, [r10 + T_PC]       ; pages were copied, and the lock may have been let go
+    sub  r1, r1, 5              ; meanwhile (another thread may have changed the memory):
+    st   r1, [r10 + T_PC]       ; run the call again, now with nothing left to copy
+    jmp  return_current
+rd_ready:
     li   r1, 0
     li   r3, -1
 rd_loop:
