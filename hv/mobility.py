@@ -227,27 +227,42 @@ def incoming_command(args) -> int:
     except OSError as e:
         raise ValueError(f"--incoming {args.incoming}: cannot listen ({e.strerror or e})") from None
     host_, port = lsock.getsockname()[:2]
-    err.print(f"hv: waiting for a guest on tcp:{host_}:{port}", markup=False, highlight=False)
-    sys.stderr.flush()
+    from .guard import StopSignals, stopped
+    # A signal while waiting or receiving: nothing runs yet, so there is nothing to keep.
+    # --timeout counts from when the guest starts running here.
+    guard = StopSignals()
     try:
-        conn, peer = lsock.accept()
-    except socket.timeout:
-        return fail(f"--incoming {args.incoming}: no source connected within "
-                    f"{args.incoming_timeout:g} s", EXIT_FAILED)
+        with guard:
+            err.print(f"hv: waiting for a guest on tcp:{host_}:{port}", markup=False,
+                      highlight=False)
+            sys.stderr.flush()
+            try:
+                conn, peer = lsock.accept()
+            except socket.timeout:
+                return fail(f"--incoming {args.incoming}: no source connected within "
+                            f"{args.incoming_timeout:g} s", EXIT_FAILED)
+            finally:
+                lsock.close()
+            # The pool grows with the guest: it is sized when HELO says how much memory it has.
+            host = _GrowingHost()
+            try:
+                vm = receive(conn, host, core=getattr(args, "core_given", None) or args.core,
+                             console_write=lambda vm, data: stdout_write(data),
+                             timeout=args.migrate_timeout)
+            except MigrationError as e:
+                return fail(f"incoming migration from {peer[0]}:{peer[1]} failed: {e}; "
+                            "nothing was started", EXIT_FAILED)
+    except KeyboardInterrupt as e:
+        stop = stopped(e)
+        fail(f"{stop.reason} while waiting for a guest on --incoming {args.incoming}; "
+             "nothing was started", stop.status)
+        return stop.status
     finally:
-        lsock.close()
-    # The pool grows with the guest: it is sized when HELO says how much memory it has.
-    host = _GrowingHost()
-    try:
-        vm = receive(conn, host, core=getattr(args, "core_given", None) or args.core,
-                     console_write=lambda vm, data: stdout_write(data),
-                     timeout=args.migrate_timeout)
-    except MigrationError as e:
-        return fail(f"incoming migration from {peer[0]}:{peer[1]} failed: {e}; nothing was "
-                    "started", EXIT_FAILED)
+        guard.restore()
     params = getattr(vm, "params", {}) or {}
     max_steps = args.max_steps or params.get("max_steps")
-    return run_guest_host(host, vm, max_steps, params.get("slice", args.slice))
+    return run_guest_host(host, vm, max_steps, params.get("slice", args.slice),
+                          timeout=getattr(args, "timeout", None))
 
 
 class _GrowingHost:
@@ -280,30 +295,39 @@ def start_monitor(host, args, params):
     return mon
 
 
-def run_guest_host(host, vm, max_steps, slice_, trace=None, points=(), stats=False) -> int:
+def run_guest_host(host, vm, max_steps, slice_, trace=None, points=(), stats=False,
+                   timeout=None) -> int:
     """Run a host of one (restored or migrated) guest to its end; the exit status as `hv
-    boot` gives it."""
-    from .common import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_MAX_STEPS, stop_text
-    interrupted = False
+    boot` gives it. SIGINT, SIGTERM, SIGHUP and `timeout` stop it as `hv boot` does
+    (hv/guard.py): the guest stops as interrupted, its disk is flushed, the trace closed."""
+    from .common import EXIT_CRASH, EXIT_MAX_STEPS, stop_text
+    from .guard import StopSignals, stopped
+    stop = None
+    guard = StopSignals(timeout)
     try:
-        host.run(slice_=slice_ if isinstance(slice_, int) and slice_ > 0 else 10_000,
-                 max_steps=max_steps)
-    except KeyboardInterrupt:
-        interrupted = True
-        host.close("interrupted (Ctrl-C)")
+        try:
+            with guard:
+                host.run(slice_=slice_ if isinstance(slice_, int) and slice_ > 0 else 10_000,
+                         max_steps=max_steps)
+        except KeyboardInterrupt as e:
+            stop = stopped(e)
+            host.close(stop.reason)
+        finally:
+            host.close("host stopped")          # the disk flushed even if the run loop failed
+            if trace:
+                trace.close()
+        sys.stdout.flush()
+        report_missed(list(points), vm.core.slots)
+        if vm.stop_kind != "poweroff":
+            err.print(f"hv: {stop_text(vm.reason, vm.core.slots)}", markup=False,
+                      highlight=False, soft_wrap=True)
+        if stats:
+            from .tables import stats_table
+            err.print(stats_table(host.vms))
     finally:
-        if trace:
-            trace.close()
-    sys.stdout.flush()
-    report_missed(list(points), vm.core.slots)
-    if vm.stop_kind != "poweroff":
-        err.print(f"hv: {stop_text(vm.reason, vm.core.slots)}", markup=False,
-                  highlight=False, soft_wrap=True)
-    if stats:
-        from .tables import stats_table
-        err.print(stats_table(host.vms))
-    if interrupted:
-        return EXIT_INTERRUPTED
+        guard.restore()
+    if stop is not None:
+        return stop.status
     if vm.stop_kind == "max-steps":
         return EXIT_MAX_STEPS
     if vm.stop_kind != "poweroff":

@@ -248,7 +248,11 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
                     console_input=cin, disk=disk_path, **extra)
         if attach:
             attach(m)
-        out = m.run(max_steps)
+        try:
+            out = m.run(max_steps)               # its disk is flushed however it ends
+        except KeyboardInterrupt as e:         # a signal or --timeout (hv/guard.py)
+            e.result = Result("interrupted", 0, bytes(m.output), "", m.core.slots)
+            raise
         return Result(out.kind, out.status, bytes(m.output), out.message, out.icount)
     finally:
         if tmp:
@@ -276,7 +280,14 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, 
         switch = join_switch(host, net_peer, net_wait, [f"os:{net_name}"])
     try:
         host.run(max_steps=max_steps)
+    except KeyboardInterrupt as e:             # a signal or --timeout (hv/guard.py)
+        from ..guard import stopped
+        host.close(stopped(e).reason)
+        e.result = Result("interrupted", 0, bytes(vm.output), vm.reason,
+                          getattr(vm.core, "slots", vm.core.icount), stats=vm)
+        raise
     finally:
+        host.close("host stopped")          # the disk flushed even if the run loop failed
         if switch:
             switch.close()
     clock = getattr(vm.core, "slots", vm.core.icount)     # the machine's clock, as bare
@@ -311,6 +322,8 @@ def register(sub) -> None:
     from mobility.cli import add_net_peer_args, add_repo_args
     add_repo_args(p)
     add_net_peer_args(p)
+    from ..guard import add_timeout_arg
+    add_timeout_arg(p)
     p.add_argument("--pack", metavar="DISK",
                    help="only write the OS's disk image to DISK (the format in docs/os.md)")
     p.set_defaults(func=main)
@@ -330,13 +343,39 @@ def main(args) -> int:
         check_repo_arg(args)
         if args.net_peer and not args.hv:
             raise ValueError("--net-peer needs --hv (the network device is the hypervisor's)")
-        res = run_os(progs, hv=args.hv, core=args.core, cpus=args.cpus,
-                     quantum=args.quantum, max_steps=args.max_steps, mem=args.mem, verbose=args.os_verbose,
-                     console_write=stdout_write, console_input=console_input(args),
-                     repo=args.repo, repo_timeout=args.repo_timeout, repo_note=stderr_note(),
-                     net_peer=args.net_peer, net_wait=args.net_wait)
+        from ..guard import StopSignals, stopped
+        kernel_image()                  # assembled before --timeout's clock starts
+        guard = StopSignals(args.timeout)
+        stop = None
+        try:
+            with guard:
+                res = run_os(progs, hv=args.hv, core=args.core, cpus=args.cpus,
+                             quantum=args.quantum, max_steps=args.max_steps, mem=args.mem,
+                             verbose=args.os_verbose, console_write=stdout_write,
+                             console_input=console_input(args), repo=args.repo,
+                             repo_timeout=args.repo_timeout, repo_note=stderr_note(),
+                             net_peer=args.net_peer, net_wait=args.net_wait)
+        except KeyboardInterrupt as e:
+            # SIGINT, SIGTERM, SIGHUP or --timeout: the OS stops as interrupted, its disk
+            # flushed, and the report is what `hv boot` prints.
+            stop = stopped(e)
+            res = getattr(e, "result", None) or Result("interrupted", 0, b"", "", 0)
+        finally:
+            if stop is None:
+                guard.restore()
     except OSError_ as e:
         raise ValueError(str(e)) from None
+    if stop is not None:
+        try:
+            sys.stdout.flush()
+            err.print(f"hv: {stop.reason} after {res.icount} instructions", markup=False,
+                      soft_wrap=True)
+            if args.stats and res.stats is not None:
+                from ..tables import stats_table
+                err.print(stats_table([res.stats]))
+            return stop.status
+        finally:
+            guard.restore()
     sys.stdout.flush()
     if args.stats and res.stats is not None:
         from ..tables import stats_table

@@ -7,6 +7,7 @@ import sys
 
 from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, err, positive_int, stdout_write, stop_text,
                       warn)
+from ..guard import StopSignals, add_timeout_arg, stopped
 from .trace import add_filter_args, trace_filter
 
 
@@ -28,6 +29,7 @@ def register(sub) -> None:
                    help="keep only the last N events")
     from .. import mobility
     mobility.add_args(r, guests=True)
+    add_timeout_arg(r)
     r.set_defaults(func=cmd_restore)
 
 
@@ -51,7 +53,19 @@ def _bare(snap, args, max_steps) -> int:
              "do); running without")
     m = restore_machine(snap, core=args.core, console_write=stdout_write, warn=warn)
     points = mobility.install_machine(m, args, {"max_steps": max_steps})
-    out = m.run(max_steps)
+    guard = StopSignals(args.timeout)
+    try:
+        try:
+            with guard:
+                out = m.run(max_steps)           # its disk is flushed however it ends
+        except KeyboardInterrupt as e:
+            stop = stopped(e)
+            sys.stdout.flush()
+            err.print(f"hv: {stop.reason} after {m.core.slots} instructions", markup=False,
+                      soft_wrap=True)
+            return stop.status
+    finally:
+        guard.restore()
     sys.stdout.flush()
     mobility.report_missed(points, out.icount)
     if out.kind == "poweroff":
@@ -76,4 +90,5 @@ def _guest(snap, args, max_steps) -> int:
                        console_write=lambda vm, data: stdout_write(data), warn=warn)
     slice_ = st["params"].get("slice", 10_000)
     points = mobility.install_guests(host, args, {"max_steps": max_steps, "slice": slice_})
-    return mobility.run_guest_host(host, vm, max_steps, slice_, trace, points, stats=args.stats)
+    return mobility.run_guest_host(host, vm, max_steps, slice_, trace, points, stats=args.stats,
+                                    timeout=args.timeout)
