@@ -6,7 +6,7 @@
 .include "utap.s"
 
 main:
-    PLAN 21
+    PLAN 22
 
     ; --- create and join ---
     li   r1, t_double
@@ -140,6 +140,27 @@ join_all:
     call gettid
     CHECK_EQ r1, 1, "user-level threads all run in one kernel thread"
 
+    ; --- a blocking call in one user-level thread stalls its siblings ---
+    li   r1, u_counter
+    li   r2, 0
+    call uthread_create
+    mov  r9, r1
+    call uthread_yield          ; let it start counting
+    call uthread_yield
+    li   r1, ucount
+    ld   r8, [r1]
+    li   r1, 3
+    call sleep                  ; the whole process sleeps: the counter cannot move
+    li   r1, ucount
+    ld   r1, [r1]
+    sub  r1, r1, r8
+    CHECK_EQ r1, 0, "while one user-level thread sleeps, its sibling does not run"
+    li   r1, ustop
+    li   r2, 1
+    st   r2, [r1]
+    mov  r1, r9
+    call uthread_join
+
     DONE
 
 ; --- kernel-thread bodies ---
@@ -212,6 +233,18 @@ u_worker:
     call uthread_yield
     mul  r1, r8, 10
     ret
+u_counter:
+    li   r2, ucount
+    ld   r3, [r2]
+    add  r3, r3, 1
+    st   r3, [r2]
+    call uthread_yield
+    li   r2, ustop
+    ld   r2, [r2]
+    li   r3, 0
+    beq  r2, r3, u_counter
+    li   r1, 0
+    ret
 u_log:
     li   r2, trace
     ld   r3, [r2]
@@ -229,3 +262,5 @@ stop:       .word 0
 lock:       .word 0
 counter:    .word 0
 trace:      .word 0
+ucount:     .word 0
+ustop:      .word 0
