@@ -183,6 +183,8 @@ BARE = {   # program: (extra args, exact console output, exit status)
     "timer.s": ([], "16 y 25\n", 0),
     "bootstate.s": (["--mem", "128K"], "0 1 00020000 0 0\n1\n5 00020000\n6 00020004\n"
                                        "7 7ffffff0\n", 0),
+    "pgrights.s": ([], "12345678\n6 00401000\n6 00800000\n5 00402000\n5 00c00123\n"
+                       "7 00c00ff0\n5 00400000\n6 00800000\n12345678\n", 0),
     "evecself.s": ([], "x", 125),
     "wfistop.s": ([], "w", 125),
 }
@@ -210,6 +212,17 @@ def test_include_relative_to_including_file_then_include_path(tmp_path):
     # without -I the file is not found: file:line:col of the .include
     r = hv("run", ASM / "include.s")
     assert r.status == 1 and "include.s:4:10:" in r.err and "only_in_incdir.s" in r.err
+
+
+def test_asm_errors_point_at_file_line_col_and_suggest(tmp_path):
+    r = hv("asm", ASM / "typo.s", "-o", tmp_path / "t.img")
+    assert r.status == 1
+    lines = r.err.splitlines()
+    i = next(n for n, l in enumerate(lines) if "typo.s:4:5:" in l)
+    assert "'li'" in lines[i] and lines[i + 1].strip() == "lii  r1, 5"
+    assert lines[i + 2].index("^") == lines[i + 1].index("lii")
+    j = next(n for n, l in enumerate(lines) if "typo.s:5:14:" in l)
+    assert "'start'" in lines[j] and lines[j + 2].index("^") == lines[j + 1].index("strat")
 
 
 # --- §8: snapshots, restore, core switching, live migration, monitor ---------------------
@@ -280,6 +293,26 @@ def test_live_migration_outputs_concatenate_to_the_uninterrupted_run():
     assert "Traceback" not in err.decode()
     assert src.out + out.decode() == ALPHA
     assert dst.returncode == 3
+
+
+def test_heterogeneous_live_migration_to_the_reference_core():
+    import subprocess
+    import sys
+    port = _free_port()
+    dst = subprocess.Popen([sys.executable, "-m", "hv", "boot", "--incoming",
+                            f"tcp:127.0.0.1:{port}", "--core", "py"], cwd=ROOT,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    try:
+        src = hv("boot", "--core", CORES[0], f"{MOB / 'slow.s'}:name=s", "--migrate-at",
+                 f"s@7600000:tcp:127.0.0.1:{port}")
+        out, err = dst.communicate(timeout=60)
+    finally:
+        dst.kill()
+    assert "Traceback" not in err.decode()
+    assert src.out + out.decode() == "." * 40 + "\n"
+    assert src.out.count(".") >= 38         # the 38th dot by instruction 7471293
+    assert dst.returncode == 4
 
 
 def test_failed_migration_leaves_the_source_finishing_the_run():
