@@ -34,6 +34,7 @@ M32 = 0xFFFF_FFFF
 DEFAULT_BUDGET = 64 << 20
 OP_CALL_I, OP_CALL_R, OP_RET, OP_PUSH, OP_POP = 0x4A, 0x4B, 0x4C, 0x50, 0x51
 OP_SYS, OP_BRK, OP_IRET = 0x58, 0x59, 0x66
+OP_XCHG = 0x37
 LOADS = {0x30: 4, 0x31: 2, 0x32: 1}
 STORES = {0x34: 4, 0x35: 2, 0x36: 1}
 STEP_LIMIT = 50_000_000
@@ -190,11 +191,6 @@ class Debugger:
     @property
     def multi(self) -> bool:
         return self.t.ncpus > 1
-
-    def _one_cpu(self, what: str) -> None:
-        if self.multi:
-            raise DebugError(f"{what}: not with several CPUs yet (stepi, continue, break, "
-                             f"reverse-stepi, reverse-continue and goto are)")
 
     def _select_hit(self, pos) -> None:
         """With several CPUs, select the CPU that arrived at `pos` (as gdb switches to
@@ -376,7 +372,6 @@ class Debugger:
 
     def add_watchpoint(self, spec: str, kind: str = "watch") -> Watchpoint:
         """`ADDR`, `ADDR,LEN`, `SYMBOL` (its size, or a word)."""
-        self._one_cpu(kind)
         expr, _, length = spec.partition(",")
         expr = expr.strip()
         sym = self.symbols.get(expr.lstrip("&"))
@@ -393,7 +388,6 @@ class Debugger:
         return w
 
     def add_catch(self, kind: str, values=None) -> Catch:
-        self._one_cpu("catch")
         if kind == "exit" and not self.hv:
             raise DebugError("catch exit: hypervisor exits exist under --hv only")
         c = Catch(self._number(), kind, frozenset(values) if values else None)
@@ -481,7 +475,7 @@ class Debugger:
         return None
 
     # --- running forward ----------------------------------------------------------------
-    def _forward(self, check=None, limit: int | None = None) -> Stop:
+    def _forward(self, check=None, limit: int | None = None, machine: bool = False) -> Stop:
         """Run until a breakpoint, watchpoint or catchpoint, `check()` returns a Stop,
         `limit` instructions have retired, the machine stops or a pause is asked for."""
         t = self.t
@@ -510,7 +504,9 @@ class Debugger:
                     if stop is not None:
                         return stop
                     continue
-                pre = self._pre_step()
+                me = self.t.thread
+                actor = self.t.next_actor() if self.multi else me
+                pre = self._pre_step(actor)
                 ex = self._step1()
                 if ex is not None:
                     c = self._catch_matches(ex)
@@ -519,10 +515,15 @@ class Debugger:
                         continue
                     c.hits += 1
                     self.skip_catch = True
+                    if self.multi:
+                        self.t.thread = actor      # the CPU that traps, as gdb selects it
                     return Stop("catch", self._catch_text(c, ex), c.number,
                                 {"cause": ex.cause, "badaddr": ex.badaddr})
                 stop = self._after_step(pre)
-                if stop is None and check is not None:
+                # With several CPUs a step of the selected thread is a slot it took: the
+                # others' slots in between run, and only breakpoints and watchpoints see them.
+                if stop is None and check is not None and (
+                        machine or not self.multi or self.t.acted == me == actor):
                     stop = check(pre)
                 if stop is not None:
                     return stop
@@ -639,22 +640,45 @@ class Debugger:
         detail = f", badaddr 0x{ex.badaddr:x}" if ex.cause in (5, 6, 7) else ""
         return f"Catchpoint {c.number} (trap: {what}{detail})"
 
-    def _pre_step(self) -> dict:
+    def _pre_step(self, cpu: int | None = None) -> dict:
+        """What the next instruction of CPU `cpu` (default: the selected one) reads and
+        writes, before it runs."""
+        if cpu is not None and cpu != self.t.thread:
+            me = self.t.thread
+            self.t.thread = cpu
+            try:
+                info = self._pre_step()
+            finally:
+                self.t.thread = me
+            info["cpu"] = cpu
+            return info
         pc, regs = self.pc, self.t.regs
         d = self.insn_at(pc)
         info = {"pc": pc, "sp": regs[SP], "icount": self.icount, "insn": d, "op": None,
-                "reads": [], "writes": []}
+                "reads": [], "writes": [], "cpu": self.t.thread}
         if d is None:
             return info
         op = d.instr.opcode
         info["op"] = op
         f = d.fields
+        # "values": what each write puts there, so that a watch (value changed) can be
+        # decided before the instruction runs (reverse-continue)
+        info["values"] = []
         if op in LOADS:
             info["reads"].append(((regs[f["y"]] + f["imm"]) & M32, LOADS[op]))
         elif op in STORES:
-            info["writes"].append(((regs[f["y"]] + f["imm"]) & M32, STORES[op]))
+            n = STORES[op]
+            info["writes"].append(((regs[f["y"]] + f["imm"]) & M32, n))
+            info["values"].append((regs[f["x"]] & ((1 << 8 * n) - 1)).to_bytes(n, "little"))
+        elif op == OP_XCHG:
+            a = (regs[f["y"]] + f["imm"]) & M32
+            info["reads"].append((a, 4))
+            info["writes"].append((a, 4))
+            info["values"].append((regs[f["x"]] & M32).to_bytes(4, "little"))
         elif op in (OP_CALL_I, OP_CALL_R, OP_PUSH):
             info["writes"].append(((regs[SP] - 4) & M32, 4))
+            v = regs[f["x"]] if op == OP_PUSH else pc + d.instr.length
+            info["values"].append((v & M32).to_bytes(4, "little"))
         elif op in (OP_RET, OP_POP):
             info["reads"].append((regs[SP], 4))
         return info
@@ -672,8 +696,21 @@ class Debugger:
             if ((w.kind == "watch" and changed) or (w.kind == "rwatch" and hit_r)
                     or (w.kind == "awatch" and (hit_r or hit_w or changed))):
                 w.hits += 1
+                if self.multi:
+                    self.t.thread = self.t.acted    # the CPU whose access it was
                 return Stop("watchpoint", self._watch_text(w, old, new, hit_r), w.number,
                             {"old": old, "new": new})
+        if self.multi and self.t.acted != self.t.thread:
+            # a breakpoint stops the CPU that arrives there: look at its pc
+            me = self.t.thread
+            self.t.thread = self.t.acted
+            stop = self._breakpoint_here()
+            if stop is None:
+                self.t.thread = me
+            return stop
+        return self._breakpoint_here()
+
+    def _breakpoint_here(self) -> Stop | None:
         pc = self.pc
         for b in list(self.breakpoints.values()):
             if b.enabled and b.address == pc:
@@ -711,13 +748,13 @@ class Debugger:
         for _ in range(n):
             if not self.running:
                 return self._done(self._exited())
-            stop = self._forward(check=lambda pre: Stop("step"), limit=None)
+            # one slot of the machine, whichever CPU's (with one CPU, one instruction)
+            stop = self._forward(check=lambda pre: Stop("step"), limit=None, machine=True)
             if stop.reason != "step":
                 break
         return self._done(stop)
 
     def nexti(self, n: int = 1) -> Stop:
-        self._one_cpu("nexti")
         stop = None
         for _ in range(n):
             stop = self._over_one()
@@ -735,7 +772,6 @@ class Debugger:
             self.pc == ret and self.t.regs[SP] == sp0) else None)
 
     def step(self, n: int = 1, over: bool = False) -> Stop:
-        self._one_cpu("next" if over else "step")
         stop = None
         for _ in range(n):
             stop = self._line_step(over)
@@ -770,7 +806,6 @@ class Debugger:
         return self._forward(check=check)
 
     def finish(self) -> Stop:
-        self._one_cpu("finish")
         sp0 = self.t.regs[SP]
         here = self.where()
 
@@ -781,7 +816,6 @@ class Debugger:
         return self._done(self._forward(check=check))
 
     def until(self, spec: str | None = None) -> Stop:
-        self._one_cpu("until")
         if spec:
             addrs = {a for a, _ in self.resolve(spec)}
             sp0 = self.t.regs[SP]
@@ -819,19 +853,26 @@ class Debugger:
         except Stopped:
             pass
 
-    def _scan_back(self, visit, now=None, probe=None, light: bool = False):
+    def _scan_back(self, visit, now=None, probe=None, light: bool = False,
+                   mine: bool = False):
         """Replay backwards in windows that grow four-fold, newest first: the machine goes
         to the window's start (restoring a checkpoint and running forward at full speed)
         and is stepped through it. `visit(segment)` gets the window's positions, up to
         (not including) `now`, in order, as dicts made by `_pre_step` (the state at each
         position, before its instruction; only 'icount', 'pc' and 'pos' when `light`),
         with 'hit' = `probe(pre)` computed while the machine stood there. It returns a
-        position to stop at, or None to look further back."""
+        position to stop at, or None to look further back.
+
+        With several CPUs each position's dict is that of the CPU that takes the next
+        step ('cpu'; the probe runs with it selected); with `mine`, only the positions
+        where the selected CPU does are visited (the reverse line and call steps)."""
         now = self.position if now is None else now
         first = min(self.cp.states)
         hi = now
         width = 64
         t = self.t
+        me = t.thread
+        multi = self.multi and not light
         while hi > (first, 0):
             if self.pause_requested:
                 raise _Paused(now)
@@ -844,12 +885,19 @@ class Debugger:
                     if light:
                         pre = {"icount": self.icount, "pc": t.pc}
                     else:
-                        pre = self._pre_step()
+                        actor = t.next_actor() if multi else me
+                        pre = self._pre_step(actor)
                         pre["key"] = self.line_key(pre["pc"])
                     pre["pos"] = self.position
                     if probe is not None:
-                        pre["hit"] = probe(pre)
+                        t.thread = pre.get("cpu", me)
+                        try:
+                            pre["hit"] = probe(pre)
+                        finally:
+                            t.thread = me
                     self._step1(catches=False)
+                    if multi and mine and pre["cpu"] != me:
+                        continue                # another CPU's slot
                     if not light and self.icount == pre["pos"][0]:
                         # A trap was delivered instead: the instruction did not run here
                         # (it runs when the handler returns to it).
@@ -964,7 +1012,6 @@ class Debugger:
 
     def reverse_nexti(self, n: int = 1) -> Stop:
         """Back one instruction, a call being one instruction."""
-        self._one_cpu("reverse-nexti")
         stop = None
         for _ in range(n):
             stop = self._reverse_over_one()
@@ -998,10 +1045,9 @@ class Debugger:
                     return pre["pos"]
             depth_now[0] = d
             return None
-        return self._land(self._scan_back(visit, now), "")
+        return self._land(self._scan_back(visit, now, mine=True), "")
 
     def reverse_step(self, over: bool = False) -> Stop:
-        self._one_cpu("reverse-step")
         self.pause_requested = False
         self.t.interrupt = False
         start = self.position
@@ -1041,13 +1087,12 @@ class Debugger:
                     return state["cand"]
             state["d"] = d
             return None
-        pos = self._scan_back(visit, now)
+        pos = self._scan_back(visit, now, mine=True)
         if pos is None and state["cand"] is not None:
             pos = state["cand"]
         return self._land(pos, "")
 
     def reverse_finish(self) -> Stop:
-        self._one_cpu("reverse-finish")
         self.pause_requested = False
         self.t.interrupt = False
         start = self.position
@@ -1073,7 +1118,7 @@ class Debugger:
                         return pre["pos"]
             state["d"] = d
             return None
-        return self._land(self._scan_back(visit, now), "")
+        return self._land(self._scan_back(visit, now, mine=True), "")
 
     def reverse_continue(self) -> Stop:
         self.pause_requested = False
@@ -1098,6 +1143,7 @@ class Debugger:
                     land = hit[3] if len(hit) > 3 else pre["pos"]
                     if land < now:
                         found["hit"] = hit
+                        found["cpu"] = pre.get("cpu")
                         return land
             return None
         light = self._pc_only()
@@ -1111,6 +1157,8 @@ class Debugger:
         if pos is None:
             return self._land(None, "")
         self.goto_position(pos)
+        if self.multi and found.get("cpu") is not None:
+            self.t.thread = found["cpu"]       # the CPU that would have stopped there
         self._resync_watch()
         kind, number, text = found["hit"][:3]
         obj = self.breakpoints.get(number) or self.watchpoints.get(number) or self.catches.get(number)
@@ -1143,6 +1191,10 @@ class Debugger:
                 continue
             r = any(_overlap(a, n, w.address, w.length) for a, n in pre["reads"])
             wr = any(_overlap(a, n, w.address, w.length) for a, n in pre["writes"])
+            if wr and w.kind == "watch" and len(pre.get("values", ())) == len(pre["writes"]):
+                # `watch` stops where the value changes: a write of what is there is none
+                wr = any(self._changes(a, v, w) for (a, _), v in zip(pre["writes"],
+                                                                    pre["values"]))
             if (w.kind == "rwatch" and r) or (w.kind in ("watch", "awatch") and wr) or (
                     w.kind == "awatch" and r):
                 return ("watchpoint", w.number, f"Watchpoint {w.number}: {w.expr} "
@@ -1164,6 +1216,16 @@ class Debugger:
                     return ("catch", c.number, f"Catchpoint {c.number} (trap: {what})",
                             (pos[0], pos[1] - 1))
         return None
+
+    def _changes(self, a: int, value: bytes, w) -> bool:
+        """Whether writing `value` at `a` changes a byte watched by `w`."""
+        for i, b in enumerate(value):
+            x = (a + i) & M32
+            if w.address <= x < w.address + w.length:
+                old = self.t.read_virt(x, 1)
+                if old is None or old[0] != b:
+                    return True
+        return False
 
     # --- after every stop ---------------------------------------------------------------
     def _done(self, stop: Stop) -> Stop:

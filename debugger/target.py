@@ -63,6 +63,18 @@ def _double_fault(cause: int, epc: int, status: int, evec: int) -> bool:
     return cause in FAULTS and (epc == evec or (evec == 0 and bool(status & KM)))
 
 
+def _plain(x):
+    """A core's state with its numbers as plain ints (the reference core may keep a cause
+    as its enum, which is the same number but not the same text)."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, int) and not isinstance(x, bool):
+        return int(x)
+    return x
+
+
 class Stopped(Exception):
     """The machine is off (powered off, shut down, waiting forever): it cannot go on."""
 
@@ -82,6 +94,17 @@ class Target:
     @property
     def ncpus(self) -> int:
         return getattr(self.core, "ncpus", 1)
+
+    def next_actor(self) -> int:
+        """The CPU that takes the next slot: the current one until its turn ends (its
+        clock reaches `turn_end`), then the next in order. Turns are fixed by the clocks
+        alone, so this is known before the step."""
+        core = self.core
+        n = getattr(core, "ncpus", 1)
+        if n == 1:
+            return 0
+        cur = core.cur
+        return cur if core.cpus[cur].icount < core.turn_end else (cur + 1) % n
 
     # --- time ------------------------------------------------------------------------------
     @property
@@ -518,7 +541,7 @@ class BareTarget(Target):
             return
         cr[ST] = status_on_trap(cr[ST])
         cr[EPC] = ex.epc & M32
-        cr[CAU] = cause
+        cr[CAU] = int(cause)           # a plain number, as the core stores it
         cr[BAD] = ex.badaddr & M32
         core.pc = cr[EV]
 
@@ -578,7 +601,7 @@ class BareTarget(Target):
 
     def fingerprint(self) -> tuple:
         """Everything that makes the machine's future: compared byte for byte in tests."""
-        st = self.core.get_state()
+        st = _plain(self.core.get_state())
         return (repr(st), bytes(self.mem), repr(self.machine.bus.save()),
                 self.machine.bus.devices[0].input.pos, self.stop_reason)
 
@@ -991,7 +1014,7 @@ class HvTarget(Target):
 
     def fingerprint(self) -> tuple:
         vm = self.vm
-        return (repr(self.core.get_state()), bytes(vm.pool.mem),
+        return (repr(_plain(self.core.get_state())), bytes(vm.pool.mem),
                 repr({k: getattr(vm, k) for k in self._VM_FIELDS}),
                 repr([(v.vcr, v.shadow._free_tables) for v in vm.vcpus]),
                 repr(vm.bus.save()),

@@ -169,17 +169,21 @@ def test_the_same_session_bare_and_virtualized(monkeypatch, capsys):
     assert "[syscall 1, user mode]" in bare and "New value = " in bare
 
 
-def test_several_cpus_are_threads(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("hv", [False, True], ids=["bare", "hv"])
+def test_several_cpus_are_threads(hv, tmp_path, monkeypatch, capsys):
     from tests.test_debugger import SMP
     prog = tmp_path / "smp.s"
     prog.write_text(SMP)
     script = "\n".join(["break work", "continue", "continue", "info threads", "thread 1",
-                        "print cpuid", "reverse-continue", "step", "quit"])
-    status, out, err = debug([str(prog), "--cpus", "2", "--quantum", "5"], script,
-                             monkeypatch, capsys)
+                        "print cpuid", "reverse-continue", "step", "delete",
+                        "finish", "watch total", "continue", "info registers", "quit"])
+    status, out, err = debug([str(prog), "--cpus", "2", "--quantum", "5", *(["--hv"] * hv)],
+                             script, monkeypatch, capsys)
     assert status == 0 and err == ""
     assert "[Thread 1 (cpu 0)]\nBreakpoint 1, work" in out
     assert "[Thread 2 (cpu 1)]\nBreakpoint 1, work" in out
     assert "  1    cpu 0" in out and "* 2    cpu 1" in out
     assert "$ = 0" in out and "[slot " in out
-    assert "step: not with several CPUs yet" in out
+    assert "work+0x2 at smp.s:30" in out            # step: the selected CPU's next line
+    assert "Run till exit from" in out and "Hardware watchpoint 2: total" in out
+    assert ("guest (virtual)" in out) == hv        # virtual and real, per vCPU

@@ -476,7 +476,131 @@ def test_several_cpus(core, hv, cpus):
         assert d.position == (point, 0) and d.t.fingerprint() == before
     d.thread = 1
     assert d.evaluate("cpuid") == 1
-    with pytest.raises(DebugError):
-        d.step()
-    with pytest.raises(DebugError):
-        d.add_watchpoint("total")
+
+
+def SYMS(im):
+    return {s.name: s.value for s in im.symbols}
+
+
+def _thread_steps(core, hv, cpus):
+    """step/next/finish/nexti/until and their reverse forms on CPU 1, while the others
+    run in their turns: what each stop shows, to compare bare with virtualized."""
+    im = assemble(SMP, "smp.s")
+    d = Debugger(im, core=core, hv=hv, cpus=cpus, quantum=5, interval=64, program="smp.s")
+    line = {r.line: r.address for r in im.lines}
+    src = SMP.splitlines()
+    at = {text.split(";")[0].strip(): n for n, text in enumerate(src, 1)}
+    work, after_call = SYMS(im)["work"], line[at["add  r10, r10, 1"]]
+    call = line[at["call work"]]
+    d.add_breakpoint("smp.s:%d" % at["call work"])
+    while not (d.cont().reason == "breakpoint" and d.thread == 1):
+        pass
+    d.delete()
+    seen = []
+
+    def note(stop):
+        assert d.thread == 1 and stop.reason == "step", stop
+        seen.append((d.position, d.pc, d.t.core.cpus[1].icount, d.t.fingerprint()))
+    clock = d.t.core.cpus[1].icount
+    note(d.step())                           # into work: CPU 1 took one slot
+    assert d.pc == work and d.t.core.cpus[1].icount == clock + 1
+    note(d.finish())                         # back in loop, on CPU 1
+    assert d.pc == after_call
+    note(d.step(4))
+    assert d.pc == call
+    note(d.step(over=True))                           # over the call: its whole body on CPU 1
+    assert d.pc == after_call and d.t.core.cpus[1].icount == clock + 1 + 7 + 4 + 8
+    note(d.reverse_step(over=True))                   # back before that call, CPU 1's turn
+    assert d.pc == call and d.t.next_actor() == 1
+    q = (d.position, d.t.fingerprint())
+    note(d.step(over=True))
+    note(d.reverse_step(over=True))
+    assert (d.position, d.t.fingerprint()) == q
+    note(d.nexti())
+    assert d.pc == after_call
+    note(d.reverse_step())                   # into the callee's last line, backwards
+    assert d.pc == line[at["ret"]] and d.t.next_actor() == 1
+    note(d.reverse_finish())                 # to the call that entered it
+    assert d.pc == call and d.t.next_actor() == 1 and (d.position, d.t.fingerprint()) == q
+    note(d.until("smp.s:%d" % at["blt  r10, r4, loop"]))
+    assert d.pc == line[at["blt  r10, r4, loop"]]
+    note(d.reverse_nexti())
+    return seen
+
+
+@pytest.mark.parametrize("core,cpus", [(c, n) for c in available_kinds() for n in (2, 4)])
+def test_several_cpus_steps_follow_the_selected_thread(core, cpus):
+    """A step of the selected CPU is the slots it takes (the others run their turns in
+    between); bare and virtualized stop at the same positions in the same states."""
+    bare = _thread_steps(core, False, cpus)
+    virt = _thread_steps(core, True, cpus)
+    assert [s[:3] for s in bare] == [s[:3] for s in virt]
+
+
+@pytest.mark.parametrize("core,hv,cpus", SMP_MODES, ids=SMP_IDS)
+def test_several_cpus_watchpoints(core, hv, cpus):
+    """A watchpoint sees every CPU's writes and selects the CPU that wrote;
+    reverse-continue stops before the last write a forward run stopped after."""
+    im = assemble(SMP, "smp.s")
+    rows = {SMP.splitlines()[r.line - 1].strip(): r.address for r in im.lines}
+    st, pop = rows["st   r6, [r5]"], rows["pop  r5"]
+    d = Debugger(im, core=core, hv=hv, cpus=cpus, quantum=5, interval=64)
+    d.add_watchpoint("total")
+    hits = []
+    while d.cont().reason == "watchpoint":
+        cpu = d.t.core.cpus[d.thread]
+        assert d.t.acted == d.thread and cpu.pc == pop        # just after its store
+        hits.append((d.position, d.thread, d.evaluate("r6"), d.t.fingerprint()))
+    assert {h[1] for h in hits} == set(range(cpus)) and len(hits) >= 11
+    end = d.position
+    d.goto(end[0])
+    for want in reversed(hits[-3:]):
+        stop = d.reverse_continue()
+        assert stop.reason == "watchpoint" and d.thread == want[1] and d.pc == st
+        assert d.position == (want[0][0] - 1, 0) and d.t.next_actor() == want[1]
+        d.stepi()
+        assert (d.position, d.t.fingerprint()) == (want[0], want[3])
+        d.reverse_stepi()
+
+
+SYSCALLS = """
+.entry main
+main:
+    li   r1, handler
+    mtcr evec, r1
+    mfcr r1, cpuid
+    add  r2, r1, 1
+again:
+    sys  7
+    sub  r2, r2, 1
+    bne  r2, r0, again
+    li   r3, 0
+spin:
+    add  r3, r3, 1
+    li   r4, 40
+    blt  r3, r4, spin
+    halt
+handler:
+    mfcr r5, epc
+    mtcr epc, r5
+    iret
+"""
+
+
+@pytest.mark.parametrize("core,hv,cpus", SMP_MODES, ids=SMP_IDS)
+def test_several_cpus_catchpoints(core, hv, cpus):
+    """`catch syscall` stops before each CPU's `sys` with that CPU selected (CPU k makes
+    k+1 of them); reverse-continue finds the last one a forward run found."""
+    im = assemble(SYSCALLS, "sys.s")
+    d = Debugger(im, core=core, hv=hv, cpus=cpus, quantum=3, interval=64)
+    d.add_catch("syscall", [7])
+    hits = []
+    while (stop := d.cont()).reason == "catch":
+        assert d.pc == SYMS(im)["again"]
+        hits.append((d.position, d.thread, d.t.fingerprint()))
+    assert stop.reason == "exited", stop
+    assert sorted(h[1] for h in hits) == [k for k in range(cpus) for _ in range(k + 1)]
+    d.goto(d.icount)
+    for want in reversed(hits[-3:]):
+        assert d.reverse_continue().reason == "catch"
+        assert (d.position, d.thread, d.t.fingerprint()) == want
