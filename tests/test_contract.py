@@ -121,6 +121,8 @@ OS_CASES = {
     "formats": (["formats.s"], FORMATS, 3, "hello, world\\n"),
     "limits": (["limits.s"], LIMITS, 0, ""),
     "uthreads": (["uthreads.s"], UTHREADS, 0, ""),
+    "hostile": (["hostile.s"], "read-bad -5\npid 1 alive\n", 0, ""),
+    "image": (["image.s"], "code-rw 0\ndata 22\narea 99\n", 0, ""),
 }
 
 
@@ -133,7 +135,7 @@ def test_os_program(name):
     assert out_of(*args, status=status) == want
 
 
-@pytest.mark.parametrize("name", ["sysret", "procs", "threads", "formats"])
+@pytest.mark.parametrize("name", ["sysret", "procs", "threads", "formats", "hostile"])
 def test_os_program_under_hypervisor(name):
     progs, want, status, inp = OS_CASES[name]
     args = ["os", "--hv", *(OS / p for p in progs)]
@@ -153,7 +155,7 @@ def test_os_program_reference_core(name):
 
 @pytest.mark.parametrize("hv_flag", [[], ["--hv"]])
 def test_os_program_several_cpus(hv_flag):
-    for name in ("sysret", "procs", "threads", "limits"):
+    for name in ("sysret", "procs", "threads", "limits", "hostile", "uthreads"):
         progs, want, status, _ = OS_CASES[name]
         r = hv("os", "--cpus", "3", *hv_flag, *(OS / p for p in progs))
         assert (r.status, r.out) == (status, want), name
