@@ -82,9 +82,9 @@ class Stopped(Exception):
 class Target:
     """What the debugger engine needs of a machine (both kinds below).
 
-    With several CPUs (bare machine only, so far) time is the machine's clock, the slots
-    of all CPUs together (`core.slots`), one step is one slot of whichever CPU's turn it
-    is, and `pc`, `regs` and the control registers are those of the selected CPU
+    With several CPUs (bare, or vCPUs under the hypervisor) time is the machine's clock,
+    the slots of all CPUs together (`core.slots`), one step is one slot of whichever
+    CPU's turn it is, and `pc`, `regs` and the control registers are those of the selected CPU
     (`thread`). `acted` names the CPU of the last step."""
     hv = False
     interrupt = False      # set from another thread (a pause): long loops return early
