@@ -606,3 +606,18 @@ msg: .asciz "1..1\\nok 1 - cpu 0 reports\\n"
 """)
     r = hv("test", f, "--cpus", "4", "--quantum", "5")
     assert r.returncode == 0 and "4 passed" in r.out, r.out + r.err
+
+
+def test_smp_machine_moves_between_cores_mid_run():
+    """get_state/set_state carry every CPU and the turn in progress: a run that changes
+    cores in the middle of a turn prints exactly what the uninterrupted run prints."""
+    from .hvcli import hv
+    from vcpu.cores import native_available
+    if not native_available():
+        pytest.skip("the native core is not built")
+    smp_s = ROOT / "guests" / "smp.s"
+    whole = hv("run", smp_s, "--cpus", "4", "--quantum", "7")
+    for core, at in (("c", "40003"), ("py", "1001")):
+        moved = hv("run", smp_s, "--cpus", "4", "--quantum", "7", "--core", core,
+                   "--switch-core-at", at)
+        assert (moved.returncode, moved.out) == (whole.returncode, whole.out), moved.err
