@@ -187,6 +187,7 @@ BARE = {   # program: (extra args, exact console output, exit status)
                                        "7 7ffffff0\n", 0),
     "pgrights.s": ([], "12345678\n6 00401000\n6 00800000\n5 00402000\n5 00c00123\n"
                        "7 00c00ff0\n5 00400000\n6 00800000\n12345678\n", 0),
+    "retire.s": ([], "yyy\n", 0),
     "evecself.s": ([], "x", 125),
     "wfistop.s": ([], "w", 125),
 }
@@ -373,6 +374,40 @@ def test_monitor_stop_query_snapshot_cont_quit(tmp_path):
         boot.kill()
     done = sum(1 for k in range(40) if 196613 * k + 196612 <= icount)
     assert out_of("restore", snap, "--core", CORES[0], status=4) == "." * (40 - done) + "\n"
+
+
+def test_monitor_migrate_and_query_migrate(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+    sock = tmp_path / "mon.sock"
+    port = _free_port()
+    dst = subprocess.Popen([sys.executable, "-m", "hv", "boot", "--incoming",
+                            f"tcp:127.0.0.1:{port}", "--core", CORES[0]], cwd=ROOT,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    src = subprocess.Popen([sys.executable, "-m", "hv", "boot", MOB / "slow.s", "--core", "py",
+                            "--monitor", f"unix:{sock}"], cwd=ROOT, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        r = hv("monitor", sock, "migrate", f"tcp:127.0.0.1:{port}")
+        assert r.status == 0, r.err
+        q = hv("monitor", sock, "query-migrate")      # the source may already be gone
+        if q.status == 0:
+            assert "return" in json.loads(q.out)
+        sout, _ = src.communicate(timeout=60)
+        dout, derr = dst.communicate(timeout=60)
+    finally:
+        src.kill()
+        dst.kill()
+    assert b"Traceback" not in derr
+    assert sout + dout == b"." * 40 + b"\n"
+    assert dst.returncode == 4
 
 
 # --- §12: `hv debug` and `hv dap` launch surface -----------------------------------------
