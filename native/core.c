@@ -59,6 +59,7 @@ _Static_assert(HV_PAGE_SIZE == 4096, "the page size is 4 KiB");
 #define K_WRITE 6
 #define K_FETCH 7
 #define TLB_EMPTY 0xffffffffu
+#define PORT_TIMER 0x20
 
 /* --- little-endian memory access ------------------------------------------------------ */
 
@@ -106,19 +107,26 @@ static void clear_exit(struct hv_cpu *c, uint32_t reason)
 
 /* --- address translation (refcore: _walk, translate, _span) --------------------------- */
 
+static int gm_walk(struct hv_cpu *c, uint32_t va, int kind);
+
 static int walk(struct hv_cpu *c, uint32_t va, int kind)
 {
+    if (c->gm)
+        return gm_walk(c, va, kind);
+    c->tlb_misses++;
     const uint64_t size = c->mem_size;
     uint64_t pde_addr = (uint64_t)(c->cr[CR_PTBR] & ~0xfffu) + (uint64_t)(va >> 22) * 4;
     if (pde_addr + 4 > size)
         goto fault;
     uint32_t pde = ld32(c->mem + pde_addr);
+    c->walk_refs++;
     if (!(pde & P_BIT))
         goto fault;
     uint64_t pte_addr = (uint64_t)(pde & ~0xfffu) + (uint64_t)((va >> 12) & 0x3ff) * 4;
     if (pte_addr + 4 > size)
         goto fault;
     uint32_t pte = ld32(c->mem + pte_addr);
+    c->walk_refs++;
     if (!(pte & P_BIT))
         goto fault;
     struct hv_tlb_entry *e = &c->tlb[(va >> 12) & (HV_TLB_ENTRIES - 1)];
@@ -132,11 +140,97 @@ fault:
     return kind;
 }
 
+/* --- guest mode: the second translation ------------------------------------------------
+ *
+ * In guest mode the addresses the guest calls physical (guest-physical) are not host
+ * addresses, so every access is translated, paging on or off, and the TLB caches the
+ * whole composition (guest-virtual -> host-physical) with the guest's rights:
+ *
+ *   shadow (gm 1): the hypervisor keeps the composition in shadow tables; the core walks
+ *                  them from gm_root like any two-level table (2 references per miss).
+ *                  A shadow miss is a page fault that the exit controls send to the host.
+ *   nested (gm 2): gm_root is the host's two-level table of the guest's frames
+ *                  (guest-physical -> host-physical). The core walks the guest's own
+ *                  tables from the guest's ptbr, translating the address of each entry it
+ *                  reads through the host's table, then the frame it finds: up to
+ *                  2 + 1 + 2 + 1 + 2 = 8 references per miss, 2 with the guest's paging off.
+ *
+ * A guest-physical address the host's table does not map (outside the guest's memory)
+ * faults exactly as an address outside memory does on the bare machine: a page fault of
+ * the access's kind, badaddr = the virtual address.
+ */
+/* One walk of a host-side two-level table at gm_root: the host address of `addr`'s frame
+ * and the entries' rights, or 0 where the table maps nothing. */
+static int host_walk(struct hv_cpu *c, uint32_t addr, uint32_t *frame, uint32_t *rights)
+{
+    const uint64_t size = c->mem_size;
+    uint64_t de_addr = (uint64_t)(c->gm_root & ~0xfffu) + (uint64_t)(addr >> 22) * 4;
+    if (de_addr + 4 > size)
+        return 0;
+    uint32_t de = ld32(c->mem + de_addr);
+    c->walk_refs++;
+    if (!(de & P_BIT))
+        return 0;
+    uint64_t te_addr = (uint64_t)(de & ~0xfffu) + (uint64_t)((addr >> 12) & 0x3ff) * 4;
+    if (te_addr + 4 > size)
+        return 0;
+    uint32_t te = ld32(c->mem + te_addr);
+    c->walk_refs++;
+    if (!(te & P_BIT) || (uint64_t)(te & ~0xfffu) + 0x1000 > size)
+        return 0;
+    *frame = te & ~0xfffu;
+    *rights = de & te & (W_BIT | U_BIT);
+    return 1;
+}
+
+static NOINLINE int gm_walk(struct hv_cpu *c, uint32_t va, int kind)
+{
+    uint32_t frame, rights, hr;
+    c->tlb_misses++;
+    if (c->gm == 1) {
+        /* shadow: the composition is in the shadow tables, one ordinary walk */
+        if (!host_walk(c, va, &frame, &rights))
+            goto fault;
+    } else {
+        uint32_t gpa = va & ~0xfffu, grights = W_BIT | U_BIT;
+        if (c->cr[CR_STATUS] & ST_PG) {
+            uint32_t h, pde_gpa = (c->cr[CR_PTBR] & ~0xfffu) + (va >> 22) * 4;
+            if (!host_walk(c, pde_gpa, &h, &hr))
+                goto fault;
+            uint32_t pde = ld32(c->mem + h + (pde_gpa & 0xfffu));
+            c->walk_refs++;
+            if (!(pde & P_BIT))
+                goto fault;
+            uint32_t pte_gpa = (pde & ~0xfffu) + ((va >> 12) & 0x3ff) * 4;
+            if (!host_walk(c, pte_gpa, &h, &hr))
+                goto fault;
+            uint32_t pte = ld32(c->mem + h + (pte_gpa & 0xfffu));
+            c->walk_refs++;
+            if (!(pte & P_BIT))
+                goto fault;
+            gpa = pte & 0xfffff000u;
+            grights = pde & pte & (W_BIT | U_BIT);
+        }
+        if (!host_walk(c, gpa, &frame, &hr))
+            goto fault;
+        rights = grights & hr;
+    }
+    struct hv_tlb_entry *e = &c->tlb[(va >> 12) & (HV_TLB_ENTRIES - 1)];
+    e->vpn = va >> 12;
+    e->frame = frame;
+    e->rights = rights;
+    e->valid = 1;
+    return 0;
+fault:
+    c->fault_addr = va;
+    return kind;
+}
+
 int hv_translate(struct hv_cpu *c, uint32_t va, int kind, uint32_t *paddr)
 {
     const uint32_t st = c->cr[CR_STATUS];
     uint32_t pa;
-    if (st & ST_PG) {
+    if ((st & ST_PG) || c->gm) {
         struct hv_tlb_entry *e = &c->tlb[(va >> 12) & (HV_TLB_ENTRIES - 1)];
         if (!(e->valid && e->vpn == (va >> 12))) {
             int f = walk(c, va, kind);
@@ -278,6 +372,23 @@ static NOINLINE int take_trap(struct hv_cpu *c, uint32_t cause, uint32_t epc, ui
     return -1;
 }
 
+/* guest mode: an exit control stops the instruction at `pc` for the host */
+static NOINLINE int gm_exit(struct hv_cpu *c, uint32_t pc, const uint8_t *insn, uint32_t ilen)
+{
+    c->pc = pc;
+    clear_exit(c, EXIT_TRAP);
+    c->exit_cause = CAUSE_PRIVILEGED;
+    c->exit_epc = pc;
+    c->exit_insn_len = ilen;
+    memcpy(c->exit_insn, insn, ilen);
+    return EXIT_TRAP;
+}
+
+static inline int gm_io_exits(const struct hv_cpu *c, uint32_t port)
+{
+    return !c->gm || ((c->gm_io_exit[(port >> 5) & 7] >> (port & 31)) & 1);
+}
+
 /* --- ALU helpers ---------------------------------------------------------------------- */
 
 static inline uint32_t sdiv32(uint32_t a, uint32_t b)
@@ -361,7 +472,14 @@ static inline uint32_t sar32(uint32_t a, uint32_t s)
 /* fault: the instruction does not retire */
 #define FAULT(cause, bad, len) do { f_cause = (cause); f_bad = (bad); f_len = (len); goto fault; } while (0)
 
-#define PRIV(len) do { if (UNLIKELY(ureq)) FAULT(CAUSE_PRIVILEGED, 0, (len)); } while (0)
+/* a privileged instruction: a fault in user mode; in guest mode, an exit when the exit
+ * controls ask for every one */
+#define PRIV(len) do { if (UNLIKELY(ureq)) FAULT(CAUSE_PRIVILEGED, 0, (len));              \
+        if (UNLIKELY(c->gm_ctl & GM_EXIT_ALL)) GM_EXIT(len); } while (0)
+
+/* guest mode: the instruction exits to the host as a privileged-instruction trap, not
+ * retired, for the host to emulate (as under trap-and-emulate) */
+#define GM_EXIT(len) do { pc = PC(); c->icount = ic; return gm_exit(c, pc, ip, (len)); } while (0)
 
 #define LOAD(va, n, dst, len) do {                                              \
         uint32_t va_ = (va);                                                    \
@@ -534,6 +652,8 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     }
     OPCASE(WFI) {
         PRIV(1);
+        if (UNLIKELY(c->gm_ctl & GM_EXIT_WFI))
+            GM_EXIT(1);
         if (!c->pending) {
             /* the CPU waits: hv_machine_run passes its idle slots */
             RETIRE_EXIT(1, EXIT_WFI);
@@ -552,6 +672,14 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     OPCASE(OUT) {
         PRIV(3);
         uint32_t v = R[FX], port = ip[2];
+        if (UNLIKELY(!gm_io_exits(c, port)) && port == PORT_TIMER) {
+            /* guest mode, the timer left to the core by the I/O bitmap: the guest's
+             * virtual timer is in the guest-state area; as the device does after the
+             * instruction retires, from the next instruction on */
+            c->timer_period = v;
+            c->timer_next = ic + 1 + v;
+            RETIRE_TO_BOUNDARY(3);
+        }
         RETIRE_EXIT(3, EXIT_IO_OUT);
         c->exit_port = port;
         c->exit_value = v;
@@ -592,6 +720,9 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
         if (n >= NUM_STORED_CRS)          /* cpuid and icount are read-only */
             NEXT(2);
         uint32_t v = R[FY];
+        if (UNLIKELY(c->gm_ctl & GM_EXIT_PTBR) && (n == CR_PTBR
+                || (n == CR_STATUS && ((v & ST_MASK) ^ c->cr[CR_STATUS]) & ST_PG)))
+            GM_EXIT(2);
         if (n == CR_STATUS) {
             v &= ST_MASK;
             if ((v ^ c->cr[CR_STATUS]) & ST_PG)
@@ -605,6 +736,8 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     }
     OPCASE(TLBFLUSH) {
         PRIV(1);
+        if (UNLIKELY(c->gm_ctl & GM_EXIT_TLBFLUSH))
+            GM_EXIT(1);
         hv_tlb_flush(c);
         INVALIDATE();
         RETIRE_TO_BOUNDARY(1);
@@ -660,7 +793,7 @@ fetch_pc: {
         /* fetch the instruction at guest pc: through the current window, a new one, or
          * the slow path */
         const uint32_t st = c->cr[CR_STATUS];
-        pg = st & ST_PG;
+        pg = (st & ST_PG) | (c->gm ? ST_PG : 0);      /* guest mode always translates */
         ureq = (st & ST_KM) ? 0 : U_BIT;
         uint32_t off = pc - flo;
         if (off < wlen) {

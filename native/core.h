@@ -49,6 +49,18 @@ struct hv_cpu {
     uint8_t exit_insn[8];
 
     uint32_t fault_addr;      /* scratch: badaddr of the last failed translation */
+
+    /* Guest mode (hv boot --virt hw), the core's VMCS; all 0 on the bare machine. In guest
+     * mode regs, pc, cr, timer and pending are the guest's own (the guest-state area) and
+     * the core acts on them as the bare CPU does; addresses the guest calls physical are
+     * translated once more (see "Guest mode" in core.c). */
+    uint32_t gm;              /* 0 bare; 1 guest mode, shadow paging; 2 guest mode, nested */
+    uint32_t gm_ctl;          /* exit controls: GM_EXIT_* bits (core.c) */
+    uint32_t gm_root;         /* shadow: the shadow directory to walk; nested: the
+                                 directory of the host's table of the guest's frames */
+    uint32_t gm_io_exit[8];   /* I/O bitmap: bit p set = in/out on port p exits */
+    uint64_t tlb_misses;      /* page-table walks (TLB misses), bare and guest */
+    uint64_t walk_refs;       /* memory references those walks made */
 };
 
 /* Several CPUs on one memory (brief §11): they take turns 0, 1, ..., N-1 of `quantum`
@@ -61,6 +73,14 @@ struct hv_machine {
     uint64_t turn_end;        /* cur's icount at which its turn ends (max with one CPU) */
     struct hv_cpu cpus[16];
 };
+
+/* Guest mode exit controls (struct hv_cpu.gm_ctl); vcpu/guestmode.py has the same values.
+ * Beside them: halt always exits, in/out exit by the I/O bitmap, traps and interrupts
+ * (the interrupt window) by host_traps. */
+#define GM_EXIT_ALL 1         /* every privileged instruction exits, not retired (tracing) */
+#define GM_EXIT_PTBR 2        /* mtcr ptbr, and mtcr status that changes PG (shadow paging) */
+#define GM_EXIT_TLBFLUSH 4    /* tlbflush (shadow paging) */
+#define GM_EXIT_WFI 8         /* wfi */
 
 /* Zero the CPU state and attach memory (mem may be NULL when mem_size is 0). */
 void hv_init(struct hv_cpu *c, uint8_t *mem, uint32_t mem_size);

@@ -185,6 +185,24 @@ class NativeCPU:
     def tlb_flush(self) -> None:
         lib.hv_tlb_flush(self._cpu)
 
+    # --- guest mode (vcpu/guestmode.py): the VMCS-like fields, as RefCore has them ------------
+    gm = property(lambda self: self._cpu.gm, lambda self, v: setattr(self._cpu, "gm", v))
+    gm_ctl = property(lambda self: self._cpu.gm_ctl,
+                      lambda self, v: setattr(self._cpu, "gm_ctl", v))
+    gm_root = property(lambda self: self._cpu.gm_root,
+                       lambda self, v: setattr(self._cpu, "gm_root", v & M32))
+    tlb_misses = property(lambda self: self._cpu.tlb_misses)
+    walk_refs = property(lambda self: self._cpu.walk_refs)
+
+    @property
+    def gm_io_exit(self):
+        return self._cpu.gm_io_exit
+
+    @gm_io_exit.setter
+    def gm_io_exit(self, words) -> None:
+        for i, w in enumerate(words):
+            self._cpu.gm_io_exit[i] = w & M32
+
     def retire(self, length: int) -> None:
         """Retire an instruction of `length` bytes that the host carried out for the core."""
         c = self._cpu

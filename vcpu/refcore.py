@@ -16,6 +16,7 @@ A faulting instruction does not retire and leaves no trace but the trap.
 from __future__ import annotations
 
 from .exits import VMExit
+from .guestmode import GM_EXIT_ALL, GM_EXIT_PTBR, GM_EXIT_TLBFLUSH, GM_EXIT_WFI
 from .multi import NO_TURN_END, MultiCore, check_cpus
 from .isa import (CR, DEFAULT_QUANTUM, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS,
                   STATUS_MASK, STORED_CRS, TLB_ENTRIES, Cause, Exit, Irq, Status, irq_to_deliver,
@@ -172,6 +173,13 @@ class RefCPU:
         self.idle = 0                # idle slots (counted in icount too)
         self.host_traps = 0          # bit c set: a trap with cause c exits to the host
         self.tlb = [None] * TLB_ENTRIES   # entry: (vpn, frame, rights)
+        # Guest mode (vcpu/guestmode.py): 0 on the bare machine.
+        self.gm = 0                  # 1 guest mode with shadow paging, 2 with nested paging
+        self.gm_ctl = 0              # exit controls
+        self.gm_root = 0             # shadow directory, or the host's table of guest frames
+        self.gm_io_exit = [0] * 8    # I/O bitmap: bit p set = in/out on port p exits
+        self.tlb_misses = 0          # page-table walks, and the memory references they made
+        self.walk_refs = 0
 
     # --- state as plain data (snapshots, migration, lockstep) ----------------------------
     def get_state(self) -> dict:
@@ -223,28 +231,94 @@ class RefCPU:
     # --- memory --------------------------------------------------------------------------
     def _walk(self, vaddr: int, kind: int) -> tuple[int, int]:
         """Page-table walk on a TLB miss: (frame address, rights) or a page fault."""
+        if self.gm:
+            return self._gm_walk(vaddr, kind)
+        self.tlb_misses += 1
         size = self.mem_size
         mem = self.mem
         pde_addr = (self.cr[PTBR] & ~0xFFF) + (vaddr >> 22) * 4
         if pde_addr + 4 > size:
             raise _Trap(kind, vaddr)
         pde = int.from_bytes(mem[pde_addr:pde_addr + 4], "little")
+        self.walk_refs += 1
         if not pde & P_BIT:
             raise _Trap(kind, vaddr)
         pte_addr = (pde & ~0xFFF & M32) + ((vaddr >> 12) & 0x3FF) * 4
         if pte_addr + 4 > size:
             raise _Trap(kind, vaddr)
         pte = int.from_bytes(mem[pte_addr:pte_addr + 4], "little")
+        self.walk_refs += 1
         if not pte & P_BIT:
             raise _Trap(kind, vaddr)
         entry = (vaddr >> 12, pte & 0xFFFF_F000, pde & pte & (W_BIT | U_BIT))
         self.tlb[(vaddr >> 12) % TLB_ENTRIES] = entry
         return entry[1], entry[2]
 
+    # --- guest mode: the second translation (see "Guest mode" in native/core.c) ----------
+    def _host_walk(self, addr: int):
+        """(host frame, rights) of `addr` in the host-side table at gm_root, or None."""
+        mem, size = self.mem, self.mem_size
+        de_addr = (self.gm_root & ~0xFFF) + (addr >> 22) * 4
+        if de_addr + 4 > size:
+            return None
+        de = int.from_bytes(mem[de_addr:de_addr + 4], "little")
+        self.walk_refs += 1
+        if not de & P_BIT:
+            return None
+        te_addr = (de & ~0xFFF & M32) + ((addr >> 12) & 0x3FF) * 4
+        if te_addr + 4 > size:
+            return None
+        te = int.from_bytes(mem[te_addr:te_addr + 4], "little")
+        self.walk_refs += 1
+        if not te & P_BIT or (te & ~0xFFF & M32) + 0x1000 > size:
+            return None
+        return te & 0xFFFF_F000, de & te & (W_BIT | U_BIT)
+
+    def _gm_walk(self, vaddr: int, kind: int) -> tuple[int, int]:
+        self.tlb_misses += 1
+        if self.gm == 1:                       # shadow: one walk of the shadow tables
+            hit = self._host_walk(vaddr)
+            if hit is None:
+                raise _Trap(kind, vaddr)
+            frame, rights = hit
+        else:                                  # nested: the guest's tables, then the host's
+            gpa, grights = vaddr & 0xFFFF_F000, W_BIT | U_BIT
+            if self.cr[ST] & PG:
+                mem = self.mem
+                pde_gpa = (self.cr[PTBR] & ~0xFFF & M32) + (vaddr >> 22) * 4
+                hit = self._host_walk(pde_gpa)
+                if hit is None:
+                    raise _Trap(kind, vaddr)
+                h = hit[0] | (pde_gpa & 0xFFF)
+                pde = int.from_bytes(mem[h:h + 4], "little")
+                self.walk_refs += 1
+                if not pde & P_BIT:
+                    raise _Trap(kind, vaddr)
+                pte_gpa = (pde & ~0xFFF & M32) + ((vaddr >> 12) & 0x3FF) * 4
+                hit = self._host_walk(pte_gpa)
+                if hit is None:
+                    raise _Trap(kind, vaddr)
+                h = hit[0] | (pte_gpa & 0xFFF)
+                pte = int.from_bytes(mem[h:h + 4], "little")
+                self.walk_refs += 1
+                if not pte & P_BIT:
+                    raise _Trap(kind, vaddr)
+                gpa, grights = pte & 0xFFFF_F000, pde & pte & (W_BIT | U_BIT)
+            hit = self._host_walk(gpa)
+            if hit is None:
+                raise _Trap(kind, vaddr)
+            frame, rights = hit[0], grights & hit[1]
+        self.tlb[(vaddr >> 12) % TLB_ENTRIES] = (vaddr >> 12, frame, rights)
+        return frame, rights
+
+    def _gm_exit(self, raw: bytes) -> VMExit:
+        """An exit control stops this instruction for the host (not retired)."""
+        return VMExit(Exit.TRAP, cause=int(Cause.PRIVILEGED), epc=self.pc, insn=raw)
+
     def translate(self, vaddr: int, kind: int) -> int:
         """Physical address of one byte, or a page fault of `kind` (5 read, 6 write, 7 fetch)."""
         st = self.cr[ST]
-        if st & PG:
+        if st & PG or self.gm:
             e = self.tlb[(vaddr >> 12) % TLB_ENTRIES]
             if e is not None and e[0] == vaddr >> 12:
                 frame, rights = e[1], e[2]
@@ -269,12 +343,12 @@ class RefCPU:
 
     def load(self, vaddr: int, n: int, kind: int = READ) -> int:
         mem = self.mem
-        if not self.cr[ST] & PG and vaddr + n <= self.mem_size:
+        if not self.cr[ST] & PG and not self.gm and vaddr + n <= self.mem_size:
             return int.from_bytes(mem[vaddr:vaddr + n], "little")    # the common case
         return int.from_bytes(bytes(mem[p] for p in self._span(vaddr, n, kind)), "little")
 
     def store(self, vaddr: int, n: int, value: int) -> None:
-        if not self.cr[ST] & PG and vaddr + n <= self.mem_size:
+        if not self.cr[ST] & PG and not self.gm and vaddr + n <= self.mem_size:
             self.mem[vaddr:vaddr + n] = (value & (1 << 8 * n) - 1).to_bytes(n, "little")
             return
         phys = self._span(vaddr, n, WRITE)
@@ -325,7 +399,8 @@ class RefCPU:
                     return ex
                 continue
             pc = self.pc
-            if not cr[ST] & PG and pc + 6 <= size and _fast(self, regs, mem, size, pc):
+            if not cr[ST] & PG and not self.gm and pc + 6 <= size and \
+                    _fast(self, regs, mem, size, pc):
                 continue
             try:
                 ex = self._step(pc, regs, cr)
@@ -340,7 +415,7 @@ class RefCPU:
 
     def _fetch(self, pc: int) -> bytes:
         self._insn = b""
-        if not self.cr[ST] & PG and pc < self.mem_size:
+        if not self.cr[ST] & PG and not self.gm and pc < self.mem_size:
             op = self.mem[pc]
             self._opcode = op
             n = LENGTHS[op]
@@ -473,15 +548,25 @@ class RefCPU:
         """Kernel-mode instructions (the mode check is already done)."""
         cr = self.cr
         ex = None
+        if self.gm_ctl & GM_EXIT_ALL:
+            return self._gm_exit(raw)
         if op == 0x60:                               # halt
             ex = VMExit(Exit.HALT)
         elif op == 0x61:                             # wfi
+            if self.gm_ctl & GM_EXIT_WFI:
+                return self._gm_exit(raw)
             if not self.pending:
                 ex = VMExit(Exit.WFI)                # the CPU waits (RefCore.run)
         elif op == 0x62:                             # in
             ex = VMExit(Exit.IO_IN, port=raw[2], reg=x)
         elif op == 0x63:                             # out
-            ex = VMExit(Exit.IO_OUT, port=raw[2], value=self.regs[x])
+            port = raw[2]
+            if self.gm and port == 0x20 and not self.gm_io_exit[port >> 5] >> (port & 31) & 1:
+                # guest mode, the timer left to the core by the I/O bitmap
+                self.timer_period = self.regs[x]
+                self.timer_next = self.icount + 1 + self.regs[x]
+            else:
+                ex = VMExit(Exit.IO_OUT, port=port, value=self.regs[x])
         elif op == 0x64:                             # cli
             cr[ST] &= ~IE
         elif op == 0x65:                             # sti
@@ -499,6 +584,9 @@ class RefCPU:
                                 self.cpuid if n == CR.cpuid else self.icount & M32)
             elif n < STORED_CRS:                     # cpuid and icount ignore writes
                 v = self.regs[y]
+                if self.gm_ctl & GM_EXIT_PTBR and (
+                        n == PTBR or (n == ST and (v & STATUS_MASK ^ cr[ST]) & PG)):
+                    return self._gm_exit(raw)
                 if n == ST:
                     v &= STATUS_MASK
                     if (v ^ cr[ST]) & PG:
@@ -507,6 +595,8 @@ class RefCPU:
                     self.tlb_flush()
                 cr[n] = v
         elif op == 0x69:                             # tlbflush
+            if self.gm_ctl & GM_EXIT_TLBFLUSH:
+                return self._gm_exit(raw)
             self.tlb_flush()
         else:                                        # 0x6A.. are undefined (LENGTHS = 0)
             raise _Trap(Cause.ILLEGAL)  # pragma: no cover
