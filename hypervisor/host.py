@@ -23,7 +23,7 @@ from vcpu.isa import IRQ_BASE_CAUSE, PAGE_SIZE, Exit
 from .memory import MemoryPool
 from .shadow import frames_per_vcpu
 from .trap import handle_trap
-from .vm import VM
+from .vm import MODES, VM
 
 M32 = 0xFFFF_FFFF
 LONE_SLICE = 1 << 20
@@ -58,9 +58,18 @@ class Host:
         self.net = None             # a mobility.net.Switch when the guests share a network
         self.poll = None            # called between slices (the monitor's commands)
 
-    def add(self, name, image, **kw) -> VM:
-        vm = VM(name, image, self.pool, **kw)
+    def add(self, name, image, *, virt: str = "trap", paging: str = "shadow", **kw) -> VM:
+        if (virt, paging) not in MODES:
+            raise ValueError(f"--virt {virt} --paging {paging}: not a mode (nested paging "
+                             "needs --virt hw)")
+        if virt == "hw":
+            from .hwvm import HwVM
+            vm = HwVM(name, image, self.pool, paging=paging, **kw)
+        else:
+            vm = VM(name, image, self.pool, **kw)
         vm.tracing = self.trace is not None
+        if vm.hw:
+            vm.configure_exits()
         self.vms.append(vm)
         return vm
 
@@ -139,6 +148,7 @@ class Host:
         in_core = 0.0
         stops = vm.stops
         nic = getattr(vm, "nic", None)
+        hw = vm.hw              # guest mode: the core keeps the timer and injects by itself
         while vm.state == "running":
             while stops and core.slots >= stops[0][0]:
                 stops.pop(0)[1](vm)            # before the timer and injection, as on restore
@@ -203,6 +213,11 @@ class Host:
             # every vCPU waits and none has a timer or a pending interrupt
             stats.exits["wfi"] += 1
             vm.stop("wfi", wfi_reason(vm.core.ncpus))
+            return
+        if vm.hw:
+            kind, did = vm.handle_exit(ex)
+            if self.trace:
+                self.trace.event(vm, kind, pc=vm.core.pc, what=did)
             return
         # The guest runs in real user mode with every trap sent here, so any other exit
         # means the core broke its contract: stop this guest, keep the others.

@@ -39,12 +39,13 @@ class Result:
 
 def run_image(image, core: str = "c", mode: str = "bare", *, mem_size: int = 65536,
               max_steps: int | None = 200_000, input: bytes = b"", disk=None,
-              trace=None, cpus: int = 1, quantum: int = DEFAULT_QUANTUM) -> Result:
+              trace=None, cpus: int = 1, quantum: int = DEFAULT_QUANTUM,
+              virt: str = "trap", paging: str = "shadow") -> Result:
     """Run `image` on `core` ("c" or "py") in `mode` until it stops (or `max_steps`
     instructions, None: no limit). `trace` (under hv only) is a hypervisor.trace.Tracer.
     `cpus`, `quantum`: a machine of several CPUs (brief §11); `regs`, `pc`, `cr` are then
     those of the CPU that stopped the machine, and `icount` is the machine's clock (all CPUs'
-    slots together)."""
+    slots together). Under hv, `virt` and `paging` pick the way to virtualize."""
     if mode == "bare":
         m = Machine(image, mem_size=mem_size, core=core, console_input=ConsoleInput(input),
                     disk=disk, cpus=cpus, quantum=quantum)
@@ -57,7 +58,8 @@ def run_image(image, core: str = "c", mode: str = "bare", *, mem_size: int = 655
         raise ValueError(f"unknown mode {mode!r} (bare or hv)")
     host = Host(frames_needed(mem_size, cpus) * 4096, trace=trace)
     vm = host.add("guest", image, mem_size=mem_size, core=core,
-                  console_input=ConsoleInput(input), disk=disk, cpus=cpus, quantum=quantum)
+                  console_input=ConsoleInput(input), disk=disk, cpus=cpus, quantum=quantum,
+                  virt=virt, paging=paging)
     t0 = time.perf_counter()
     try:
         host.run(max_steps=max_steps)

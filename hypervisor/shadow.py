@@ -88,6 +88,11 @@ class ShadowMMU:
             mem[self.phys_dir + 4 * d:self.phys_dir + 4 * d + 4] = (table | P | W | U).to_bytes(4, "little")
             mem[table + 4 * t:table + 4 * t + 4] = (host | P | W | U).to_bytes(4, "little")
 
+    def entry_rights(self, rights: int) -> int:
+        """A shadow entry's rights: the real CPU runs the guest in user mode, so every
+        entry needs U (the user view holds only the guest's U pages), W as the guest says."""
+        return U | (rights & W)
+
     def current_dir(self) -> int:
         st = self.vcr[ST]
         if not st & PG:
@@ -158,7 +163,7 @@ class ShadowMMU:
         else:
             table = de & 0xFFFF_F000
         host = vm.frames[gframe >> 12]
-        te = host | P | U | (rights & W)
+        te = host | P | self.entry_rights(rights)
         ta = table + ((va >> 12) & 0x3FF) * 4
         mem[ta:ta + 4] = te.to_bytes(4, "little")
         self.fills += 1

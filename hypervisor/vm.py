@@ -64,7 +64,13 @@ class VCPU:
         self.shadow: ShadowMMU | None = None
 
 
+# The ways to virtualize (--virt, --paging); the first is the default.
+MODES = [("trap", "shadow"), ("hw", "shadow"), ("hw", "nested")]
+
+
 class VM:
+    hw = False                 # hwvm.HwVM: the core runs the guest in guest mode
+
     def __init__(self, name: str, image: Image, pool, *, mem_size: int, core: str = "c",
                  console_write=None, console_input=None, disk: str | None = None,
                  weight: int = 1, symbols=None, cpus: int = 1,
@@ -81,7 +87,7 @@ class VM:
         self.frames = pool.alloc(mem_size // PAGE_SIZE)
         self.core = make_core(core, memory=pool.mem, cpus=cpus, quantum=quantum)
         self.core.host_traps = ALL_TRAPS
-        self.vcpus = [VCPU(i) for i in range(cpus)]
+        self.vcpus = [self.make_vcpu(i) for i in range(cpus)]
         self.smp = cpus > 1
         self.stats = Stats()
         self.state = "running"         # running | stopped
@@ -98,7 +104,7 @@ class VM:
         # contract; the physical view is the same for all and built once.
         first = None
         for v in self.vcpus:
-            v.shadow = first = ShadowMMU(self, pool, v.index, share=first)
+            v.shadow = first = self.make_mmu(pool, v.index, first)
         for addr, data in image.segments:
             self.dma_write(addr, data)
         # Boot state as the bare machine defines it, on every vCPU, kept in the virtual
@@ -115,6 +121,13 @@ class VM:
         (snapshots, core switches, migration); the host ends the core's budget there."""
         self.stops.append((n, fn))
         self.stops.sort(key=lambda s: s[0])
+
+    def make_vcpu(self, index: int) -> VCPU:
+        return VCPU(index)
+
+    def make_mmu(self, pool, index: int, share):
+        """The MMU of vCPU `index` (`share`: the first vCPU's, whose physical view all use)."""
+        return ShadowMMU(self, pool, index, share=share)
 
     # --- guest-physical memory -----------------------------------------------------------
     def _host(self, gpa: int) -> int:

@@ -40,6 +40,11 @@ def register(sub) -> None:
                    help="scheduler time slice in guest instructions (default 10000)")
     b.add_argument("--weight", type=positive_int, action="append", metavar="W",
                    help="CPU share of each guest, in order (repeat per guest; default 1)")
+    b.add_argument("--virt", choices=("trap", "hw"), default="trap",
+                   help="trap: trap-and-emulate (default); hw: the core's guest mode, "
+                   "exiting only for what the hypervisor asks")
+    b.add_argument("--paging", choices=("shadow", "nested"), default="shadow",
+                   help="shadow page tables (default) or nested paging (needs --virt hw)")
     b.add_argument("--host-threads", type=positive_int, default=os.cpu_count() or 1,
                    metavar="N", help="run guests in parallel on N host threads (default: "
                    "the number of host CPUs; a traced run uses one)")
@@ -138,7 +143,8 @@ def cmd_boot(args) -> int:
         console.register(spec.name)
         host.add(spec.name, image, mem_size=spec.mem, core=args.core,
                  console_write=console.write, console_input=cin if i == 0 else None,
-                 disk=spec.disk, weight=spec.weight, cpus=spec.cpus, quantum=spec.quantum)
+                 disk=spec.disk, weight=spec.weight, cpus=spec.cpus, quantum=spec.quantum,
+                 virt=args.virt, paging=args.paging)
         vm = host.vms[-1]
         attach_repo_from_args(vm, args, trace_note(trace, vm) if trace
                               else stderr_note(f"{vm.name}: " if multi else ""), defer=True)
