@@ -73,8 +73,8 @@ def _bare(img, core="c", mem=65536):
     return r.seconds, r.icount
 
 
-def _hv(img, core="c", mem=65536):
-    r = run_image(img, core, "hv", mem_size=mem, max_steps=None)
+def _hv(img, core="c", mem=65536, virt="trap", paging="shadow"):
+    r = run_image(img, core, "hv", mem_size=mem, max_steps=None, virt=virt, paging=paging)
     assert r.kind == "poweroff", r.reason
     return r.seconds, r.icount, r.vm
 
@@ -154,3 +154,47 @@ def switch_cost(n: int = 100, per_guest: int = 400_000, core: str = "c") -> floa
     t_small, _, s_small = min((_many(img, n, 1_000, core) for _ in range(3)), key=lambda r: r[0])
     t_big, _, s_big = min((_many(img, n, 100_000, core) for _ in range(3)), key=lambda r: r[0])
     return (t_small - t_big) / (s_small - s_big) * 1e9
+
+
+def host_threads(guests: int = 4, per_guest: int = 50_000_000, core: str = "c") -> list[dict]:
+    """Aggregate instruction rate of `guests` compute-bound guests on 1 host thread and on
+    one per host CPU (hv boot --host-threads)."""
+    import os
+    img = assemble(COMPUTE.format(n=per_guest // 4), "<compute>")
+    rows = []
+    for threads in sorted({1, os.cpu_count() or 1}):
+        best = None
+        for _ in range(3):
+            host = Host(guests * frames_needed(65536) * 4096, host_threads=threads)
+            vms = [host.add(f"g{i}", img, mem_size=65536, core=core) for i in range(guests)]
+            t = time.perf_counter()
+            host.run()
+            dt = time.perf_counter() - t
+            assert all(vm.stop_kind == "poweroff" for vm in vms)
+            best = dt if best is None else min(best, dt)
+        total = sum(vm.core.icount for vm in vms)
+        rows.append({"threads": threads, "instructions": total, "seconds": best,
+                     "ips": total / best})
+    for r in rows:
+        r["relative"] = r["ips"] / rows[0]["ips"]
+    return rows
+
+
+def mode_costs(n: int = 100_000, repeat: int = 3, core: str = "c") -> list[dict]:
+    """Per mode: ns per privileged instruction in the guest kernel (mfcr) and per system call
+    (sys -> evec -> mfcr, iret), from the same loops as trap_costs."""
+    from hypervisor.vm import MODES
+    loops = {"mfcr": (assemble(TRAP_LOOP.format(n=n, insn="nop"), "<nop>"),
+                      assemble(TRAP_LOOP.format(n=n, insn="mfcr r1, scratch"), "<mfcr>")),
+             "syscall": (assemble(SYSCALL_LOOP.format(n=n, insn="nop"), "<nop>"),
+                         assemble(SYSCALL_LOOP.format(n=n, insn="sys 1"), "<sys>"))}
+    rows = []
+    for virt, paging in MODES:
+        row = {"mode": f"{virt}+{paging}"}
+        for name, (base, test) in loops.items():
+            t0 = _best(lambda: _hv(base, core, virt=virt, paging=paging), repeat)[0]
+            t1, _, vm = _best(lambda: _hv(test, core, virt=virt, paging=paging), repeat)
+            row[name + "_ns"] = max(0.0, (t1 - t0) / n * 1e9)
+            row[name + "_exits"] = sum(v for k, v in vm.stats.exits.items() if k != "budget")
+        rows.append(row)
+    return rows

@@ -156,6 +156,12 @@ def section_peers(quick: bool, table) -> None:
 def section_virt(quick: bool, table) -> None:
     """trap vs hw, shadow vs nested on four workloads (docs/virtualization.md)"""
     from . import tradeoff
+    mc = hv_bench.mode_costs(20_000 if quick else 100_000, 2 if quick else 3)
+    table("A privileged instruction and a system call in each mode (native core)",
+          ["mode", "mfcr in the guest kernel, ns", "exits", "system call (sys, mfcr, iret), ns",
+           "exits"],
+          [[r["mode"], f"{r['mfcr_ns']:.0f}", f"{r['mfcr_exits']:,}", f"{r['syscall_ns']:.0f}",
+            f"{r['syscall_exits']:,}"] for r in mc])
     rows = tradeoff.measure(repeat=1 if quick else 3)
     table("Ways to virtualize: the Adams & Agesen / Bhargava trade-off (native core)",
           tradeoff.COLUMNS, tradeoff.table_rows(rows))
@@ -173,6 +179,15 @@ def section_migration(quick: bool, table) -> None:
     section(quick, table)
 
 
+def section_threads(quick: bool, table) -> None:
+    """guests on host threads: 4 compute-bound guests, 1 host thread vs one per CPU"""
+    rows = hv_bench.host_threads(per_guest=5_000_000 if quick else 50_000_000)
+    table("Guests on host threads (4 compute-bound guests, native core)",
+          ["host threads", "instructions", "seconds", "M instr/s", "vs 1 thread"],
+          [[str(r["threads"]), f"{r['instructions']:,}", f"{r['seconds']:.3f}",
+            f"{r['ips'] / 1e6:.0f}", f"{r['relative']:.2f}×"] for r in rows])
+
+
 # The sections of `hv bench`, in order: name -> function(quick, table). A benchmark module
 # adds its own line here; `table(title, columns, rows)` prints and records one table.
 SECTIONS = {
@@ -183,6 +198,7 @@ SECTIONS = {
     "virt": section_virt,
     "migration": section_migration,
     "smp": section_smp,
+    "threads": section_threads,
     "peers": section_peers,
 }
 OPT_IN = {"peers"}      # sections that run only when asked for (--peers, --only)
