@@ -61,6 +61,17 @@ NOTES = """
 - **Reference core** (1–1.6 M instructions/s; plain Python interpreters reach 4–8 M): it is the
   readable specification, with a method call per instruction and a bounds-checked path
   for every access.
+- **Ways to virtualize** (`--only virt`; explained in docs/virtualization.md): guest mode
+  takes system calls, `mfcr` and `iret` out of Python entirely (nanoseconds instead of
+  microseconds); shadow paging still exits per page after every `ptbr` write, nested paging
+  does not and pays 8 references per TLB miss instead of 2.
+- **Host threads** (`--only threads`): the C core runs with the GIL released, so the
+  speedup is bounded by the share of time spent in Python between slices and by what else
+  the host's CPUs are doing; on a shared, loaded machine it shows nothing.
+- **Peers** (`--peers`): Unicorn's JIT beats this interpreter on the counted loop by about
+  2× and gcc -O2 by about 10×; Lua 5.4's interpreter is 2–3× slower. A Python hook per
+  instruction in Unicorn costs about as much as this project's whole trap-and-emulate
+  round trip: both are dominated by the Python call.
 """
 
 
