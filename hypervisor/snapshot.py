@@ -66,6 +66,8 @@ def shadow_entries(sh, back: dict) -> list:
     mv = memoryview(sh.mem)
     out = []
     for view, d in ((0, sh.kernel_dir), (1, sh.user_dir)):
+        if d is None:
+            continue                 # nested paging (--virt hw): no shadow views
         dirw = mv[d:d + PAGE_SIZE].cast("I")
         for di in range(1024):
             de = dirw[di]
@@ -157,6 +159,9 @@ def apply_state(vm, state: dict, where: str = "snapshot") -> None:
     hv = _check_hv(state, where)
     core = vm.core
     fresh = [list(c.cr) for c in core.cpus]
+    # The trap mask belongs to this host and its way to virtualize (a snapshot taken under
+    # --virt hw restores under trap-and-emulate: the guest's own state is in "hv").
+    traps = [c.host_traps for c in core.cpus]
     saved_tlbs = [c["tlb"] for c in state["cpus"]]
     cpus = [dict(c, tlb=[None] * len(c["tlb"])) for c in state["cpus"]]
     try:
@@ -169,6 +174,8 @@ def apply_state(vm, state: dict, where: str = "snapshot") -> None:
         for i, v in enumerate(real_cr):
             cpu.cr[i] = v
         cpu.tlb_flush()
+    for cpu, t in zip(core.cpus, traps):
+        cpu.host_traps = t
     for v, vcr in zip(vm.vcpus, hv.get("vcrs", [hv["vcr"]])):
         v.vcr = list(vcr)
     if isinstance(hv.get("io_tokens"), int):

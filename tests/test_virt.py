@@ -315,3 +315,17 @@ def test_hv_boot_traced_guest_mode_exits_for_every_event(tmp_path, capfdbinary):
         (ROOT / "guests" / "expected" / "kernel.out").read_bytes()
     kinds = {json.loads(line)["kind"] for line in trace.read_text().splitlines()}
     assert {"emulate", "reflect"} <= kinds
+
+
+def test_a_guest_mode_snapshot_restores_under_trap_and_emulate(tmp_path, capfdbinary):
+    """The guest's state is architectural: a snapshot taken in hw+nested continues under
+    trap-and-emulate with the output of the uninterrupted run."""
+    from hv.cli import main
+    kernel = str(ROOT / "guests" / "kernel.s")
+    snap = tmp_path / "k.snap"
+    assert main(["boot", kernel, "--mem", "128K", "--virt", "hw", "--paging", "nested",
+                 "--snapshot-at", f"40000:{snap}"]) == 0
+    full = capfdbinary.readouterr().out
+    assert main(["restore", str(snap)]) == 0
+    tail = capfdbinary.readouterr().out
+    assert tail and full.endswith(tail)
