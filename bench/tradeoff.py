@@ -53,10 +53,11 @@ def _virt(img, core, virt, paging):
 
 def refs_per_miss(core) -> float | None:
     """Memory references per TLB miss, from the core's counters (when it keeps them)."""
-    misses = getattr(core, "tlb_misses", None)
+    cpus = getattr(core, "cpus", None) or [core]
+    misses = sum(getattr(c, "tlb_misses", 0) for c in cpus)
     if not misses:
         return None
-    return core.walk_refs / misses
+    return sum(c.walk_refs for c in cpus) / misses
 
 
 REASONS = {"trap:1": "syscall", "trap:2": "brk", "trap:3": "privileged", "trap:5": "pf-read",
