@@ -329,3 +329,16 @@ def test_a_guest_mode_snapshot_restores_under_trap_and_emulate(tmp_path, capfdbi
     assert main(["restore", str(snap)]) == 0
     tail = capfdbinary.readouterr().out
     assert tail and full.endswith(tail)
+
+
+@pytest.mark.skipif("c" not in CORES, reason="the native core is not built")
+def test_teaching_os_in_every_mode():
+    """The teaching OS (processes, address spaces, fork, threads) under every mode."""
+    from hv.commands.os import run_os
+    progs = [str(ROOT / "guests" / "os" / "demos" / "switching.s")]
+    bare = run_os(progs, hv=False, max_steps=20_000_000)
+    assert bare.kind == "poweroff" and bare.output
+    for virt, paging in MODES:
+        got = run_os(progs, hv=True, virt=virt, paging=paging, max_steps=20_000_000)
+        assert (got.kind, got.status, got.output, got.icount) == \
+            (bare.kind, bare.status, bare.output, bare.icount), (virt, paging)

@@ -208,7 +208,8 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
            verbose: bool = False, console_write=None, console_input=None,
            disk_path: str | None = None, quantum: int | None = None,
            repo: str | None = None, repo_timeout: float | None = None,
-           repo_note=None, net_peer: str | None = None, net_wait: float = 30.0) -> Result:
+           repo_note=None, net_peer: str | None = None, net_wait: float = 30.0,
+           virt: str = "trap", paging: str = "shadow") -> Result:
     """Boot the OS with `programs` (paths, or (name, bytes, entry) triples) on its disk.
     With `repo` (a directory or an http:// URL), exec fetches the programs the disk lacks."""
     from vcpu.devices import ConsoleInput
@@ -238,6 +239,8 @@ def run_os(programs, *, hv: bool = False, core: str = "c", cpus: int = 1,
             if "cpus" not in inspect.signature(Machine.__init__).parameters:
                 raise OSError_("--cpus: this machine has one CPU (no SMP support built in)")
             extra["cpus"] = cpus
+        if hv and (virt, paging) != ("trap", "shadow"):
+            extra.update(virt=virt, paging=paging)
         if quantum is not None:
             extra["quantum"] = quantum
         if hv:
@@ -308,6 +311,10 @@ def register(sub) -> None:
     from ..common import add_smp_args
     add_smp_args(p)                     # --cpus N, --quantum Q (brief §11)
     p.add_argument("--hv", action="store_true", help="boot the OS under the hypervisor")
+    p.add_argument("--virt", choices=("trap", "hw"), default="trap",
+                   help="with --hv: trap-and-emulate (default) or the core's guest mode")
+    p.add_argument("--paging", choices=("shadow", "nested"), default="shadow",
+                   help="with --hv: shadow page tables (default) or nested paging")
     p.add_argument("--core", choices=("c", "py"), default="c",
                    help="native C core (default) or the pure-Python reference core")
     add_input_args(p)
@@ -354,7 +361,8 @@ def main(args) -> int:
                              verbose=args.os_verbose, console_write=stdout_write,
                              console_input=console_input(args), repo=args.repo,
                              repo_timeout=args.repo_timeout, repo_note=stderr_note(),
-                             net_peer=args.net_peer, net_wait=args.net_wait)
+                             net_peer=args.net_peer, net_wait=args.net_wait,
+                             virt=args.virt, paging=args.paging)
         except KeyboardInterrupt as e:
             # SIGINT, SIGTERM, SIGHUP or --timeout: the OS stops as interrupted, its disk
             # flushed, and the report is what `hv boot` prints.
