@@ -176,6 +176,8 @@ class Host:
             t = clock()
             ex = core.run(b)
             in_core += clock() - t
+            if hw:
+                vm.drain_console()      # output the core posted (guest mode)
             if ex.reason is BUDGET:
                 stats.exits["budget"] += 1
             else:

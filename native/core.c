@@ -60,6 +60,7 @@ _Static_assert(HV_PAGE_SIZE == 4096, "the page size is 4 KiB");
 #define K_FETCH 7
 #define TLB_EMPTY 0xffffffffu
 #define PORT_TIMER 0x20
+#define PORT_CONSOLE_OUT 0x10
 
 /* --- little-endian memory access ------------------------------------------------------ */
 
@@ -672,6 +673,13 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     OPCASE(OUT) {
         PRIV(3);
         uint32_t v = R[FX], port = ip[2];
+        if (UNLIKELY(!gm_io_exits(c, port)) && port == PORT_CONSOLE_OUT
+                && c->gm_con_len < sizeof c->gm_con) {
+            /* guest mode, the console left to the core: the byte is posted to a buffer
+             * that the host takes at its next exit (a full buffer exits as usual) */
+            c->gm_con[c->gm_con_len++] = (uint8_t)v;
+            NEXT(3);
+        }
         if (UNLIKELY(!gm_io_exits(c, port)) && port == PORT_TIMER) {
             /* guest mode, the timer left to the core by the I/O bitmap: the guest's
              * virtual timer is in the guest-state area; as the device does after the

@@ -59,6 +59,8 @@ struct hv_cpu {
     uint32_t gm_root;         /* shadow: the shadow directory to walk; nested: the
                                  directory of the host's table of the guest's frames */
     uint32_t gm_io_exit[8];   /* I/O bitmap: bit p set = in/out on port p exits */
+    uint32_t gm_con_len;      /* console bytes posted by the guest, not yet taken by the host */
+    uint8_t gm_con[256];      /* the posted console bytes (port 0x10 left to the core) */
     uint64_t tlb_misses;      /* page-table walks (TLB misses), bare and guest */
     uint64_t walk_refs;       /* memory references those walks made */
 };

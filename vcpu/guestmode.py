@@ -12,7 +12,9 @@ GM_EXIT_PTBR = 2         # mtcr ptbr, and mtcr status that changes PG (shadow pa
 GM_EXIT_TLBFLUSH = 4     # tlbflush (shadow paging)
 GM_EXIT_WFI = 8          # wfi
 
-PORT_TIMER = 0x20        # the one port a core can handle itself (the guest's virtual timer)
+PORT_TIMER = 0x20        # ports a core can handle itself: the guest's virtual timer,
+PORT_CONSOLE_OUT = 0x10  # and console output, posted to a buffer the host drains at exits
+CONSOLE_POST = 256       # bytes that buffer holds
 
 
 def io_bitmap(exits: set[int] | range) -> list[int]:

@@ -203,6 +203,15 @@ class NativeCPU:
         for i, w in enumerate(words):
             self._cpu.gm_io_exit[i] = w & M32
 
+    def take_console(self) -> bytes:
+        """Guest mode: the console bytes posted since the last call (the buffer empties)."""
+        c = self._cpu
+        n = c.gm_con_len
+        if not n:
+            return b""
+        c.gm_con_len = 0
+        return bytes(ffi.buffer(c.gm_con, n))
+
     def retire(self, length: int) -> None:
         """Retire an instruction of `length` bytes that the host carried out for the core."""
         c = self._cpu

@@ -178,6 +178,7 @@ class RefCPU:
         self.gm_ctl = 0              # exit controls
         self.gm_root = 0             # shadow directory, or the host's table of guest frames
         self.gm_io_exit = [0] * 8    # I/O bitmap: bit p set = in/out on port p exits
+        self.gm_con = bytearray()    # console bytes posted in guest mode (at most 256)
         self.tlb_misses = 0          # page-table walks, and the memory references they made
         self.walk_refs = 0
 
@@ -310,6 +311,12 @@ class RefCPU:
             frame, rights = hit[0], grights & hit[1]
         self.tlb[(vaddr >> 12) % TLB_ENTRIES] = (vaddr >> 12, frame, rights)
         return frame, rights
+
+    def take_console(self) -> bytes:
+        """Guest mode: the console bytes posted since the last call (the buffer empties)."""
+        data = bytes(self.gm_con)
+        self.gm_con.clear()
+        return data
 
     def _gm_exit(self, raw: bytes) -> VMExit:
         """An exit control stops this instruction for the host (not retired)."""
@@ -561,7 +568,11 @@ class RefCPU:
             ex = VMExit(Exit.IO_IN, port=raw[2], reg=x)
         elif op == 0x63:                             # out
             port = raw[2]
-            if self.gm and port == 0x20 and not self.gm_io_exit[port >> 5] >> (port & 31) & 1:
+            in_core = self.gm and not self.gm_io_exit[port >> 5] >> (port & 31) & 1
+            if in_core and port == 0x10 and len(self.gm_con) < 256:
+                # guest mode, the console left to the core: posted for the host's next exit
+                self.gm_con.append(self.regs[x] & 0xFF)
+            elif in_core and port == 0x20:
                 # guest mode, the timer left to the core by the I/O bitmap
                 self.timer_period = self.regs[x]
                 self.timer_next = self.icount + 1 + self.regs[x]
