@@ -137,7 +137,7 @@ def denied(vm) -> dict:
     io = (s.emulated.get("in", 0) + s.emulated.get("out", 0) + s.exits.get("io_in", 0)
           + s.exits.get("io_out", 0))
     return {"privileged instructions trapped": s.exits.get("trap:3", 0),
-            "I/O sent to the host's devices": io,
+            "I/O instructions that exited": io,
             "page faults seen by the host": sum(s.exits.get(f"trap:{c}", 0) for c in (5, 6, 7)),
             "page faults reflected by the host": sum(s.reflected.get(c, 0) for c in (5, 6, 7)),
             "slices cut by the I/O limit": s.throttled}
