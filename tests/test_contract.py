@@ -123,6 +123,7 @@ OS_CASES = {
     "uthreads": (["uthreads.s"], UTHREADS, 0, ""),
     "hostile": (["hostile.s"], "read-bad -5\npid 1 alive\n", 0, ""),
     "image": (["image.s"], "code-rw 0\ndata 22\narea 99\n", 0, ""),
+    "divzero": (["divzero.s"], "", 136, ""),
 }
 
 
@@ -243,6 +244,15 @@ def test_snapshot_then_restore_prints_exactly_the_rest(tmp_path, core):
         assert out_of("restore", snap, "--core", c, status=3) == ALPHA[3:]
     r = hv("snapshot", "info", snap)
     assert r.status == 0 and r.out.strip()
+
+
+@pytest.mark.parametrize("mode", ["run", "boot"])
+def test_snapshot_keeps_the_unread_console_input(tmp_path, mode):
+    # echo.s: after 3 + 6k instructions it has echoed k bytes
+    snap = tmp_path / "e.snap"
+    assert out_of(mode, MOB / "echo.s", "--input", "hello", "--snapshot-at", f"15:{snap}",
+                  status=5) == "[hello]"
+    assert out_of("restore", snap, status=5) == "llo]"
 
 
 def test_snapshot_of_a_guest_by_name_and_alone(tmp_path):
@@ -522,6 +532,7 @@ SMP = C / "smp"
 
 SMP_CASES = {   # program: (cpus, quantum or None, output, status)
     "turns.s": (3, 4, "001122001122\n", 0),
+    "turns.s default quantum": (3, None, "000011112222\n", 0),
     "ctrl.s": (2, 10, "0012 10\n", 0),
     "ipi.s": (2, None, "16 0 18 0 \ncpu1 18 0\n", 0),
     "xchg.s": (2, 7, "9 5 3 6 00010000\n2000\n", 0),
@@ -535,7 +546,7 @@ SMP_CASES = {   # program: (cpus, quantum or None, output, status)
 @pytest.mark.parametrize("prog", sorted(SMP_CASES))
 def test_smp_program(prog, core, mode):
     cpus, quantum, want, status = SMP_CASES[prog]
-    args = [mode, "--core", core, "--cpus", cpus, SMP / prog]
+    args = [mode, "--core", core, "--cpus", cpus, SMP / prog.split()[0]]
     if quantum:
         args[1:1] = ["--quantum", quantum]
     r = hv(*args)
