@@ -649,27 +649,27 @@ class Adapter:
         return False
 
     def req_next(self, args, msg):
-        self._thread(args)
+        self.d.thread = self._thread(args) - 1     # the thread the client steps
         g = self._granular(args)
         self.respond(msg, {})
         self._run(self.d.nexti) if g == "instruction" else self._run(self.d.step, 1, True)
         return False
 
     def req_stepIn(self, args, msg):
-        self._thread(args)
+        self.d.thread = self._thread(args) - 1     # the thread the client steps
         g = self._granular(args)
         self.respond(msg, {})
         self._run(self.d.stepi) if g == "instruction" else self._run(self.d.step, 1, False)
         return False
 
     def req_stepOut(self, args, msg):
-        self._thread(args)
+        self.d.thread = self._thread(args) - 1     # the thread the client steps
         self.respond(msg, {})
         self._run(self.d.finish)
         return False
 
     def req_stepBack(self, args, msg):
-        self._thread(args)
+        self.d.thread = self._thread(args) - 1     # the thread the client steps
         g = self._granular(args)
         self.respond(msg, {})
         if g == "instruction":

@@ -379,26 +379,35 @@ def test_console_output_comes_a_line_at_a_time(adapter):
     c.ok("disconnect")
 
 
-def test_threads_are_cpus(adapter, tmp_path):
+@pytest.mark.parametrize("hv", [False, True], ids=["bare", "hv"])
+def test_threads_are_cpus(hv, adapter, tmp_path):
     from tests.test_debugger import SMP
     prog = tmp_path / "smp.s"
     prog.write_text(SMP)
     c = adapter()
-    launch(c, str(prog), cpus=2, quantum=5)
+    launch(c, str(prog), cpus=2, quantum=5, hypervisor=hv)
     c.ok("setBreakpoints", source={"path": str(prog)}, breakpoints=[{"line": 29}])
     c.ok("configurationDone")
     assert c.ok("threads")["threads"] == [{"id": 1, "name": "cpu 0"}, {"id": 2, "name": "cpu 1"}]
     seen = set()
-    for _ in range(4):
+    for i in range(4):
         stop = c.wait_event("stopped")["body"]
         assert stop["reason"] == "breakpoint"
         seen.add(stop["threadId"])
         top = c.ok("stackTrace", threadId=stop["threadId"])["stackFrames"][0]
         assert top["name"] == "work"
         assert c.ok("evaluate", expression="cpuid")["result"].endswith(f"({stop['threadId'] - 1})")
-        c.ok("continue", threadId=1)
+        if i < 3:
+            c.ok("continue", threadId=1)
     assert seen == {1, 2}
-    c.ok("pause", threadId=1)
-    c.wait_event("stopped")
+    # Stepping is the thread's the client names: out of work, a line, a line back.
+    c.ok("setBreakpoints", source={"path": str(prog)}, breakpoints=[])
+    tid = 3 - stop["threadId"]
+    c.ok("stackTrace", threadId=tid)
+    for command in ("stepIn", "stepOut", "next", "stepBack"):
+        c.ok(command, threadId=tid)
+        ev = c.wait_event("stopped")["body"]
+        assert ev["threadId"] == tid and ev["reason"] == "step", (command, ev)
+        assert c.ok("evaluate", expression="cpuid")["result"].endswith(f"({tid - 1})")
     assert not c.request("stackTrace", threadId=3)["success"]
     c.ok("disconnect")
