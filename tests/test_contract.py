@@ -189,6 +189,7 @@ BARE = {   # program: (extra args, exact console output, exit status)
     "pgrights.s": ([], "12345678\n6 00401000\n6 00800000\n5 00402000\n5 00c00123\n"
                        "7 00c00ff0\n5 00400000\n6 00800000\n12345678\n", 0),
     "retire.s": ([], "yyy\n", 0),
+    "data.s": ([], "255\n12340001\n0000fffe\n0\n10\nfffffffe\n97\n4\n0000abcd\n0\n0\n", 0),
     "evecself.s": ([], "x", 125),
     "wfistop.s": ([], "w", 125),
 }
