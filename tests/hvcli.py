@@ -59,8 +59,12 @@ def hv(*args, input: bytes | None = b"", cwd: Path | None = None, env: dict | No
         stack.enter_context(mock.patch.object(sys, "stdin", stdin))
         stack.enter_context(contextlib.redirect_stdout(out))
         stack.enter_context(contextlib.redirect_stderr(err))
-        if env:
-            stack.enter_context(mock.patch.dict(os.environ, env))
+        # Output goes to a pipe here, so no terminal width applies, whatever the test runner
+        # set (pytest-xdist workers inherit COLUMNS); a test that wants one passes env.
+        stack.enter_context(mock.patch.dict(os.environ, env or {}))
+        for var in ("COLUMNS", "LINES"):
+            if var not in (env or {}):
+                os.environ.pop(var, None)
         try:
             status = main([str(a) for a in args])
         except SystemExit as e:              # argparse: usage errors, --help, --version
