@@ -106,3 +106,15 @@ def test_bare_and_virtualized_agree(core_kind):
     for src in (HANDLER_AT_ZERO, USER_JUMPS_TO_HANDLER, USER_JUMPS_TO_HANDLER_PAGED):
         r = run_all(src, core_kind)
         assert (r["bare"].regs, r["bare"].icount) == (r["hv"].regs, r["hv"].icount)
+
+
+@pytest.mark.parametrize("command", ["run", "boot"])
+def test_a_kernel_without_a_handler_gets_the_friendly_stop(command, tmp_path):
+    """evec never set, nothing at 0: the fault goes to 0, the illegal opcode there faults at
+    evec in kernel mode, and the machine stops with 125 and a hint (brief §2)."""
+    from tests.hvcli import hv
+    src = tmp_path / "nohandler.s"
+    src.write_text(".org 0x100\n.entry start\nstart:\n    li r1, 0\n    div r2, r1, r1\n    halt\n")
+    st, out, err = hv(command, src)
+    assert st == 125 and out == ""
+    assert "double fault" in err and "no trap handler set" in err
