@@ -174,7 +174,8 @@ class Debugger:
         self.last_stop: Stop | None = Stop("entry", "at the entry point")
         self._quiet = False
         self.phase = 0
-        self._shadow_known: dict = {(0, 0): []}    # position -> its shadow call stack
+        # position -> {cpu: its shadow call stack}
+        self._shadow_known: dict = {(0, 0): {}}
 
     # --- CPUs ----------------------------------------------------------------------------
     @property
@@ -1305,29 +1306,37 @@ class Debugger:
         (kind 'call' | 'trap', site pc, return slot or None, text): found by replaying
         the run from its start one instruction at a time, pushing at each `call`, trap
         delivery and `sys`/`brk`, popping at `ret` (to the frame whose slot it reads)
-        and `iret`. None when the run is longer than SHADOW_LIMIT instructions."""
-        if self.multi:
-            return None                  # which CPU made each call: not tracked yet
+        and `iret`. None when the run is longer than SHADOW_LIMIT instructions. With
+        several CPUs each CPU has its own, fed by the slots it takes; this is the
+        selected CPU's."""
         pos = self.position
         known = self._shadow_known
+        me = self.thread
         if pos in known:
-            return list(known[pos])
+            return list(known[pos].get(me, []))
         # Replay from the nearest position whose stack is known (the start at worst).
         start = max((k for k in known if k <= pos), default=None)
         if start is None or pos[0] - start[0] > SHADOW_LIMIT:
             return None
         t = self.t
-        stack = list(known[start])
+        multi = self.multi
+        stacks = {c: list(v) for c, v in known[start].items()}
         self.goto_position(start)
         injected = sum(t.vm.stats.injected.values()) if self.hv else 0
         try:
             while self.position < pos and self.running:
+                # With several CPUs, one stack per CPU: each step is the next CPU's.
+                cpu = t.next_actor() if multi else me
+                t.thread = cpu
+                stack = stacks.setdefault(cpu, [])
                 pc, sp = t.pc, t.regs[SP]
                 d = self.insn_at(pc)
                 op = d.instr.opcode if d else None
                 mode = "user" if not t.cr_view()[0] & 1 else "kernel"
                 before = self.icount
                 self._step1(catches=False)
+                if multi and t.acted != cpu:
+                    continue                      # not foreseen: leave the stacks alone
                 if self.icount == before:
                     cause = t.cr_view()[3]
                     stack.append(("trap", pc, None, f"{CAUSE_TEXT.get(cause, cause)}, "
@@ -1359,12 +1368,14 @@ class Debugger:
                     del stack[:1024]          # runaway recursion: keep the innermost
         except Stopped:
             pass
+        finally:
+            t.thread = me
         self.goto_position(pos)
         if len(known) > 256:
             for k in sorted(known)[1:129]:
                 del known[k]
-        known[pos] = list(stack)
-        return stack
+        known[pos] = {c: list(v) for c, v in stacks.items()}
+        return list(stacks.get(me, []))
 
     def _call_sites(self) -> dict[int, int]:
         cache = getattr(self, "_calls", None)

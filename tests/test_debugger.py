@@ -504,6 +504,8 @@ def _thread_steps(core, hv, cpus):
     clock = d.t.core.cpus[1].icount
     note(d.step())                           # into work: CPU 1 took one slot
     assert d.pc == work and d.t.core.cpus[1].icount == clock + 1
+    # the shadow call stack is kept per CPU: CPU 1's call, whatever CPU 0 does meanwhile
+    assert [w.split("+")[0] for _, w, _ in d.frames()] == ["work", "loop"]
     note(d.finish())                         # back in loop, on CPU 1
     assert d.pc == after_call
     note(d.step(4))
