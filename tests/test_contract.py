@@ -538,6 +538,7 @@ SMP_CASES = {   # program: (cpus, quantum or None, output, status)
     "ipi.s": (2, None, "16 0 18 0 \ncpu1 18 0\n", 0),
     "xchg.s": (2, 7, "9 5 3 6 00010000\n2000\n", 0),
     "halt1.s": (3, None, "h", 9),
+    "ipi1.s": (1, None, "A01ok\n", 0),
     "allwait.s": (2, None, "w", 125),
 }
 
