@@ -124,6 +124,8 @@ OS_CASES = {
     "hostile": (["hostile.s"], "read-bad -5\npid 1 alive\n", 0, ""),
     "image": (["image.s"], "code-rw 0\ndata 22\narea 99\n", 0, ""),
     "divzero": (["divzero.s"], "", 136, ""),
+    "blocking": (["blocking.s"], "main ran while its sibling slept\nstamps-inside-sleep 0\n", 0,
+                 ""),
 }
 
 
