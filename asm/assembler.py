@@ -18,6 +18,7 @@ import bisect
 import functools
 import os
 import re
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from . import macros
 from .source import read_source
 from .errors import MAX_ERRORS, AsmError, Diagnostic, LineError, Location, did_you_mean, short
 from .expr import Num, Reg, Sym, evaluate
-from .source import split_lines
+from .source import iter_lines
 from .syntax import Mem, Str, parse_line
 
 INT32_MIN = -(1 << 31)
@@ -67,9 +68,10 @@ class Record:
 
 @dataclass(slots=True)
 class _Item:
-    """Something pass 2 turns into bytes at `address`."""
+    """Something pass 2 turns into bytes: `size` bytes at `offset` in segment `segment`
+    (only what pass 1 could not encode: a symbol defined further on, an .equ, an error)."""
     loc: Location
-    address: int
+    offset: int
     size: int
     segment: int
     instr: isa.Instr | None = None
@@ -90,13 +92,28 @@ _NO_FIELDS: dict = {}
 
 
 class _Segment:
-    __slots__ = ("start", "size", "loc", "chunks")
+    __slots__ = ("start", "size", "loc", "data")
 
     def __init__(self, start: int, loc: Location | None):
         self.start = start
         self.size = 0
         self.loc = loc
-        self.chunks: list[bytes] = []
+        self.data = bytearray()      # pass 1 writes what it can encode, zeros for the rest
+
+
+class _Later(Exception):
+    """Pass 1 cannot encode this line yet: pass 2 will."""
+
+
+def _known_label(labels):
+    """A symbol lookup for pass 1's early encoding: labels defined above only (their
+    addresses never change); anything else waits for pass 2."""
+    def lookup(sym):
+        hit = labels.get(sym.name)
+        if hit is None:
+            raise _Later()
+        return hit[0]
+    return lookup
 
 
 class _Skip(Exception):
@@ -158,24 +175,28 @@ class Assembler:
         self.pass2 = False
         self._src = ("<input>", 0, 1, 0)
         self.file_index: dict[str, int] = {}
-        self.line_rows: list[LineRow] = []
+        # The line table as flat numbers (address, file, line, column, flags per row): a
+        # LineRow object per row is made once, for the image, after pass 2 let go of its items.
+        self.line_rows = array("q")
+        self._early = _known_label(self.labels)
 
     # --- entry points ------------------------------------------------------------------
 
     def run_file(self, path) -> Assembly:
         path = os.fspath(path)
         try:
-            raw = read_source(path)
+            source = [read_source(path)]
         except OSError as e:
             raise AsmError([Diagnostic(path, 0, 0, f"cannot read: {_os_reason(e)}")]) from None
-        return self._run(raw, path)
+        return self._run(source, path)
 
     def run_text(self, text: str, filename: str = "<input>") -> Assembly:
-        return self._run(text.encode("utf-8", "surrogateescape"), filename)
+        return self._run([text.encode("utf-8", "surrogateescape")], filename)
 
-    def _run(self, raw: bytes, filename: str) -> Assembly:
+    def _run(self, source: list, filename: str) -> Assembly:
+        """`source`: [the bytes], handed over so that they are let go once decoded."""
         self.main_file = filename
-        self._read(raw, filename)
+        self._read(source.pop(), filename)
         if self.defining is not None:
             m = self.defining
             self._error(Location(m.file, m.line, 1, m.header), f"macro '{m.name}' has no .endm")
@@ -207,10 +228,11 @@ class Assembler:
     # --- pass 1: lines -----------------------------------------------------------------
 
     def _read(self, raw: bytes, filename: str, expansion: tuple = ()) -> None:
-        lines, problems = split_lines(raw, filename)
+        lines, problems, empty = iter_lines(raw, filename)
+        del raw                         # the lines hold what they need
         for d in problems:
             self.diagnostics.append(d)
-        if not lines and not self.include_stack and not problems:
+        if empty and not self.include_stack and not problems:
             self.diagnostics.append(Diagnostic(filename, 0, 0, "nothing to assemble: the file is empty"))
             return
         self.include_stack.append(os.path.realpath(filename) if filename[:1] != "<" else filename)
@@ -277,13 +299,14 @@ class Assembler:
 
     def _define_label(self, name: str, loc: Location, col: int) -> None:
         self._check_new_symbol(name, loc, col)
-        self.labels[name] = (self.pc, Location(loc.file, loc.line, col, loc.text))
+        self.labels[name] = (self.pc, loc.file, loc.line, col)    # no Location kept per label
         self.label_order.append(name)
         self.pending_labels.append(name)
 
     def _check_new_symbol(self, name: str, loc: Location, col: int) -> None:
         first = self.labels.get(name)
-        first = first[1] if first else (self.equs[name][1] if name in self.equs else None)
+        first = (Location(*first[1:]) if first
+                 else (self.equs[name][1] if name in self.equs else None))
         if first is not None:
             raise LineError(f"duplicate symbol '{short(name)}' (first defined at "
                             f"{first.file}:{first.line})", col)
@@ -556,16 +579,28 @@ class Assembler:
             fi = self.file_index.get(file)
             if fi is None:
                 fi = self.file_index[file] = len(self.file_index)
-            self.line_rows.append(LineRow(self.pc, fi, line, col, flags))
+            self.line_rows.extend((self.pc, fi, line, col, flags))
         seg = self.segments[-1]
-        # Items are only read in pass 2: share the empty field map, keep the expressions as
-        # a tuple (one item per line of source: its size is the assembler's memory).
-        item = _Item(loc, self.pc, size, len(self.segments) - 1, instr, fixed or _NO_FIELDS,
-                     tuple(exprs), directive, record, notes)
-        self.items.append(item)
+        # Encode now when every value is known (numbers, labels above): most lines are, and
+        # then nothing of the line is kept. Only the others become items for pass 2 (one per
+        # line of source: their size is the assembler's memory).
+        exprs = tuple(exprs)
+        try:
+            data = self._encode_parts(instr, fixed or _NO_FIELDS, exprs, directive, size,
+                                      self._early)
+        except (_Later, LineError):         # a later symbol, or an error pass 2 reports
+            data = None
+        if data is None:
+            self.items.append(_Item(loc, len(seg.data), size, len(self.segments) - 1, instr,
+                                    fixed or _NO_FIELDS, exprs, directive, record, notes))
+            seg.data += bytes(size)
+        else:
+            seg.data += data
         if record is not None:
             record.address = self.pc
             record.instr = instr
+            if data is not None:
+                record.data = data
         seg.size += size
         self.pc += size
 
@@ -580,44 +615,47 @@ class Assembler:
                 self._equ_value(name, Sym(name, loc.col))
             except _Skip:
                 pass
-        for item in self.items:
+        items, self.items = self.items, []
+        for item in items:
             try:
-                data = self._encode(item)
+                data = self._encode_parts(item.instr, item.fixed, item.exprs, item.directive,
+                                          item.size, self._lookup)
             except LineError as e:
                 if e.message:
                     self._error(item.loc, e.message, e.col, item.notes)
                 data = bytes(item.size)
             except _Skip:
                 data = bytes(item.size)
-            self.segments[item.segment].chunks.append(data)
+            seg = self.segments[item.segment]
+            seg.data[item.offset:item.offset + item.size] = data
             if item.record is not None:
                 item.record.data = data
 
-    def _encode(self, item: _Item) -> bytes:
-        if item.instr is not None:
-            fields = dict(item.fixed)
-            for fld, kind, node in item.exprs:
-                value = node.value if type(node) is Num else self._value(node)
+    @staticmethod
+    def _encode_parts(instr, fixed, exprs, d, size, lookup) -> bytes:
+        if instr is not None:
+            fields = dict(fixed)
+            for fld, kind, node in exprs:
+                value = node.value if type(node) is Num else evaluate(node, lookup)
                 fields[fld] = _check_operand(kind, value, node)
-            return isa.encode(item.instr, **fields)
-        d = item.directive
+            return isa.encode(instr, **fields)
         if d in DATA_WIDTHS:
             width, lo, hi = DATA_WIDTHS[d]
             out = bytearray()
-            for _, _, node in item.exprs:
-                value = node.value if type(node) is Num else self._value(node)
+            for _, _, node in exprs:
+                value = node.value if type(node) is Num else evaluate(node, lookup)
                 if not lo <= value <= hi:
                     raise LineError(f"{d} value {value} out of range ({lo}..{hi})", node.col)
                 out += (value & ((1 << 8 * width) - 1)).to_bytes(width, "little")
             return bytes(out)
         if d in (".ascii", ".asciz"):
-            return item.exprs[0][2]
+            return exprs[0][2]
         # .space and .align: `size` bytes of a fill value
-        node = item.exprs[0][2]
-        fill = node.value if type(node) is Num else self._value(node)
+        node = exprs[0][2]
+        fill = node.value if type(node) is Num else evaluate(node, lookup)
         if not -128 <= fill <= 255:
             raise LineError(f"fill value {fill} out of range (-128..255)", node.col)
-        return bytes([fill & 0xFF]) * item.size
+        return bytes([fill & 0xFF]) * size
 
     # --- the image ---------------------------------------------------------------------
 
@@ -646,11 +684,29 @@ class Assembler:
             entry = segments[0].start
         symbols = [Symbol(n, self.labels[n][0], self.label_kinds.get(n, DATA))
                    for n in self.label_order]
+        # The symbol table is made: let go of pass 1's labels before the line table is made.
+        self.label_order, self.label_kinds = [], {}
+        self.labels.clear()
         _label_sizes(symbols, segments)
         symbols += [Symbol(n, v & UINT32_MAX, CONST) for n, v in self.equ_values.items()
                     if n in self.equs]
-        rows = sorted(self.line_rows, key=lambda r: r.address)
-        return Image(entry=entry, segments=[(s.start, b"".join(s.chunks)) for s in segments],
+        flat, self.line_rows = self.line_rows, array("q")
+        addrs = flat[0::5]
+        if any(a > b for a, b in zip(addrs, addrs[1:])):     # .org went back: sort (stable)
+            del addrs
+            order = sorted(range(0, len(flat), 5), key=flat.__getitem__)
+            rows = [LineRow(*flat[i:i + 5]) for i in order]
+            del flat, order
+        else:
+            # In address order already: made from the end, the numbers shrinking as the
+            # rows grow, so the table is not held twice.
+            del addrs
+            rows = []
+            while flat:
+                rows.append(LineRow(*flat[-5:]))
+                del flat[-5:]
+            rows.reverse()
+        return Image(entry=entry, segments=[(s.start, bytes(s.data)) for s in segments],
                      symbols=symbols, files=list(self.file_index), lines=rows)
 
     def _check_overlaps(self, segments: list[_Segment]) -> None:

@@ -65,3 +65,29 @@ def split_lines(raw: bytes, filename: str) -> tuple[list[str], list[Diagnostic]]
                                        "NUL byte in source", line.replace("\0", " ")))
             lines[number - 1] = ""
     return lines, problems
+
+
+def iter_lines(raw: bytes, filename: str):
+    """As `split_lines`, but (lines, problems, empty) with the lines made one at a time when
+    the source is clean (valid UTF-8, no NUL): a large source is not held twice as a list."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\0" in text:
+        lines, problems = split_lines(raw, filename)
+        return lines, problems, not lines
+    if text.startswith(BOM):
+        text = text[1:]
+    return _lines_of(text), [], not text
+
+
+def _lines_of(text: str):
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", start)
+        if end < 0:
+            end = n
+        line = text[start:end]
+        yield line[:-1] if line.endswith("\r") else line
+        start = end + 1
