@@ -39,6 +39,7 @@ LOADS = {0x30: 4, 0x31: 2, 0x32: 1}
 STORES = {0x34: 4, 0x35: 2, 0x36: 1}
 STEP_LIMIT = 50_000_000
 SHADOW_LIMIT = 2_000_000
+SWITCH_JUMP = 512             # an sp move at least this long is a change of stack
 LOOK_AHEAD_AFTER = 20_000      # steps before a breakpoint search switches to full speed       # longer runs: backtrace scans the stack instead of replaying        # a step/next/finish that runs this long stops anyway
 
 
@@ -1320,7 +1321,8 @@ class Debugger:
             return None
         t = self.t
         multi = self.multi
-        stacks = {c: list(v) for c, v in known[start].items()}
+        stacks = {c: list(v) for c, v in known[start].items() if c != "parked"}
+        parked = {k: list(v) for k, v in known[start].get("parked", {}).items()}
         self.goto_position(start)
         injected = sum(t.vm.stats.injected.values()) if self.hv else 0
         try:
@@ -1341,6 +1343,8 @@ class Debugger:
                     cause = t.cr_view()[3]
                     stack.append(("trap", pc, None, f"{CAUSE_TEXT.get(cause, cause)}, "
                                   f"{mode} mode"))
+                    if self.hv:               # an injection seen as a delivery: counted
+                        injected = sum(t.vm.stats.injected.values())
                     continue
                 if op in (OP_CALL_I, OP_CALL_R):
                     stack.append(("call", pc, (sp - 4) & M32, ""))
@@ -1357,6 +1361,8 @@ class Debugger:
                 elif op in (OP_SYS, OP_BRK):
                     what = (f"syscall {d.fields['imm']}" if op == OP_SYS else "brk")
                     stack.append(("trap", pc, None, f"{what}, {mode} mode"))
+                elif op not in (OP_PUSH, OP_POP) and t.regs[SP] != sp:
+                    stack = self._switch_stack(stacks, cpu, parked, sp, t.regs[SP])
                 if self.hv:
                     now_inj = sum(t.vm.stats.injected.values())
                     if now_inj != injected:
@@ -1375,7 +1381,32 @@ class Debugger:
             for k in sorted(known)[1:129]:
                 del known[k]
         known[pos] = {c: list(v) for c, v in stacks.items()}
+        known[pos]["parked"] = {k: list(v) for k, v in parked.items()}
         return list(stacks.get(me, []))
+
+    @staticmethod
+    def _switch_stack(stacks: dict, cpu: int, parked: dict, old: int, new: int) -> list:
+        """sp moved other than by push, pop, call or ret: a kernel switching stacks. The
+        stack left is parked under the sp it had. Right after a trap (nothing called
+        since) the new stack carries the frames on: the kernel moving to its own stack to
+        handle it. Otherwise a stack whose sp comes back (a task switched back to, a
+        trap's user stack before `iret`) takes up its parked frames again, and a new one
+        starts empty (a task that starts). Small moves (locals,
+        `sub sp, sp, N`) are no switch."""
+        stack = stacks[cpu]
+        if new not in parked and abs(new - old) < SWITCH_JUMP:
+            return stack
+        parked[old] = stack
+        if len(parked) > 1024:
+            del parked[next(iter(parked))]
+        if stack and stack[-1][0] == "trap":
+            parked.pop(new, None)
+            stacks[cpu] = list(stack)
+        elif new in parked:
+            stacks[cpu] = parked.pop(new)
+        else:
+            stacks[cpu] = []
+        return stacks[cpu]
 
     def _call_sites(self) -> dict[int, int]:
         cache = getattr(self, "_calls", None)

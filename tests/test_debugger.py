@@ -606,3 +606,18 @@ def test_several_cpus_catchpoints(core, hv, cpus):
     for want in reversed(hits[-3:]):
         assert d.reverse_continue().reason == "catch"
         assert (d.position, d.thread, d.t.fingerprint()) == want
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_backtrace_follows_the_kernels_task_switches(core, hv):
+    """guests/kernel.s switches between tasks by loading another task's sp (no `iret`
+    between them): the shadow call stack parks each stack and takes it up again, so a
+    task's backtrace shows its own calls, not those of the tasks that ran before."""
+    im = load_program(str(ROOT / "guests" / "kernel.s"))
+    d = Debugger(im, core=core, hv=hv, program="kernel.s")
+    d.add_breakpoint("sys_write")
+    d.cont()
+    d.cont()
+    names = [w.split("+")[0] for _, w, _ in d.frames()]
+    assert names == ["sys_write", "u_end", "task_sleeper", "user_start"]
+    assert "[syscall 1, user mode]" in d.frames()[1][1]
