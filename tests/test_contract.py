@@ -171,9 +171,9 @@ def test_os_max_steps_stops_a_runaway_pid1():
 
 
 def test_os_base_names_and_several_programs():
-    # `sub/prog2.s` is `prog2` on the disk; a later program may exec an earlier-named one
-    assert out_of("os", OS / "execer.s", OS / "sub" / "prog2.s", OS / "spin.s",
-                  status=5) == "prog2 here\n"
+    # `sub/pidof.s` is `pidof` on the disk; exec keeps the pid
+    assert out_of("os", OS / "execer.s", OS / "sub" / "prog2.s", OS / "sub" / "pidof.s",
+                  OS / "spin.s", status=6) == "pid 1\n"
 
 
 # --- §2: the assembly surface and the architectural details ------------------------------
@@ -569,3 +569,25 @@ def test_smp_one_cpu_is_the_plain_machine():
     for prog, (extra, want, status) in BARE.items():
         r = hv("run", "--cpus", "1", "--quantum", "3", *extra, ASM / prog)
         assert (r.status, r.out) == (status, want), prog
+
+
+def test_dap_launch_without_stop_on_entry_runs_to_the_end():
+    d = _Dap()
+    try:
+        d.request("initialize", {"adapterID": "hv"})
+        seen = []
+        r = d.request("launch", {"program": str(MOB / "alpha.s"), "core": CORES[-1],
+                                 "hypervisor": False, "cpus": 1, "input": "",
+                                 "stopOnEntry": False}, seen)
+        assert r["success"], r
+        d.request("configurationDone", None, seen)
+        ex = d.until(lambda m: m.get("event") == "exited", seen)
+        assert ex["body"]["exitCode"] == 3
+        assert not any(m.get("event") == "stopped" for m in seen)
+        text = "".join(m["body"]["output"] for m in seen if m.get("event") == "output"
+                       and m["body"].get("category") in (None, "stdout"))
+        assert ALPHA in text
+        d.request("disconnect")
+    finally:
+        d.p.kill()
+        d.p.wait()

@@ -1,8 +1,8 @@
-; pid 1 becomes prog2 by exec: the machine's status is then prog2's.
+; pid 1 becomes pidof by exec: the same pid, and the machine's status is then pidof's.
 .include "user.s"
 main:
     li   r1, name
     call exec
     li   r1, 1
     ret
-name: .asciz "prog2"
+name: .asciz "pidof"
