@@ -484,6 +484,7 @@ class Debugger:
         self.pause_requested = False
         t.interrupt = False
         stepping = check is not None or self._stepping_needed()
+        watching = any(w.enabled for w in self.watchpoints.values())
         start = self.icount
         try:
             while True:
@@ -508,7 +509,10 @@ class Debugger:
                     continue
                 me = self.t.thread
                 actor = self.t.next_actor() if self.multi else me
-                pre = self._pre_step(actor)
+                if actor == me or watching:
+                    pre = self._pre_step(actor)
+                else:
+                    pre = {"reads": [], "writes": []}   # another CPU's slot: not looked at
                 ex = self._step1()
                 if ex is not None:
                     c = self._catch_matches(ex)
