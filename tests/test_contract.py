@@ -591,3 +591,18 @@ def test_dap_launch_without_stop_on_entry_runs_to_the_end():
     finally:
         d.p.kill()
         d.p.wait()
+
+
+@pytest.mark.parametrize("mode", ["run", "boot"])
+def test_smp_snapshot_and_switch_core(tmp_path, mode):
+    # Reading (docs/isa.md): a machine's instruction count with several CPUs is the sum of
+    # their clocks, so at 10 with Q = 4: CPU 0 and CPU 1 printed "00", "11", CPU 2 nothing.
+    snap = tmp_path / "s.snap"
+    full = "001122001122\n"
+    assert out_of(mode, "--cpus", 3, "--quantum", 4, SMP / "turns.s",
+                  "--snapshot-at", f"10:{snap}") == full
+    for c in CORES:
+        assert out_of("restore", snap, "--core", c) == full[4:]
+    if len(CORES) == 2:
+        assert out_of(mode, "--cpus", 3, "--quantum", 4, SMP / "turns.s",
+                      "--switch-core-at", 7) == full
