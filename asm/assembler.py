@@ -698,13 +698,15 @@ class Assembler:
             rows = [LineRow(*flat[i:i + 5]) for i in order]
             del flat, order
         else:
-            # In address order already: made from the end, the numbers shrinking as the
-            # rows grow, so the table is not held twice.
+            # In address order already: made from the end, a block at a time, the numbers
+            # shrinking as the rows grow, so the table is not held twice.
             del addrs
             rows = []
             while flat:
-                rows.append(LineRow(*flat[-5:]))
-                del flat[-5:]
+                k = min(len(flat), 5 * 4096)
+                block = flat[-k:]
+                del flat[-k:]
+                rows.extend(LineRow(*block[i:i + 5]) for i in range(k - 5, -1, -5))
             rows.reverse()
         return Image(entry=entry, segments=[(s.start, bytes(s.data)) for s in segments],
                      symbols=symbols, files=list(self.file_index), lines=rows)

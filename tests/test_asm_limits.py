@@ -107,7 +107,7 @@ def test_assembler_memory_grows_linearly(tmp_path):
     rs = _peak_bytes(_source(50_000, tmp_path / "small.s"))
     rl = _peak_bytes(_source(200_000, tmp_path / "large.s"))
     assert rl < 6 * rs, (rs, rl)
-    # Measured: about 11 bytes of Python memory per byte of source, the finished image's
+    # Measured: about 9 bytes of Python memory per byte of source, the finished image's
     # line table (about 6 of them) included (docs/reliability.md).
     assert rl < 16 * 200_000, rl
 
@@ -124,7 +124,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
 
 def test_a_1mb_source_assembles_in_bounded_memory(tmp_path):
     """Peak RSS of assembling a generated 1 MB source, in a fresh process: within 20x the
-    source (measured: about 12x; it was 44x when pass 1 kept an object per line)."""
+    source (measured: about 11x; it was 44x when pass 1 kept an object per line)."""
     import subprocess
     import sys
     src = _source(1_000_000, tmp_path / "big.s")
