@@ -232,3 +232,18 @@ def test_threads_fork_concurrently(cpus, mode):
     res = run_os([str(OS_DIR / "tests" / "stress_fork.s")], hv=(mode == "hv"), core="c",
                  cpus=cpus, max_steps=60_000_000)
     assert (res.kind, res.status, res.output) == ("poweroff", 0, b"300 120\n"), res.message
+
+
+def test_hv_os_takes_include_dirs(tmp_path):
+    """`.include` looks beside the including file, then in each -I DIR, then in guests/os/
+    (brief §2's include path, with hv os adding the directory of user.s)."""
+    from tests.hvcli import hv
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "mine.s").write_text('greet: .asciz "found\\n"\n')
+    prog = tmp_path / "p.s"
+    prog.write_text('.include "user.s"\nmain:\n    li r1, greet\n    call puts\n'
+                    '    li r1, 0\n    ret\n.include "mine.s"\n')
+    st, out, _ = hv("os", "-I", tmp_path / "lib", prog)
+    assert (st, out) == (0, "found\n")
+    st, _, err = hv("os", prog)
+    assert st == 1 and "mine.s" in err

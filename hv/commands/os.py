@@ -45,33 +45,13 @@ class OSError_(ValueError):
 
 # --- assembling -------------------------------------------------------------------------
 
-def _assembler_with_path(include_dirs):
-    """An Assembler that also looks for `.include` files in include_dirs (after the
-    including file's own directory), as the brief's include path says."""
-    from asm import assembler as A
-    from asm.syntax import Str
-
-    class PathAssembler(A.Assembler):
-        def _include(self, op, loc, expansion):
-            try:
-                name = op.data.decode()
-            except UnicodeDecodeError:
-                return super()._include(op, loc, expansion)
-            base = os.path.dirname(loc.file) if loc.file[:1] != "<" else "."
-            if not os.path.isabs(name) and not os.path.exists(os.path.join(base, name)):
-                for d in include_dirs:
-                    cand = os.path.join(d, name)
-                    if os.path.exists(cand):
-                        op = Str(os.path.abspath(cand).encode(), op.col)
-                        break
-            return super()._include(op, loc, expansion)
-
-    return PathAssembler
-
-
 def assemble_user(path: str | os.PathLike):
-    """Assemble a user program (`.include "user.s"` is found in guests/os/)."""
-    return _assembler_with_path([str(OS_DIR)])().run_file(path).image
+    """Assemble a user program: `.include` looks beside the including file, then in each
+    `-I DIR`, then in guests/os/ (where `user.s` is), as the brief's include path says."""
+    from asm import assembler as A
+    asm = A.Assembler()
+    asm.include_path = list(A.INCLUDE_PATH) + [str(OS_DIR)]
+    return asm.run_file(path).image
 
 
 @lru_cache(maxsize=1)
@@ -300,7 +280,7 @@ def _run_hv(kernel, mem, core, console_write, cin, disk_path, max_steps, extra, 
 # --- the command ------------------------------------------------------------------------
 
 def register(sub) -> None:
-    from ..common import add_input_args, memory_size, positive_int, stop_text
+    from ..common import add_include_arg, add_input_args, memory_size, positive_int
     p = sub.add_parser(
         "os", help="run user programs on the teaching OS (guests/os)",
         description="Assemble PROG.s (and MORE.s) with user.s on the include path, put them "
@@ -318,6 +298,7 @@ def register(sub) -> None:
     p.add_argument("--core", choices=("c", "py"), default="c",
                    help="native C core (default) or the pure-Python reference core")
     add_input_args(p)
+    add_include_arg(p)
     p.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
                    help="stop after N instructions (exit status 124)")
     p.add_argument("--mem", type=memory_size, default=DEFAULT_MEM, metavar="SIZE",
