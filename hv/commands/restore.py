@@ -3,11 +3,9 @@ snapshots under the hypervisor. The console shows exactly what the uninterrupted
 after the snapshot's instruction, and the exit status is the same (brief §8)."""
 from __future__ import annotations
 
-import sys
-
-from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, err, positive_int, stdout_write, stop_text,
-                      warn)
-from ..guard import StopSignals, add_timeout_arg, stopped
+from ..common import positive_int, stdout_write, warn
+from ..guard import add_timeout_arg
+from .run import run_machine
 from .trace import add_filter_args, trace_filter
 
 
@@ -47,32 +45,11 @@ def cmd_restore(args) -> int:
 
 def _bare(snap, args, max_steps) -> int:
     from vcpu.snapshot import restore_machine
-    from .. import mobility
     if args.trace:
         warn("--trace: the bare machine has no trap trace (guests under the hypervisor "
              "do); running without")
     m = restore_machine(snap, core=args.core, console_write=stdout_write, warn=warn)
-    points = mobility.install_machine(m, args, {"max_steps": max_steps})
-    guard = StopSignals(args.timeout)
-    try:
-        try:
-            with guard:
-                out = m.run(max_steps)           # its disk is flushed however it ends
-        except KeyboardInterrupt as e:
-            stop = stopped(e)
-            sys.stdout.flush()
-            err.print(f"hv: {stop.reason} after {m.core.slots} instructions", markup=False,
-                      soft_wrap=True)
-            return stop.status
-    finally:
-        guard.restore()
-    sys.stdout.flush()
-    mobility.report_missed(points, out.icount)
-    if out.kind == "poweroff":
-        return out.status & 0xFF
-    err.print(f"hv: {stop_text(out.message, out.icount)}", markup=False,
-              soft_wrap=True)
-    return EXIT_MAX_STEPS if out.kind == "max-steps" else EXIT_CRASH
+    return run_machine(m, args, max_steps)
 
 
 def _guest(snap, args, max_steps) -> int:

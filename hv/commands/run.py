@@ -6,7 +6,8 @@ import sys
 from mobility.cli import add_repo_args, attach_repo_from_args, check_repo_arg, stderr_note
 
 from ..common import (EXIT_CRASH, EXIT_MAX_STEPS, add_input_args, add_machine_args,
-                      add_smp_args, console_input, err, load_program, stdout_write)
+                      add_smp_args, console_input, err, load_program, stdout_write,
+                      stop_text)
 from ..guard import StopSignals, add_timeout_arg, stopped
 
 
@@ -39,13 +40,20 @@ def cmd_run(args) -> int:
     except ImageError as e:
         raise ImageError(f"{args.program}: {e}") from None
     attach_repo_from_args(m, args, stderr_note())
+    return run_machine(m, args, args.max_steps)
+
+
+def run_machine(m, args, max_steps) -> int:
+    """Run a bare machine to its end under the stop signals and --timeout, with the
+    --snapshot-at / --switch-core-at points of `args`; print why it stopped; return the
+    exit status. `hv run` and `hv restore` (of a bare snapshot) both end here."""
     from .. import mobility
-    points = mobility.install_machine(m, args, {"max_steps": args.max_steps})
+    points = mobility.install_machine(m, args, {"max_steps": max_steps})
     guard = StopSignals(args.timeout)
     try:
         try:
             with guard:
-                out = m.run(args.max_steps)      # its disk is flushed however it ends
+                out = m.run(max_steps)           # its disk is flushed however it ends
         except KeyboardInterrupt as e:
             stop = stopped(e)
             sys.stdout.flush()
@@ -58,6 +66,5 @@ def cmd_run(args) -> int:
     mobility.report_missed(points, out.icount)
     if out.kind == "poweroff":
         return out.status & 0xFF
-    after = "" if out.kind == "max-steps" else f" after {out.icount} instructions"
-    err.print(f"hv: {out.message}{after}", markup=False, soft_wrap=True)
+    err.print(f"hv: {stop_text(out.message, out.icount)}", markup=False, soft_wrap=True)
     return EXIT_MAX_STEPS if out.kind == "max-steps" else EXIT_CRASH
