@@ -155,6 +155,10 @@ class RefCPU:
     on a memory it may share with other CPUs. `run(budget)` runs this CPU alone; a `wfi`
     with nothing pending returns a WFI exit, and waiting is the machine's business
     (`RefCore.run`)."""
+
+    # `_fast` restates the commonest instructions for speed; tests/test_refcore_fast.py runs
+    # random machines with it off and on and requires the same state after every step.
+    fast_path = True
     name = "py"
 
     def __init__(self, mem_size: int = 65536, memory: bytearray | None = None, cpuid: int = 0):
@@ -391,6 +395,7 @@ class RefCPU:
         cr = self.cr
         mem = self.mem
         size = self.mem_size
+        fast = self.fast_path
         while True:
             if self.icount >= end:
                 return VMExit(Exit.BUDGET)
@@ -406,7 +411,7 @@ class RefCPU:
                     return ex
                 continue
             pc = self.pc
-            if not cr[ST] & PG and not self.gm and pc + 6 <= size and \
+            if fast and not cr[ST] & PG and not self.gm and pc + 6 <= size and \
                     _fast(self, regs, mem, size, pc):
                 continue
             try:
