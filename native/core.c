@@ -24,6 +24,10 @@
  *
  * Dispatch is computed goto over the table generated in opcodes.h (HV_INSTRUCTIONS),
  * with a switch when the compiler is not GNU-compatible (or HV_NO_COMPUTED_GOTO is set).
+ * What the ISA table says of an instruction is not restated here: each handler names its
+ * length as LEN(NAME) (HV_LEN_NAME in opcodes.h), and OPCASE does the privilege check for
+ * the instructions the table marks privileged (HV_PRIV_NAME, a constant, so innocuous
+ * instructions pay nothing for it).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -416,13 +420,13 @@ static inline uint32_t sar32(uint32_t a, uint32_t s)
 /* --- the interpreter ------------------------------------------------------------------ */
 
 #if HV_CGOTO
-#define OPCASE(name) L_##name:
+#define OPCASE(name) L_##name: if (HV_PRIV_##name) PRIV(HV_LEN_##name);
 #define OPDEFAULT L_UNDEF:
 #define DISPATCH() goto *disp[*ip]
 #define SWITCH_BEGIN
 #define SWITCH_END
 #else
-#define OPCASE(name) case OP_##name:
+#define OPCASE(name) case OP_##name: if (HV_PRIV_##name) PRIV(HV_LEN_##name);
 #define OPDEFAULT default:
 #define DISPATCH() goto dispatch
 #define SWITCH_BEGIN dispatch: switch (*ip) {
@@ -443,6 +447,9 @@ static inline uint32_t sar32(uint32_t a, uint32_t s)
 #define INVALIDATE() do { wlen = 0; fend = fbase; } while (0)
 
 /* retire a sequential instruction of `len` bytes and go on */
+/* an instruction's length, from the ISA table (opcodes.h) */
+#define LEN(name) HV_LEN_##name
+
 #define NEXT(len) do {                                   \
         ip += (len);                                     \
         if (UNLIKELY(++ic >= stop_at)) goto seq_boundary;\
@@ -508,28 +515,28 @@ static inline uint32_t sar32(uint32_t a, uint32_t s)
         }                                                                       \
     } while (0)
 
-#define ALU_R(name, expr) OPCASE(name##_R) { uint32_t a = R[FY], b = R[FZ]; R[FX] = (expr); NEXT(3); }
-#define ALU_I(name, expr) OPCASE(name##_I) { uint32_t a = R[FY], b = IMM2; R[FX] = (expr); NEXT(6); }
+#define ALU_R(name, expr) OPCASE(name##_R) { uint32_t a = R[FY], b = R[FZ]; R[FX] = (expr); NEXT(HV_LEN_##name##_R); }
+#define ALU_I(name, expr) OPCASE(name##_I) { uint32_t a = R[FY], b = IMM2; R[FX] = (expr); NEXT(HV_LEN_##name##_I); }
 #define ALU(name, expr) ALU_R(name, expr) ALU_I(name, expr)
 
 #define DIV_R(name, expr) OPCASE(name##_R) { uint32_t a = R[FY], b = R[FZ];       \
-        if (UNLIKELY(b == 0)) { FAULT(CAUSE_DIVIDE, 0, 3); }                    \
+        if (UNLIKELY(b == 0)) { FAULT(CAUSE_DIVIDE, 0, HV_LEN_##name##_R); }    \
         R[FX] = (expr);                                                         \
-        NEXT(3); }
+        NEXT(HV_LEN_##name##_R); }
 #define DIV_I(name, expr) OPCASE(name##_I) { uint32_t a = R[FY], b = IMM2;         \
-        if (UNLIKELY(b == 0)) { FAULT(CAUSE_DIVIDE, 0, 6); }                    \
+        if (UNLIKELY(b == 0)) { FAULT(CAUSE_DIVIDE, 0, HV_LEN_##name##_I); }    \
         R[FX] = (expr);                                                         \
-        NEXT(6); }
+        NEXT(HV_LEN_##name##_I); }
 #define DIV(name, expr) DIV_R(name, expr) DIV_I(name, expr)
 
 #define BRANCH(name, cond) OPCASE(name) { uint32_t a = R[FX], b = R[FY];         \
         if (cond) { JUMP(IMM2); }                                               \
-        NEXT(6); }
+        NEXT(HV_LEN_##name); }
 
 int hv_run(struct hv_cpu *c, uint64_t budget)
 {
 #if HV_CGOTO
-#define X_LABEL(name, op, len) [op] = &&L_##name,
+#define X_LABEL(name, op, len, priv) [op] = &&L_##name,
     static const void *const disp[256] = {
 #if defined(__clang__)
 #pragma clang diagnostic push
@@ -563,9 +570,9 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
 
     SWITCH_BEGIN
 
-    OPCASE(NOP) NEXT(1);
-    OPCASE(LI) { R[FX] = IMM2; NEXT(6); }
-    OPCASE(MOV) { R[FX] = R[FY]; NEXT(2); }
+    OPCASE(NOP) NEXT(LEN(NOP));
+    OPCASE(LI) { R[FX] = IMM2; NEXT(LEN(LI)); }
+    OPCASE(MOV) { R[FX] = R[FY]; NEXT(LEN(MOV)); }
 
     ALU(ADD, a + b)
     ALU(SUB, a - b)
@@ -581,12 +588,12 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     ALU(SHR, a >> (b & 31))
     ALU(SAR, sar32(a, b))
 
-    OPCASE(LD) { uint32_t v; LOAD(R[FY] + IMM2, 4, v, 6); R[FX] = v; NEXT(6); }
-    OPCASE(LDH) { uint32_t v; LOAD(R[FY] + IMM2, 2, v, 6); R[FX] = v; NEXT(6); }
-    OPCASE(LDB) { uint32_t v; LOAD(R[FY] + IMM2, 1, v, 6); R[FX] = v; NEXT(6); }
-    OPCASE(ST) { STORE(R[FY] + IMM2, 4, R[FX], 6); NEXT(6); }
-    OPCASE(STH) { STORE(R[FY] + IMM2, 2, R[FX], 6); NEXT(6); }
-    OPCASE(STB) { STORE(R[FY] + IMM2, 1, R[FX], 6); NEXT(6); }
+    OPCASE(LD) { uint32_t v; LOAD(R[FY] + IMM2, 4, v, LEN(LD)); R[FX] = v; NEXT(LEN(LD)); }
+    OPCASE(LDH) { uint32_t v; LOAD(R[FY] + IMM2, 2, v, LEN(LDH)); R[FX] = v; NEXT(LEN(LDH)); }
+    OPCASE(LDB) { uint32_t v; LOAD(R[FY] + IMM2, 1, v, LEN(LDB)); R[FX] = v; NEXT(LEN(LDB)); }
+    OPCASE(ST) { STORE(R[FY] + IMM2, 4, R[FX], LEN(ST)); NEXT(LEN(ST)); }
+    OPCASE(STH) { STORE(R[FY] + IMM2, 2, R[FX], LEN(STH)); NEXT(LEN(STH)); }
+    OPCASE(STB) { STORE(R[FY] + IMM2, 1, R[FX], LEN(STB)); NEXT(LEN(STB)); }
     OPCASE(XCHG) {
         uint32_t va = R[FY] + IMM2, v = R[FX], old;
         uint8_t *p = fast_ptr(c, M, msize, pg, ureq | W_BIT, va, 4);
@@ -597,10 +604,10 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
             int f = xchg_slow(c, va, v, &old);
             INVALIDATE();
             if (f)
-                FAULT((uint32_t)f, c->fault_addr, 6);
+                FAULT((uint32_t)f, c->fault_addr, LEN(XCHG));
         }
         R[FX] = old;
-        NEXT(6);
+        NEXT(LEN(XCHG));
     }
 
     BRANCH(BEQ, a == b)
@@ -613,72 +620,68 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     OPCASE(JMP_I) JUMP(IMM1);
     OPCASE(JMP_R) JUMP(R[FX]);
     OPCASE(CALL_I) {
-        uint32_t target = IMM1, npc = PC() + 5, sp = R[15] - 4;
-        STORE(sp, 4, npc, 5);
+        uint32_t target = IMM1, npc = PC() + LEN(CALL_I), sp = R[15] - 4;
+        STORE(sp, 4, npc, LEN(CALL_I));
         R[15] = sp;
         JUMP(target);
     }
     OPCASE(CALL_R) {
-        uint32_t target = R[FX], npc = PC() + 2, sp = R[15] - 4;
-        STORE(sp, 4, npc, 2);
+        uint32_t target = R[FX], npc = PC() + LEN(CALL_R), sp = R[15] - 4;
+        STORE(sp, 4, npc, LEN(CALL_R));
         R[15] = sp;
         JUMP(target);
     }
     OPCASE(RET) {
         uint32_t target;
-        LOAD(R[15], 4, target, 1);
+        LOAD(R[15], 4, target, LEN(RET));
         R[15] += 4;
         JUMP(target);
     }
     OPCASE(PUSH) {
         uint32_t sp = R[15] - 4;
-        STORE(sp, 4, R[FX], 2);
+        STORE(sp, 4, R[FX], LEN(PUSH));
         R[15] = sp;
-        NEXT(2);
+        NEXT(LEN(PUSH));
     }
     OPCASE(POP) {
         uint32_t v;
-        LOAD(R[15], 4, v, 2);
+        LOAD(R[15], 4, v, LEN(POP));
         R[15] += 4;
         R[FX] = v;
-        NEXT(2);
+        NEXT(LEN(POP));
     }
-    OPCASE(SYS) { f_cause = CAUSE_SYSCALL; f_bad = IMM1; f_len = 5; goto retire_trap; }
-    OPCASE(BRK) { f_cause = CAUSE_BREAKPOINT; f_bad = 0; f_len = 1; goto retire_trap; }
+    OPCASE(SYS) { f_cause = CAUSE_SYSCALL; f_bad = IMM1; f_len = LEN(SYS); goto retire_trap; }
+    OPCASE(BRK) { f_cause = CAUSE_BREAKPOINT; f_bad = 0; f_len = LEN(BRK); goto retire_trap; }
 
     OPCASE(HALT) {
-        PRIV(1);
-        RETIRE_EXIT(1, EXIT_HALT);
+        RETIRE_EXIT(LEN(HALT), EXIT_HALT);
         return EXIT_HALT;
     }
     OPCASE(WFI) {
-        PRIV(1);
         if (UNLIKELY(c->gm_ctl & GM_EXIT_WFI))
-            GM_EXIT(1);
+            GM_EXIT(LEN(WFI));
         if (!c->pending) {
             /* the CPU waits: hv_machine_run passes its idle slots */
-            RETIRE_EXIT(1, EXIT_WFI);
+            RETIRE_EXIT(LEN(WFI), EXIT_WFI);
             return EXIT_WFI;
         }
-        NEXT(1);
+        NEXT(LEN(WFI));
     }
     OPCASE(IN) {
-        PRIV(3);
         uint32_t x = FX, port = ip[2];
-        RETIRE_EXIT(3, EXIT_IO_IN);
+        RETIRE_EXIT(LEN(IN), EXIT_IO_IN);
         c->exit_port = port;
         c->exit_reg = x;
         return EXIT_IO_IN;
     }
     OPCASE(OUT) {
-        PRIV(3);
         uint32_t v = R[FX], port = ip[2];
         if (UNLIKELY(!gm_io_exits(c, port)) && port == PORT_CONSOLE_OUT
                 && c->gm_con_len < sizeof c->gm_con) {
             /* guest mode, the console left to the core: the byte is posted to a buffer
              * that the host takes at its next exit (a full buffer exits as usual) */
             c->gm_con[c->gm_con_len++] = (uint8_t)v;
-            NEXT(3);
+            NEXT(LEN(OUT));
         }
         if (UNLIKELY(!gm_io_exits(c, port)) && port == PORT_TIMER) {
             /* guest mode, the timer left to the core by the I/O bitmap: the guest's
@@ -686,25 +689,22 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
              * instruction retires, from the next instruction on */
             c->timer_period = v;
             c->timer_next = ic + 1 + v;
-            RETIRE_TO_BOUNDARY(3);
+            RETIRE_TO_BOUNDARY(LEN(OUT));
         }
-        RETIRE_EXIT(3, EXIT_IO_OUT);
+        RETIRE_EXIT(LEN(OUT), EXIT_IO_OUT);
         c->exit_port = port;
         c->exit_value = v;
         return EXIT_IO_OUT;
     }
     OPCASE(CLI) {
-        PRIV(1);
         c->cr[CR_STATUS] &= ~(uint32_t)ST_IE;
-        NEXT(1);
+        NEXT(LEN(CLI));
     }
     OPCASE(STI) {
-        PRIV(1);
         c->cr[CR_STATUS] |= ST_IE;
-        RETIRE_TO_BOUNDARY(1);
+        RETIRE_TO_BOUNDARY(LEN(STI));
     }
     OPCASE(IRET) {
-        PRIV(1);
         uint32_t st = c->cr[CR_STATUS];
         c->cr[CR_STATUS] = (st & (ST_PG | ST_PKM | ST_PIE)) | ((st >> 3) & (ST_KM | ST_IE));
         INVALIDATE();
@@ -713,24 +713,22 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
         goto boundary;
     }
     OPCASE(MFCR) {
-        PRIV(2);
         uint32_t n = FY;
         if (n >= NUM_CRS)
-            FAULT(CAUSE_ILLEGAL, 0, 2);
+            FAULT(CAUSE_ILLEGAL, 0, LEN(MFCR));
         R[FX] = n < NUM_STORED_CRS ? c->cr[n] : n == CR_CPUID ? c->cpuid : (uint32_t)ic;
-        NEXT(2);
+        NEXT(LEN(MFCR));
     }
     OPCASE(MTCR) {
-        PRIV(2);
         uint32_t n = FX;
         if (n >= NUM_CRS)
-            FAULT(CAUSE_ILLEGAL, 0, 2);
+            FAULT(CAUSE_ILLEGAL, 0, LEN(MTCR));
         if (n >= NUM_STORED_CRS)          /* cpuid and icount are read-only */
-            NEXT(2);
+            NEXT(LEN(MTCR));
         uint32_t v = R[FY];
         if (UNLIKELY(c->gm_ctl & GM_EXIT_PTBR) && (n == CR_PTBR
                 || (n == CR_STATUS && ((v & ST_MASK) ^ c->cr[CR_STATUS]) & ST_PG)))
-            GM_EXIT(2);
+            GM_EXIT(LEN(MTCR));
         if (n == CR_STATUS) {
             v &= ST_MASK;
             if ((v ^ c->cr[CR_STATUS]) & ST_PG)
@@ -740,15 +738,14 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
         }
         c->cr[n] = v;
         INVALIDATE();
-        RETIRE_TO_BOUNDARY(2);
+        RETIRE_TO_BOUNDARY(LEN(MTCR));
     }
     OPCASE(TLBFLUSH) {
-        PRIV(1);
         if (UNLIKELY(c->gm_ctl & GM_EXIT_TLBFLUSH))
-            GM_EXIT(1);
+            GM_EXIT(LEN(TLBFLUSH));
         hv_tlb_flush(c);
         INVALIDATE();
-        RETIRE_TO_BOUNDARY(1);
+        RETIRE_TO_BOUNDARY(LEN(TLBFLUSH));
     }
     OPDEFAULT {
         /* an undefined opcode reached through a fetch window: nothing but the opcode

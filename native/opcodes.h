@@ -156,89 +156,193 @@ static const unsigned char hv_length[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
-/* Privileged opcodes trap in user mode. */
-static const unsigned char hv_privileged[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-/* X(NAME, opcode, length): one line per instruction, for dispatch tables:
- *   #define X(name, op, len) [op] = &&L_##name,  ...  HV_INSTRUCTIONS(X) */
+/* X(NAME, opcode, length, privileged): one line per instruction, for dispatch
+ * tables:  #define X(name, op, len, priv) [op] = &&L_##name,  ...  HV_INSTRUCTIONS(X) */
 #define HV_INSTRUCTIONS(X) \
-    X(NOP, 0x01, 1) \
-    X(LI, 0x02, 6) \
-    X(MOV, 0x03, 2) \
-    X(ADD_R, 0x10, 3) \
-    X(ADD_I, 0x20, 6) \
-    X(SUB_R, 0x11, 3) \
-    X(SUB_I, 0x21, 6) \
-    X(MUL_R, 0x12, 3) \
-    X(MUL_I, 0x22, 6) \
-    X(DIV_R, 0x13, 3) \
-    X(DIV_I, 0x23, 6) \
-    X(DIVU_R, 0x14, 3) \
-    X(DIVU_I, 0x24, 6) \
-    X(REM_R, 0x15, 3) \
-    X(REM_I, 0x25, 6) \
-    X(REMU_R, 0x16, 3) \
-    X(REMU_I, 0x26, 6) \
-    X(AND_R, 0x17, 3) \
-    X(AND_I, 0x27, 6) \
-    X(OR_R, 0x18, 3) \
-    X(OR_I, 0x28, 6) \
-    X(XOR_R, 0x19, 3) \
-    X(XOR_I, 0x29, 6) \
-    X(SHL_R, 0x1a, 3) \
-    X(SHL_I, 0x2a, 6) \
-    X(SHR_R, 0x1b, 3) \
-    X(SHR_I, 0x2b, 6) \
-    X(SAR_R, 0x1c, 3) \
-    X(SAR_I, 0x2c, 6) \
-    X(LD, 0x30, 6) \
-    X(LDH, 0x31, 6) \
-    X(LDB, 0x32, 6) \
-    X(ST, 0x34, 6) \
-    X(STH, 0x35, 6) \
-    X(STB, 0x36, 6) \
-    X(XCHG, 0x37, 6) \
-    X(BEQ, 0x40, 6) \
-    X(BNE, 0x41, 6) \
-    X(BLT, 0x42, 6) \
-    X(BGE, 0x43, 6) \
-    X(BLTU, 0x44, 6) \
-    X(BGEU, 0x45, 6) \
-    X(JMP_I, 0x48, 5) \
-    X(JMP_R, 0x49, 2) \
-    X(CALL_I, 0x4a, 5) \
-    X(CALL_R, 0x4b, 2) \
-    X(RET, 0x4c, 1) \
-    X(PUSH, 0x50, 2) \
-    X(POP, 0x51, 2) \
-    X(SYS, 0x58, 5) \
-    X(BRK, 0x59, 1) \
-    X(HALT, 0x60, 1) \
-    X(WFI, 0x61, 1) \
-    X(IN, 0x62, 3) \
-    X(OUT, 0x63, 3) \
-    X(CLI, 0x64, 1) \
-    X(STI, 0x65, 1) \
-    X(IRET, 0x66, 1) \
-    X(MFCR, 0x67, 2) \
-    X(MTCR, 0x68, 2) \
-    X(TLBFLUSH, 0x69, 1) \
+    X(NOP, 0x01, 1, 0) \
+    X(LI, 0x02, 6, 0) \
+    X(MOV, 0x03, 2, 0) \
+    X(ADD_R, 0x10, 3, 0) \
+    X(ADD_I, 0x20, 6, 0) \
+    X(SUB_R, 0x11, 3, 0) \
+    X(SUB_I, 0x21, 6, 0) \
+    X(MUL_R, 0x12, 3, 0) \
+    X(MUL_I, 0x22, 6, 0) \
+    X(DIV_R, 0x13, 3, 0) \
+    X(DIV_I, 0x23, 6, 0) \
+    X(DIVU_R, 0x14, 3, 0) \
+    X(DIVU_I, 0x24, 6, 0) \
+    X(REM_R, 0x15, 3, 0) \
+    X(REM_I, 0x25, 6, 0) \
+    X(REMU_R, 0x16, 3, 0) \
+    X(REMU_I, 0x26, 6, 0) \
+    X(AND_R, 0x17, 3, 0) \
+    X(AND_I, 0x27, 6, 0) \
+    X(OR_R, 0x18, 3, 0) \
+    X(OR_I, 0x28, 6, 0) \
+    X(XOR_R, 0x19, 3, 0) \
+    X(XOR_I, 0x29, 6, 0) \
+    X(SHL_R, 0x1a, 3, 0) \
+    X(SHL_I, 0x2a, 6, 0) \
+    X(SHR_R, 0x1b, 3, 0) \
+    X(SHR_I, 0x2b, 6, 0) \
+    X(SAR_R, 0x1c, 3, 0) \
+    X(SAR_I, 0x2c, 6, 0) \
+    X(LD, 0x30, 6, 0) \
+    X(LDH, 0x31, 6, 0) \
+    X(LDB, 0x32, 6, 0) \
+    X(ST, 0x34, 6, 0) \
+    X(STH, 0x35, 6, 0) \
+    X(STB, 0x36, 6, 0) \
+    X(XCHG, 0x37, 6, 0) \
+    X(BEQ, 0x40, 6, 0) \
+    X(BNE, 0x41, 6, 0) \
+    X(BLT, 0x42, 6, 0) \
+    X(BGE, 0x43, 6, 0) \
+    X(BLTU, 0x44, 6, 0) \
+    X(BGEU, 0x45, 6, 0) \
+    X(JMP_I, 0x48, 5, 0) \
+    X(JMP_R, 0x49, 2, 0) \
+    X(CALL_I, 0x4a, 5, 0) \
+    X(CALL_R, 0x4b, 2, 0) \
+    X(RET, 0x4c, 1, 0) \
+    X(PUSH, 0x50, 2, 0) \
+    X(POP, 0x51, 2, 0) \
+    X(SYS, 0x58, 5, 0) \
+    X(BRK, 0x59, 1, 0) \
+    X(HALT, 0x60, 1, 1) \
+    X(WFI, 0x61, 1, 1) \
+    X(IN, 0x62, 3, 1) \
+    X(OUT, 0x63, 3, 1) \
+    X(CLI, 0x64, 1, 1) \
+    X(STI, 0x65, 1, 1) \
+    X(IRET, 0x66, 1, 1) \
+    X(MFCR, 0x67, 2, 1) \
+    X(MTCR, 0x68, 2, 1) \
+    X(TLBFLUSH, 0x69, 1, 1) \
+
+/* Each instruction's length and privilege by name, for the handlers. */
+#define HV_LEN_NOP 1
+#define HV_LEN_LI 6
+#define HV_LEN_MOV 2
+#define HV_LEN_ADD_R 3
+#define HV_LEN_ADD_I 6
+#define HV_LEN_SUB_R 3
+#define HV_LEN_SUB_I 6
+#define HV_LEN_MUL_R 3
+#define HV_LEN_MUL_I 6
+#define HV_LEN_DIV_R 3
+#define HV_LEN_DIV_I 6
+#define HV_LEN_DIVU_R 3
+#define HV_LEN_DIVU_I 6
+#define HV_LEN_REM_R 3
+#define HV_LEN_REM_I 6
+#define HV_LEN_REMU_R 3
+#define HV_LEN_REMU_I 6
+#define HV_LEN_AND_R 3
+#define HV_LEN_AND_I 6
+#define HV_LEN_OR_R 3
+#define HV_LEN_OR_I 6
+#define HV_LEN_XOR_R 3
+#define HV_LEN_XOR_I 6
+#define HV_LEN_SHL_R 3
+#define HV_LEN_SHL_I 6
+#define HV_LEN_SHR_R 3
+#define HV_LEN_SHR_I 6
+#define HV_LEN_SAR_R 3
+#define HV_LEN_SAR_I 6
+#define HV_LEN_LD 6
+#define HV_LEN_LDH 6
+#define HV_LEN_LDB 6
+#define HV_LEN_ST 6
+#define HV_LEN_STH 6
+#define HV_LEN_STB 6
+#define HV_LEN_XCHG 6
+#define HV_LEN_BEQ 6
+#define HV_LEN_BNE 6
+#define HV_LEN_BLT 6
+#define HV_LEN_BGE 6
+#define HV_LEN_BLTU 6
+#define HV_LEN_BGEU 6
+#define HV_LEN_JMP_I 5
+#define HV_LEN_JMP_R 2
+#define HV_LEN_CALL_I 5
+#define HV_LEN_CALL_R 2
+#define HV_LEN_RET 1
+#define HV_LEN_PUSH 2
+#define HV_LEN_POP 2
+#define HV_LEN_SYS 5
+#define HV_LEN_BRK 1
+#define HV_LEN_HALT 1
+#define HV_LEN_WFI 1
+#define HV_LEN_IN 3
+#define HV_LEN_OUT 3
+#define HV_LEN_CLI 1
+#define HV_LEN_STI 1
+#define HV_LEN_IRET 1
+#define HV_LEN_MFCR 2
+#define HV_LEN_MTCR 2
+#define HV_LEN_TLBFLUSH 1
+#define HV_PRIV_NOP 0
+#define HV_PRIV_LI 0
+#define HV_PRIV_MOV 0
+#define HV_PRIV_ADD_R 0
+#define HV_PRIV_ADD_I 0
+#define HV_PRIV_SUB_R 0
+#define HV_PRIV_SUB_I 0
+#define HV_PRIV_MUL_R 0
+#define HV_PRIV_MUL_I 0
+#define HV_PRIV_DIV_R 0
+#define HV_PRIV_DIV_I 0
+#define HV_PRIV_DIVU_R 0
+#define HV_PRIV_DIVU_I 0
+#define HV_PRIV_REM_R 0
+#define HV_PRIV_REM_I 0
+#define HV_PRIV_REMU_R 0
+#define HV_PRIV_REMU_I 0
+#define HV_PRIV_AND_R 0
+#define HV_PRIV_AND_I 0
+#define HV_PRIV_OR_R 0
+#define HV_PRIV_OR_I 0
+#define HV_PRIV_XOR_R 0
+#define HV_PRIV_XOR_I 0
+#define HV_PRIV_SHL_R 0
+#define HV_PRIV_SHL_I 0
+#define HV_PRIV_SHR_R 0
+#define HV_PRIV_SHR_I 0
+#define HV_PRIV_SAR_R 0
+#define HV_PRIV_SAR_I 0
+#define HV_PRIV_LD 0
+#define HV_PRIV_LDH 0
+#define HV_PRIV_LDB 0
+#define HV_PRIV_ST 0
+#define HV_PRIV_STH 0
+#define HV_PRIV_STB 0
+#define HV_PRIV_XCHG 0
+#define HV_PRIV_BEQ 0
+#define HV_PRIV_BNE 0
+#define HV_PRIV_BLT 0
+#define HV_PRIV_BGE 0
+#define HV_PRIV_BLTU 0
+#define HV_PRIV_BGEU 0
+#define HV_PRIV_JMP_I 0
+#define HV_PRIV_JMP_R 0
+#define HV_PRIV_CALL_I 0
+#define HV_PRIV_CALL_R 0
+#define HV_PRIV_RET 0
+#define HV_PRIV_PUSH 0
+#define HV_PRIV_POP 0
+#define HV_PRIV_SYS 0
+#define HV_PRIV_BRK 0
+#define HV_PRIV_HALT 1
+#define HV_PRIV_WFI 1
+#define HV_PRIV_IN 1
+#define HV_PRIV_OUT 1
+#define HV_PRIV_CLI 1
+#define HV_PRIV_STI 1
+#define HV_PRIV_IRET 1
+#define HV_PRIV_MFCR 1
+#define HV_PRIV_MTCR 1
+#define HV_PRIV_TLBFLUSH 1
 
 #endif /* HV_OPCODES_H */

@@ -67,18 +67,18 @@ def c_header() -> str:
     for row in range(0, 256, 16):
         out.append("    " + ", ".join(str(b) for b in isa.LENGTHS[row:row + 16]) + ",")
     out.append("};\n")
-    out.append("/* Privileged opcodes trap in user mode. */")
-    out.append("static const unsigned char hv_privileged[256] = {")
-    priv = [1 if o in isa.BY_OPCODE and isa.BY_OPCODE[o].klass == isa.PRIVILEGED else 0
-            for o in range(256)]
-    for row in range(0, 256, 16):
-        out.append("    " + ", ".join(str(b) for b in priv[row:row + 16]) + ",")
-    out.append("};\n")
-    out.append("/* X(NAME, opcode, length): one line per instruction, for dispatch tables:")
-    out.append(" *   #define X(name, op, len) [op] = &&L_##name,  ...  HV_INSTRUCTIONS(X) */")
+    out.append("/* X(NAME, opcode, length, privileged): one line per instruction, for dispatch")
+    out.append(" * tables:  #define X(name, op, len, priv) [op] = &&L_##name,  ...  HV_INSTRUCTIONS(X) */")
     out.append("#define HV_INSTRUCTIONS(X) \\")
     for i in isa.INSTRUCTIONS:
-        out.append(f"    X({i.name.upper()}, 0x{i.opcode:02x}, {i.length}) \\")
+        priv = int(i.klass == isa.PRIVILEGED)
+        out.append(f"    X({i.name.upper()}, 0x{i.opcode:02x}, {i.length}, {priv}) \\")
+    out.append("")
+    out.append("/* Each instruction's length and privilege by name, for the handlers. */")
+    for i in isa.INSTRUCTIONS:
+        out.append(f"#define HV_LEN_{i.name.upper()} {i.length}")
+    for i in isa.INSTRUCTIONS:
+        out.append(f"#define HV_PRIV_{i.name.upper()} {int(i.klass == isa.PRIVILEGED)}")
     out.append("")
     out.append("#endif /* HV_OPCODES_H */")
     return "\n".join(out) + "\n"
