@@ -26,7 +26,7 @@ the machine's contract is the flush: see "TLB" in docs/isa.md.
 """
 from __future__ import annotations
 
-from vcpu.isa import CR, PAGE_SIZE, Status
+from vcpu.isa import CR, PAGE_SIZE, Status, pde_address, pte_address
 
 M32 = 0xFFFF_FFFF
 P, W, U = 1, 2, 4
@@ -124,11 +124,11 @@ class ShadowMMU:
         """(guest frame, rights) from the guest's own tables, or None where the bare machine
         would fault (not present, or a walk outside guest memory)."""
         vm = self.vm
-        pde_addr = (self.vcr[PTBR] & ~0xFFF & M32) + (va >> 22) * 4
+        pde_addr = pde_address(self.vcr[PTBR], va)
         pde = vm.read_phys32(pde_addr)
         if pde is None or not pde & P:
             return None
-        pte = vm.read_phys32((pde & ~0xFFF & M32) + ((va >> 12) & 0x3FF) * 4)
+        pte = vm.read_phys32(pte_address(pde, va))
         if pte is None or not pte & P:
             return None
         return pte & 0xFFFF_F000, pde & pte & (W | U)

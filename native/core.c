@@ -56,9 +56,9 @@ _Static_assert(HV_PAGE_SIZE == 4096, "the page size is 4 KiB");
 #define NOINLINE
 #endif
 
-#define P_BIT 1u
-#define W_BIT 2u
-#define U_BIT 4u
+#define P_BIT ((uint32_t)PTE_PRESENT)
+#define W_BIT ((uint32_t)PTE_WRITABLE)
+#define U_BIT ((uint32_t)PTE_USER)
 #define K_READ 5
 #define K_WRITE 6
 #define K_FETCH 7
@@ -120,14 +120,14 @@ static int walk(struct hv_cpu *c, uint32_t va, int kind)
         return gm_walk(c, va, kind);
     c->tlb_misses++;
     const uint64_t size = c->mem_size;
-    uint64_t pde_addr = (uint64_t)(c->cr[CR_PTBR] & ~0xfffu) + (uint64_t)(va >> 22) * 4;
+    uint64_t pde_addr = HV_PDE_ADDR(c->cr[CR_PTBR], va);
     if (pde_addr + 4 > size)
         goto fault;
     uint32_t pde = ld32(c->mem + pde_addr);
     c->walk_refs++;
     if (!(pde & P_BIT))
         goto fault;
-    uint64_t pte_addr = (uint64_t)(pde & ~0xfffu) + (uint64_t)((va >> 12) & 0x3ff) * 4;
+    uint64_t pte_addr = HV_PTE_ADDR(pde, va);
     if (pte_addr + 4 > size)
         goto fault;
     uint32_t pte = ld32(c->mem + pte_addr);
@@ -136,7 +136,7 @@ static int walk(struct hv_cpu *c, uint32_t va, int kind)
         goto fault;
     struct hv_tlb_entry *e = &c->tlb[(va >> 12) & (HV_TLB_ENTRIES - 1)];
     e->vpn = va >> 12;
-    e->frame = pte & 0xfffff000u;
+    e->frame = pte & HV_PTE_FRAME_MASK;
     e->rights = pde & pte & (W_BIT | U_BIT);
     e->valid = 1;
     return 0;
@@ -169,14 +169,14 @@ fault:
 static int host_walk(struct hv_cpu *c, uint32_t addr, uint32_t *frame, uint32_t *rights)
 {
     const uint64_t size = c->mem_size;
-    uint64_t de_addr = (uint64_t)(c->gm_root & ~0xfffu) + (uint64_t)(addr >> 22) * 4;
+    uint64_t de_addr = HV_PDE_ADDR(c->gm_root, addr);
     if (de_addr + 4 > size)
         return 0;
     uint32_t de = ld32(c->mem + de_addr);
     c->walk_refs++;
     if (!(de & P_BIT))
         return 0;
-    uint64_t te_addr = (uint64_t)(de & ~0xfffu) + (uint64_t)((addr >> 12) & 0x3ff) * 4;
+    uint64_t te_addr = HV_PTE_ADDR(de, addr);
     if (te_addr + 4 > size)
         return 0;
     uint32_t te = ld32(c->mem + te_addr);
@@ -199,21 +199,21 @@ static NOINLINE int gm_walk(struct hv_cpu *c, uint32_t va, int kind)
     } else {
         uint32_t gpa = va & ~0xfffu, grights = W_BIT | U_BIT;
         if (c->cr[CR_STATUS] & ST_PG) {
-            uint32_t h, pde_gpa = (c->cr[CR_PTBR] & ~0xfffu) + (va >> 22) * 4;
+            uint32_t h, pde_gpa = (uint32_t)HV_PDE_ADDR(c->cr[CR_PTBR], va);
             if (!host_walk(c, pde_gpa, &h, &hr))
                 goto fault;
             uint32_t pde = ld32(c->mem + h + (pde_gpa & 0xfffu));
             c->walk_refs++;
             if (!(pde & P_BIT))
                 goto fault;
-            uint32_t pte_gpa = (pde & ~0xfffu) + ((va >> 12) & 0x3ff) * 4;
+            uint32_t pte_gpa = (uint32_t)HV_PTE_ADDR(pde, va);
             if (!host_walk(c, pte_gpa, &h, &hr))
                 goto fault;
             uint32_t pte = ld32(c->mem + h + (pte_gpa & 0xfffu));
             c->walk_refs++;
             if (!(pte & P_BIT))
                 goto fault;
-            gpa = pte & 0xfffff000u;
+            gpa = pte & HV_PTE_FRAME_MASK;
             grights = pde & pte & (W_BIT | U_BIT);
         }
         if (!host_walk(c, gpa, &frame, &hr))

@@ -131,6 +131,9 @@ enum hv_pte {
 #define HV_VA_TABLE_SHIFT 12
 #define HV_VA_INDEX_MASK 0x3ff
 #define HV_PAGE_OFFSET_MASK 0xfff
+/* The two-level walk: where the directory entry and the table entry of va are. */
+#define HV_PDE_ADDR(ptbr, va) ((uint64_t)((ptbr) & HV_PTE_FRAME_MASK) + (uint64_t)((va) >> HV_VA_DIR_SHIFT) * 4)
+#define HV_PTE_ADDR(pde, va) ((uint64_t)((pde) & HV_PTE_FRAME_MASK) + (uint64_t)(((va) >> HV_VA_TABLE_SHIFT) & HV_VA_INDEX_MASK) * 4)
 
 #define HV_MAX_CPUS 16
 #define HV_TLB_ENTRIES 64

@@ -58,7 +58,12 @@ def c_header() -> str:
     out.append(f"#define HV_VA_DIR_SHIFT {isa.VA_DIR_SHIFT}")
     out.append(f"#define HV_VA_TABLE_SHIFT {isa.VA_TABLE_SHIFT}")
     out.append(f"#define HV_VA_INDEX_MASK 0x{isa.VA_INDEX_MASK:x}")
-    out.append(f"#define HV_PAGE_OFFSET_MASK 0x{isa.PAGE_OFFSET_MASK:x}\n")
+    out.append(f"#define HV_PAGE_OFFSET_MASK 0x{isa.PAGE_OFFSET_MASK:x}")
+    out.append("/* The two-level walk: where the directory entry and the table entry of va are. */")
+    out.append("#define HV_PDE_ADDR(ptbr, va) ((uint64_t)((ptbr) & HV_PTE_FRAME_MASK) + "
+               "(uint64_t)((va) >> HV_VA_DIR_SHIFT) * 4)")
+    out.append("#define HV_PTE_ADDR(pde, va) ((uint64_t)((pde) & HV_PTE_FRAME_MASK) + "
+               "(uint64_t)(((va) >> HV_VA_TABLE_SHIFT) & HV_VA_INDEX_MASK) * 4)\n")
     out.append(f"#define HV_MAX_CPUS {isa.MAX_CPUS}")
     out.append(f"#define HV_TLB_ENTRIES {isa.TLB_ENTRIES}")
     out.append(f"#define HV_PAGE_SIZE {isa.PAGE_SIZE}\n")

@@ -202,6 +202,16 @@ VA_INDEX_MASK = 0x3FF
 PAGE_OFFSET_MASK = 0xFFF
 
 
+def pde_address(ptbr: int, va: int) -> int:
+    """Physical address of va's page-directory entry."""
+    return (ptbr & PTE_FRAME_MASK) + (va >> VA_DIR_SHIFT) * 4
+
+
+def pte_address(pde: int, va: int) -> int:
+    """Physical address of va's page-table entry, in the table `pde` points at."""
+    return (pde & PTE_FRAME_MASK) + ((va >> VA_TABLE_SHIFT) & VA_INDEX_MASK) * 4
+
+
 class Exit(IntEnum):
     """Why `run(budget)` returned (modelled on KVM's exit reasons)."""
     BUDGET = 0      # the instruction budget is spent

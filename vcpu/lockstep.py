@@ -18,7 +18,7 @@ from typing import Callable
 
 from .exits import VMExit
 from .image import Image
-from .isa import CR, DEFAULT_MEMORY, DEFAULT_QUANTUM, DecodeError, Exit, Port, boot_cpu, decode
+from .isa import CR, DEFAULT_MEMORY, DEFAULT_QUANTUM, DecodeError, Exit, Port, boot_cpu, decode, pde_address, pte_address
 
 M32 = 0xFFFF_FFFF
 STOP_EXITS = (Exit.HALT, Exit.WFI, Exit.SHUTDOWN, Exit.TRAP)
@@ -87,11 +87,11 @@ def _peek(core, vaddr: int, n: int = 6) -> bytes:
         va = (vaddr + i) & M32
         pa = va
         if cr[CR.status] & 4:
-            pde_a = (cr[CR.ptbr] & ~0xFFF) + (va >> 22) * 4
+            pde_a = pde_address(cr[CR.ptbr], va)
             if pde_a + 4 > size:
                 break
             pde = int.from_bytes(mem[pde_a:pde_a + 4], "little")
-            pte_a = (pde & 0xFFFFF000) + ((va >> 12) & 0x3FF) * 4
+            pte_a = pte_address(pde, va)
             if not pde & 1 or pte_a + 4 > size:
                 break
             pte = int.from_bytes(mem[pte_a:pte_a + 4], "little")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from .exits import VMExit
 from .guestmode import GM_EXIT_ALL, GM_EXIT_PTBR, GM_EXIT_TLBFLUSH, GM_EXIT_WFI
 from .multi import NO_TURN_END, MultiCore, check_cpus
-from .isa import (CR, DEFAULT_QUANTUM, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS,
+from .isa import (CR, pde_address, pte_address, DEFAULT_QUANTUM, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS,
                   STATUS_MASK, STORED_CRS, TLB_ENTRIES, Cause, Exit, Irq, Status, irq_to_deliver,
                   is_double_fault, status_on_iret, status_on_trap)
 
@@ -241,14 +241,14 @@ class RefCPU:
         self.tlb_misses += 1
         size = self.mem_size
         mem = self.mem
-        pde_addr = (self.cr[PTBR] & ~0xFFF) + (vaddr >> 22) * 4
+        pde_addr = pde_address(self.cr[PTBR], vaddr)
         if pde_addr + 4 > size:
             raise _Trap(kind, vaddr)
         pde = int.from_bytes(mem[pde_addr:pde_addr + 4], "little")
         self.walk_refs += 1
         if not pde & P_BIT:
             raise _Trap(kind, vaddr)
-        pte_addr = (pde & ~0xFFF & M32) + ((vaddr >> 12) & 0x3FF) * 4
+        pte_addr = pte_address(pde, vaddr)
         if pte_addr + 4 > size:
             raise _Trap(kind, vaddr)
         pte = int.from_bytes(mem[pte_addr:pte_addr + 4], "little")
@@ -263,14 +263,14 @@ class RefCPU:
     def _host_walk(self, addr: int):
         """(host frame, rights) of `addr` in the host-side table at gm_root, or None."""
         mem, size = self.mem, self.mem_size
-        de_addr = (self.gm_root & ~0xFFF) + (addr >> 22) * 4
+        de_addr = pde_address(self.gm_root, addr)
         if de_addr + 4 > size:
             return None
         de = int.from_bytes(mem[de_addr:de_addr + 4], "little")
         self.walk_refs += 1
         if not de & P_BIT:
             return None
-        te_addr = (de & ~0xFFF & M32) + ((addr >> 12) & 0x3FF) * 4
+        te_addr = pte_address(de, addr)
         if te_addr + 4 > size:
             return None
         te = int.from_bytes(mem[te_addr:te_addr + 4], "little")
@@ -290,7 +290,7 @@ class RefCPU:
             gpa, grights = vaddr & 0xFFFF_F000, W_BIT | U_BIT
             if self.cr[ST] & PG:
                 mem = self.mem
-                pde_gpa = (self.cr[PTBR] & ~0xFFF & M32) + (vaddr >> 22) * 4
+                pde_gpa = pde_address(self.cr[PTBR], vaddr)
                 hit = self._host_walk(pde_gpa)
                 if hit is None:
                     raise _Trap(kind, vaddr)
@@ -299,7 +299,7 @@ class RefCPU:
                 self.walk_refs += 1
                 if not pde & P_BIT:
                     raise _Trap(kind, vaddr)
-                pte_gpa = (pde & ~0xFFF & M32) + ((vaddr >> 12) & 0x3FF) * 4
+                pte_gpa = pte_address(pde, vaddr)
                 hit = self._host_walk(pte_gpa)
                 if hit is None:
                     raise _Trap(kind, vaddr)
