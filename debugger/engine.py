@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass, field
 
 from vcpu.image import Image
-from vcpu.isa import CAUSE_TEXT, CR, LENGTHS, SP, DecodeError, decode
+from vcpu.isa import CAUSE_TEXT, LENGTHS, SP, DecodeError, decode
 
 from .expr import Evaluator, ExprError
 from .target import CR_NAMES, Stopped, make_target
@@ -621,12 +621,7 @@ class Debugger:
         pc = self.t.pc
         for b in self.breakpoints.values():
             if b.enabled and b.address == pc:
-                if not b.condition:
-                    return True
-                try:
-                    if self.evaluate(b.condition):
-                        return True
-                except DebugError:
+                if not b.condition or self._condition_true(b.condition):
                     return True
         return False
 
@@ -716,16 +711,20 @@ class Debugger:
             return stop
         return self._breakpoint_here()
 
+    def _condition_true(self, condition: str) -> bool:
+        """A breakpoint condition; one that cannot be evaluated counts as true, so the
+        breakpoint stops and the user sees why (as gdb does)."""
+        try:
+            return bool(self.evaluate(condition))
+        except DebugError:
+            return True
+
     def _breakpoint_here(self) -> Stop | None:
         pc = self.pc
         for b in list(self.breakpoints.values()):
             if b.enabled and b.address == pc:
-                if b.condition:
-                    try:
-                        if not self.evaluate(b.condition):
-                            continue
-                    except DebugError:
-                        pass            # a condition that cannot be evaluated stops
+                if b.condition and not self._condition_true(b.condition):
+                    continue
                 if b.ignore:
                     b.ignore -= 1
                     continue
@@ -976,6 +975,18 @@ class Debugger:
         for w in self.watchpoints.values():
             w.old = self.t.read_virt(w.address, w.length)
 
+    def _backwards(self, search) -> Stop:
+        """Run a backward search; a pause (Ctrl-C, DAP `pause`) returns to where it
+        started, so an interrupted reverse command leaves the machine as it was."""
+        self.pause_requested = False
+        self.t.interrupt = False
+        start = self.position
+        try:
+            return search()
+        except _Paused:
+            self.goto_position(start)
+            return self._done(Stop("pause", "paused"))
+
     def reverse_stepi(self, n: int = 1) -> Stop:
         stop = Stop("step", "")
         for _ in range(n):
@@ -985,14 +996,7 @@ class Debugger:
         return stop
 
     def _reverse_stepi1(self) -> Stop:
-        self.pause_requested = False
-        self.t.interrupt = False
-        start = self.position
-        try:
-            return self._reverse_stepi1_impl()
-        except _Paused:
-            self.goto_position(start)
-            return self._done(Stop("pause", "paused"))
+        return self._backwards(self._reverse_stepi1_impl)
 
     def _reverse_stepi1_impl(self) -> Stop:
         now = self.position
@@ -1026,14 +1030,7 @@ class Debugger:
         return stop
 
     def _reverse_over_one(self) -> Stop:
-        self.pause_requested = False
-        self.t.interrupt = False
-        start = self.position
-        try:
-            return self._reverse_over_one_impl()
-        except _Paused:
-            self.goto_position(start)
-            return self._done(Stop("pause", "paused"))
+        return self._backwards(self._reverse_over_one_impl)
 
     def _reverse_over_one_impl(self) -> Stop:
         now = self.position
@@ -1054,14 +1051,7 @@ class Debugger:
         return self._land(self._scan_back(visit, now, mine=True), "")
 
     def reverse_step(self, over: bool = False) -> Stop:
-        self.pause_requested = False
-        self.t.interrupt = False
-        start = self.position
-        try:
-            return self._reverse_step_impl(over)
-        except _Paused:
-            self.goto_position(start)
-            return self._done(Stop("pause", "paused"))
+        return self._backwards(lambda: self._reverse_step_impl(over))
 
     def _reverse_step_impl(self, over: bool = False) -> Stop:
         """Back to the start of the previous source line (calls count as one line with
@@ -1099,14 +1089,7 @@ class Debugger:
         return self._land(pos, "")
 
     def reverse_finish(self) -> Stop:
-        self.pause_requested = False
-        self.t.interrupt = False
-        start = self.position
-        try:
-            return self._reverse_finish_impl()
-        except _Paused:
-            self.goto_position(start)
-            return self._done(Stop("pause", "paused"))
+        return self._backwards(self._reverse_finish_impl)
 
     def _reverse_finish_impl(self) -> Stop:
         """Back to the call that entered the current function."""
@@ -1127,14 +1110,7 @@ class Debugger:
         return self._land(self._scan_back(visit, now, mine=True), "")
 
     def reverse_continue(self) -> Stop:
-        self.pause_requested = False
-        self.t.interrupt = False
-        start = self.position
-        try:
-            return self._reverse_continue_impl()
-        except _Paused:
-            self.goto_position(start)
-            return self._done(Stop("pause", "paused"))
+        return self._backwards(self._reverse_continue_impl)
 
     def _reverse_continue_impl(self) -> Stop:
         """Back to the last position where a breakpoint, watchpoint or catchpoint would
@@ -1417,7 +1393,6 @@ class Debugger:
         if cache is None:
             cache = {}
             for r in self.image.lines:
-                d = None
                 for a, data in self.image.segments:
                     if a <= r.address < a + len(data):
                         off = r.address - a

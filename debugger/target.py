@@ -12,6 +12,7 @@ for `x`, `info pagetable` and watchpoints are done on the side, without filling 
 """
 from __future__ import annotations
 
+import abc
 import copy
 
 from vcpu.devices import ConsoleInput
@@ -81,7 +82,7 @@ class Stopped(Exception):
     """The machine is off (powered off, shut down, waiting forever): it cannot go on."""
 
 
-class Target:
+class Target(abc.ABC):
     """What the debugger engine needs of a machine (both kinds below).
 
     With several CPUs (bare, or vCPUs under the hypervisor) time is the machine's clock,
@@ -125,9 +126,9 @@ class Target:
         return core.cpus[self.thread].regs if getattr(core, "ncpus", 1) > 1 else core.regs
 
     # --- memory as the guest sees it, without side effects -----------------------------
+    @abc.abstractmethod
     def read_phys(self, pa: int, n: int) -> bytes | None:
-        """Guest-physical bytes, or None outside the guest's memory."""
-        raise NotImplementedError
+        """Guest-physical bytes, or None outside the guest's memory (BareTarget, HvTarget)."""
 
     def walk(self, va: int) -> dict:
         """The page-table walk of `va` in the guest's current address space (no TLB use)."""
