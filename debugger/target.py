@@ -324,19 +324,7 @@ class BareTarget(Target):
             if r == Exit.TRAP:
                 core.set_state(saved)
                 return ex
-            try:
-                if r == Exit.IO_OUT:
-                    self.machine.bus.write(ex.port, ex.value)
-                elif r == Exit.IO_IN:
-                    core.regs[ex.reg] = self.machine.bus.read(ex.port)
-                elif r == Exit.HALT:
-                    self._off("powered off (halt)", 0)
-                elif r == Exit.WFI:
-                    self._off(WFI_FOREVER, 0)
-                elif r == Exit.SHUTDOWN:
-                    self._off(stop_message(ex, core.cr[EV]), 125)
-            except PowerOff as p:
-                self._off(f"powered off (status {p.status & M32})", p.status & M32)
+            self._handle(ex)
             if self.stop_reason:
                 return None
             if catch_mask:
