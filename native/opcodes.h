@@ -74,6 +74,8 @@ enum hv_exit {
     EXIT_WFI = 4,
     EXIT_TRAP = 5,
     EXIT_SHUTDOWN = 6,
+    EXIT_BREAK = 7,
+    EXIT_WATCH = 8,
 };
 
 enum hv_cause {
@@ -138,6 +140,10 @@ enum hv_pte {
 #define HV_MAX_CPUS 16
 #define HV_TLB_ENTRIES 64
 #define HV_PAGE_SIZE 4096
+#define HV_MAX_BREAKPOINTS 64
+#define HV_MAX_WATCHPOINTS 16
+#define HV_WATCH_READ 1
+#define HV_WATCH_WRITE 2
 
 /* Instruction length by opcode byte; 0 = undefined opcode. */
 static const unsigned char hv_length[256] = {

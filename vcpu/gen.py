@@ -66,7 +66,11 @@ def c_header() -> str:
                "(uint64_t)(((va) >> HV_VA_TABLE_SHIFT) & HV_VA_INDEX_MASK) * 4)\n")
     out.append(f"#define HV_MAX_CPUS {isa.MAX_CPUS}")
     out.append(f"#define HV_TLB_ENTRIES {isa.TLB_ENTRIES}")
-    out.append(f"#define HV_PAGE_SIZE {isa.PAGE_SIZE}\n")
+    out.append(f"#define HV_PAGE_SIZE {isa.PAGE_SIZE}")
+    out.append(f"#define HV_MAX_BREAKPOINTS {isa.MAX_BREAKPOINTS}")
+    out.append(f"#define HV_MAX_WATCHPOINTS {isa.MAX_WATCHPOINTS}")
+    out.append(f"#define HV_WATCH_READ {isa.WATCH_READ}")
+    out.append(f"#define HV_WATCH_WRITE {isa.WATCH_WRITE}\n")
     out.append("/* Instruction length by opcode byte; 0 = undefined opcode. */")
     out.append("static const unsigned char hv_length[256] = {")
     for row in range(0, 256, 16):

@@ -221,6 +221,15 @@ class Exit(IntEnum):
     WFI = 4         # `wfi` with nothing that could ever wake the CPU
     TRAP = 5        # a trap whose cause is in the host-trap mask: cause, pc, badaddr
     SHUTDOWN = 6    # double fault: a kernel-mode fault of the instruction at `evec`
+    BREAK = 7       # a debug breakpoint: the CPU arrived at an address set by the host
+    WATCH = 8       # a debug watchpoint: the next access touches watched memory (not retired)
+
+
+# Debug support in the cores (a debugger's breakpoints and watchpoints, set by the host with
+# `set_debug`; none on a machine nobody debugs, and then they cost nothing).
+MAX_BREAKPOINTS = 64    # breakpoint addresses per CPU
+MAX_WATCHPOINTS = 16    # watched ranges per CPU
+WATCH_READ, WATCH_WRITE = 1, 2    # a watched range's access mask; xchg is both
 
 
 # --- formats ----------------------------------------------------------------------------

@@ -29,7 +29,9 @@ State as plain data (`get_state()` / `set_state()`; snapshots and lockstep rely 
 """
 from __future__ import annotations
 
-from .isa import MAX_CPUS
+from .isa import MAX_BREAKPOINTS, MAX_CPUS, MAX_WATCHPOINTS, WATCH_READ, WATCH_WRITE
+
+M32 = 0xFFFF_FFFF
 
 NO_TURN_END = (1 << 64) - 1      # one CPU: its turn never ends
 
@@ -39,6 +41,22 @@ def check_cpus(ncpus: int, quantum: int) -> None:
         raise ValueError(f"a machine has 1 to {MAX_CPUS} CPUs, not {ncpus}")
     if quantum < 1:
         raise ValueError(f"the quantum must be at least 1, not {quantum}")
+
+
+def check_debug(breakpoints, watchpoints) -> tuple[frozenset, tuple]:
+    """Validate a debugger's settings: (breakpoint addresses, (lo, hi, mask) ranges)."""
+    breaks = frozenset(a & M32 for a in breakpoints)
+    if len(breaks) > MAX_BREAKPOINTS:
+        raise ValueError(f"at most {MAX_BREAKPOINTS} breakpoints, not {len(breaks)}")
+    watches = []
+    for addr, length, mask in watchpoints:
+        if length < 1 or not mask or mask & ~(WATCH_READ | WATCH_WRITE):
+            raise ValueError(f"bad watchpoint ({addr:#x}, {length}, {mask})")
+        watches.append((addr & M32, min((addr & M32) + length, 1 << 32), mask))
+    if len(watches) > MAX_WATCHPOINTS:
+        raise ValueError(f"at most {MAX_WATCHPOINTS} watchpoints, not {len(watches)}")
+    return breaks, tuple(watches)
+
 
 
 def _proxy(name: str, doc: str) -> property:
@@ -94,6 +112,12 @@ class MultiCore:
     def host_traps(self, v: int) -> None:
         for c in self.cpus:
             c.host_traps = v
+
+    def set_debug(self, breakpoints=(), watchpoints=()) -> None:
+        """A debugger's breakpoints and watchpoints, on every CPU (vcpu/refcore.py says
+        what they do); nothing clears them. Not part of the machine's state."""
+        for c in self.cpus:
+            c.set_debug(breakpoints, watchpoints)
 
     # --- what the devices and the host do --------------------------------------------------
     def set_timer(self, period: int) -> None:

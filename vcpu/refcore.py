@@ -12,14 +12,27 @@ Order of work at every instruction boundary:
   4. fetch the opcode byte, then the rest of the instruction (fetch faults, cause 7),
      undefined opcode (4), privileged in user mode (3), then execute.
 A faulting instruction does not retire and leaves no trace but the trap.
+
+Debug support (`set_debug`, for a debugger; none is set on a machine nobody debugs):
+  - a *breakpoint* is checked at every boundary that this CPU reached by doing something in
+    the current `run` (retiring an instruction, or taking a trap through evec), before
+    step 1: pc at a breakpoint address -> exit BREAK, the CPU standing before that
+    instruction. The boundary a run starts at is not checked (so resuming at a breakpoint
+    goes on), nor is the one after an exit (the host saw the CPU there) or after a `wfi`
+    that waits.
+  - a *watchpoint* is checked at every data access, after its translation succeeded (an
+    access that faults faults) and before anything is changed: an access of a kind in the
+    range's mask (loads read, stores write, xchg both) overlapping the range -> exit WATCH
+    (cause = the access's kind bits, epc = pc, badaddr = the access's address); the
+    instruction does not retire. To step over it the host clears the watchpoints.
 """
 from __future__ import annotations
 
 from .exits import VMExit
 from .guestmode import GM_EXIT_ALL, GM_EXIT_PTBR, GM_EXIT_TLBFLUSH, GM_EXIT_WFI
-from .multi import NO_TURN_END, MultiCore, check_cpus
+from .multi import NO_TURN_END, MultiCore, check_cpus, check_debug
 from .isa import (CR, pde_address, pte_address, DEFAULT_QUANTUM, FAULT_CAUSES, IRQ_BASE_CAUSE, IRQ_MASK, LENGTHS, NUM_CRS,
-                  STATUS_MASK, STORED_CRS, TLB_ENTRIES, Cause, Exit, Irq, Status, irq_to_deliver,
+                  STATUS_MASK, STORED_CRS, TLB_ENTRIES, WATCH_READ, WATCH_WRITE, Cause, Exit, Irq, Status, irq_to_deliver,
                   is_double_fault, status_on_iret, status_on_trap)
 
 M32 = 0xFFFF_FFFF
@@ -30,6 +43,14 @@ READ, WRITE, FETCH = 5, 6, 7      # access kinds are their page-fault causes
 INT_MIN = 0x8000_0000
 ST, EV, EPC, CAU, BAD, PTBR = (int(CR.status), int(CR.evec), int(CR.epc), int(CR.cause),
                                int(CR.badaddr), int(CR.ptbr))
+
+
+class _Watch(Exception):
+    """A data access touches a watched range: the instruction stops for the host."""
+
+    def __init__(self, kind: int, vaddr: int):
+        self.kind = kind
+        self.vaddr = vaddr
 
 
 class _Trap(Exception):
@@ -185,6 +206,20 @@ class RefCPU:
         self.gm_con = bytearray()    # console bytes posted in guest mode (at most 256)
         self.tlb_misses = 0          # page-table walks, and the memory references they made
         self.walk_refs = 0
+        # Debug support (module docstring): host settings, not architectural state.
+        self.breaks = frozenset()    # breakpoint addresses
+        self.watches = ()            # (lo, hi, mask): watched [lo, hi) for the mask's accesses
+
+    def set_debug(self, breakpoints=(), watchpoints=()) -> None:
+        """Set (or, with nothing, clear) this CPU's breakpoint addresses and watched
+        ranges, each (address, length, mask: WATCH_READ | WATCH_WRITE)."""
+        self.breaks, self.watches = check_debug(breakpoints, watchpoints)
+
+    def _watch(self, vaddr: int, n: int, kind: int) -> None:
+        end = vaddr + n
+        for lo, hi, mask in self.watches:
+            if mask & kind and vaddr < hi and lo < end:
+                raise _Watch(kind, vaddr)
 
     # --- state as plain data (snapshots, migration, lockstep) ----------------------------
     def get_state(self) -> dict:
@@ -355,14 +390,23 @@ class RefCPU:
     def load(self, vaddr: int, n: int, kind: int = READ) -> int:
         mem = self.mem
         if not self.cr[ST] & PG and not self.gm and vaddr + n <= self.mem_size:
+            if self.watches:
+                self._watch(vaddr, n, WATCH_READ)
             return int.from_bytes(mem[vaddr:vaddr + n], "little")    # the common case
-        return int.from_bytes(bytes(mem[p] for p in self._span(vaddr, n, kind)), "little")
+        phys = self._span(vaddr, n, kind)
+        if self.watches:
+            self._watch(vaddr, n, WATCH_READ)
+        return int.from_bytes(bytes(mem[p] for p in phys), "little")
 
     def store(self, vaddr: int, n: int, value: int) -> None:
         if not self.cr[ST] & PG and not self.gm and vaddr + n <= self.mem_size:
+            if self.watches:
+                self._watch(vaddr, n, WATCH_WRITE)
             self.mem[vaddr:vaddr + n] = (value & (1 << 8 * n) - 1).to_bytes(n, "little")
             return
         phys = self._span(vaddr, n, WRITE)
+        if self.watches:
+            self._watch(vaddr, n, WATCH_WRITE)
         for i, p in enumerate(phys):
             self.mem[p] = (value >> (8 * i)) & 0xFF
 
@@ -395,8 +439,13 @@ class RefCPU:
         cr = self.cr
         mem = self.mem
         size = self.mem_size
-        fast = self.fast_path
+        breaks = self.breaks
+        fast = self.fast_path and not self.watches
+        started = False              # the boundary a run starts at is not a breakpoint check
         while True:
+            if breaks and started and self.pc in breaks:
+                return VMExit(Exit.BREAK, epc=self.pc)
+            started = True
             if self.icount >= end:
                 return VMExit(Exit.BUDGET)
             if self.timer_period and self.icount >= self.timer_next:
@@ -416,6 +465,9 @@ class RefCPU:
                 continue
             try:
                 ex = self._step(pc, regs, cr)
+            except _Watch as w:
+                self.pc = pc
+                return VMExit(Exit.WATCH, cause=w.kind, epc=pc, badaddr=w.vaddr)
             except _Trap as t:
                 # sys and brk retire; faults do not.
                 epc = pc if t.cause in FAULT_CAUSES else (pc + LENGTHS[self._opcode]) & M32
@@ -464,6 +516,8 @@ class RefCPU:
         elif op == 0x37:                             # xchg: one access, with a store's rights
             addr = (regs[y] + int.from_bytes(raw[2:6], "little")) & M32
             phys = self._span(addr, 4, WRITE)
+            if self.watches:
+                self._watch(addr, 4, WATCH_READ | WATCH_WRITE)
             mem = self.mem
             old = int.from_bytes(bytes(mem[p] for p in phys), "little")
             v = regs[x]

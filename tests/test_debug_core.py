@@ -1,0 +1,240 @@
+"""Breakpoints and watchpoints inside the cores (`set_debug`, vcpu/refcore.py's docstring):
+what a debugger's full-speed searches are built on. Each case runs on both cores; the
+exits, positions and states must be exactly the ones stated here."""
+from __future__ import annotations
+
+import pytest
+
+from asm.assembler import assemble
+from vcpu.cores import make_core
+from vcpu.isa import CR, MAX_BREAKPOINTS, WATCH_READ, WATCH_WRITE, Exit, Status
+
+ST, EV, PTBR = int(CR.status), int(CR.evec), int(CR.ptbr)
+KM, IE, PG = int(Status.KM), int(Status.IE), int(Status.PG)
+RW = WATCH_READ | WATCH_WRITE
+
+LOOP = """
+start:
+    li   r1, 0
+    li   r2, 0x800
+loop:
+    add  r1, r1, 1          ; 0x0c
+    st   r1, [r2]           ; 0x12
+    ld   r3, [r2 + 4]       ; 0x18
+    call sub                ; 0x1e
+    blt  r1, r2, loop       ; 0x23
+    halt
+sub:
+    push r1                 ; 0x2a
+    xchg r3, [r2 + 8]       ; 0x2c
+    pop  r1                 ; 0x32
+    ret                     ; 0x34
+"""
+
+
+def machine(kind, source=LOOP, cpus=1, quantum=4):
+    image = assemble(source, "<t>")
+    core = make_core(kind, mem_size=65536, cpus=cpus, quantum=quantum)
+    for addr, data in image.segments:
+        core.mem[addr:addr + len(data)] = data
+    for c in core.cpus:
+        c.cr[ST] = KM
+        c.regs[15] = 0x4000 - 0x100 * c.cpuid
+    return core, {s.name: s.value for s in image.symbols}
+
+
+def test_addresses_of_the_program(core_kind):
+    _, sym = machine(core_kind)
+    assert sym["loop"] == 0x0C and sym["sub"] == 0x2A
+
+
+def test_breakpoint_exits_before_the_instruction_and_run_resumes_past_it(core_kind):
+    core, _ = machine(core_kind)
+    core.set_debug(breakpoints=[0x1E])
+    ex = core.run(1000)
+    assert ex.reason == Exit.BREAK and ex.epc == 0x1E and core.pc == 0x1E
+    assert core.icount == 5                 # li, li, add, st, ld: the call has not run
+    assert core.regs[1] == 1
+    ex = core.run(1000)                      # the boundary a run starts at is not checked
+    assert ex.reason == Exit.BREAK and core.pc == 0x1E and core.icount == 5 + 9
+    assert core.regs[1] == 2
+
+
+def test_breakpoint_comes_before_the_budget(core_kind):
+    core, _ = machine(core_kind)
+    core.set_debug(breakpoints=[0x0C])
+    ex = core.run(2)                         # li, li reach loop: BREAK, not BUDGET
+    assert ex.reason == Exit.BREAK and core.icount == 2
+    ex = core.run(0)
+    assert ex.reason == Exit.BUDGET and core.icount == 2
+
+
+def test_breakpoint_on_a_jump_target_and_after_a_call(core_kind):
+    core, _ = machine(core_kind)
+    core.set_debug(breakpoints=[0x2A, 0x23])
+    seen = []
+    for _ in range(4):
+        ex = core.run(1000)
+        assert ex.reason == Exit.BREAK
+        seen.append((core.pc, core.icount))
+    assert seen == [(0x2A, 6), (0x23, 10), (0x2A, 15), (0x23, 19)]
+
+
+def test_no_debug_settings_no_exits(core_kind):
+    core, _ = machine(core_kind)
+    core.set_debug(breakpoints=[0x1E], watchpoints=[(0x800, 4, RW)])
+    core.set_debug()
+    ex = core.run(100_000)
+    assert ex.reason == Exit.HALT
+
+
+def test_too_many_breakpoints_is_refused(core_kind):
+    core, _ = machine(core_kind)
+    with pytest.raises(ValueError):
+        core.set_debug(breakpoints=range(MAX_BREAKPOINTS + 1))
+    with pytest.raises(ValueError):
+        core.set_debug(watchpoints=[(0x800, 0, RW)])
+
+
+@pytest.mark.parametrize("mask, at", [
+    (WATCH_WRITE, [(0x12, 3, 0x800, WATCH_WRITE)]),
+    (WATCH_READ, [(0x18, 4, 0x804, WATCH_READ)]),
+])
+def test_watch_exits_before_the_access(core_kind, mask, at):
+    core, _ = machine(core_kind)
+    lo = 0x800 if mask == WATCH_WRITE else 0x806      # overlap by one byte is enough
+    core.set_debug(watchpoints=[(lo, 1, mask)])
+    ex = core.run(1000)
+    pc, icount, addr, kind = at[0]
+    assert ex.reason == Exit.WATCH
+    assert (ex.epc, core.pc, core.icount, ex.badaddr, ex.cause) == (pc, pc, icount, addr, kind)
+    # nothing of the instruction happened
+    assert core.mem[0x800] == 0 and core.regs[3] == 0
+    # stepping over it: the host clears the watchpoints for one instruction
+    core.set_debug()
+    assert core.run(1).reason == Exit.BUDGET and core.icount == icount + 1
+
+
+def test_watch_sees_push_call_xchg_pop_ret(core_kind):
+    core, _ = machine(core_kind)
+    sp = core.regs[15]
+    core.set_debug(watchpoints=[(sp - 8, 8, RW), (0x808, 4, WATCH_READ)])
+    seen = []
+    while len(seen) < 5:
+        ex = core.run(1000)
+        assert ex.reason == Exit.WATCH
+        seen.append((core.pc, ex.badaddr, ex.cause))
+        regs = list(core.regs)
+        core.set_debug()
+        core.run(1)
+        core.set_debug(watchpoints=[(sp - 8, 8, RW), (0x808, 4, WATCH_READ)])
+        assert list(core.regs) != regs or core.pc != seen[-1][0]
+    assert seen == [(0x1E, sp - 4, WATCH_WRITE),          # call: the return address
+                    (0x2A, sp - 8, WATCH_WRITE),          # push r1
+                    (0x2C, 0x808, RW),                    # xchg reads and writes
+                    (0x32, sp - 8, WATCH_READ),           # pop
+                    (0x34, sp - 4, WATCH_READ)]           # ret
+
+
+def test_a_faulting_access_faults_instead(core_kind):
+    core, _ = machine(core_kind, "start:\n li r2, 0x20000\n ld r1, [r2]\n halt\n")
+    core.host_traps = 1 << 5
+    core.set_debug(watchpoints=[(0x20000, 4, RW)])
+    ex = core.run(100)
+    assert ex.reason == Exit.TRAP and ex.cause == 5
+
+
+PAGED = """
+.equ PD, 0x8000
+.equ PT, 0x9000
+start:
+    li   r1, PD
+    li   r2, PT | 3
+    st   r2, [r1]               ; directory entry 0 -> PT
+    li   r1, PT
+    li   r2, 3                  ; page 0 -> frame 0 (the code)
+    st   r2, [r1]
+    li   r2, 0x2003             ; page 1 -> frame 2
+    st   r2, [r1 + 4]
+    li   r1, PD
+    mtcr ptbr, r1
+    li   r1, 5                  ; KM | PG
+    mtcr status, r1
+    li   r3, 0x1010
+    st   r3, [r3]               ; virtual 0x1010 = physical 0x2010
+here:
+    halt
+"""
+
+
+def test_breakpoints_and_watchpoints_are_virtual_with_paging_on(core_kind):
+    core, sym = machine(core_kind, PAGED)
+    core.set_debug(breakpoints=[sym["here"]], watchpoints=[(0x1010, 4, WATCH_WRITE)])
+    ex = core.run(1000)
+    assert ex.reason == Exit.WATCH and ex.badaddr == 0x1010 and core.cr[ST] & PG
+    core.set_debug(breakpoints=[sym["here"]])
+    ex = core.run(1)                         # the store retires and arrives at `here`
+    assert ex.reason == Exit.BREAK and core.pc == sym["here"]
+    assert core.mem[0x2010] == 0x10
+
+
+TIMER = """
+start:
+    li   r1, handler
+    mtcr evec, r1
+    li   r1, 3
+    out  0x20, r1               ; a tick every 3 instructions
+    sti
+spin:
+    jmp  spin
+handler:
+    nop
+    iret
+"""
+
+
+def test_breakpoint_at_a_handler_entered_by_an_interrupt(core_kind):
+    core, sym = machine(core_kind, TIMER)
+    core.set_debug(breakpoints=[sym["handler"]])
+    ex = core.run(1000)
+    assert ex.reason == Exit.IO_OUT
+    core.set_timer(ex.value)
+    ex = core.run(1000)
+    assert ex.reason == Exit.BREAK and core.pc == sym["handler"]
+    assert core.cr[int(CR.cause)] == 16 and not core.cr[ST] & IE
+    n = core.icount
+    ex = core.run(1000)
+    assert ex.reason == Exit.BREAK and core.icount > n
+
+
+SMP = """
+start:
+    mfcr r1, cpuid
+    shl  r1, r1, 2
+    li   r2, 0x800
+    add  r2, r2, r1
+spin:
+    ld   r3, [r2]
+    add  r3, r3, 1
+    st   r3, [r2]
+    jmp  spin
+"""
+
+
+def test_several_cpus_name_the_cpu_that_stopped(core_kind):
+    core, sym = machine(core_kind, SMP, cpus=3, quantum=5)
+    spin = sym["spin"]
+    core.set_debug(watchpoints=[(0x804, 4, WATCH_WRITE)])
+    ex = core.run(10_000)
+    assert ex.reason == Exit.WATCH and ex.cpu == 1 and ex.badaddr == 0x804
+    assert core.cur == 1 and core.cpus[1].pc == spin + 12
+    core.set_debug(breakpoints=[spin])
+    stops = []
+    for _ in range(6):
+        ex = core.run(10_000)
+        assert ex.reason == Exit.BREAK and core.cpus[ex.cpu].pc == spin
+        stops.append((ex.cpu, core.slots))
+    # each CPU arrives at spin from `jmp` (or from the setup at first); the turns are
+    # 5 slots, and a turn's end does not hide an arrival on its last slot
+    assert [c for c, _ in stops] == [1, 2, 0, 1, 2, 0]
+    assert all(b > a for (_, a), (_, b) in zip(stops, stops[1:]))
