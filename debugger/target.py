@@ -53,6 +53,10 @@ def _unpack(core, r: int):
     if k == 6:
         return VMExit(Exit.SHUTDOWN, cause=cpu.exit_cause, epc=cpu.exit_epc,
                       badaddr=cpu.exit_badaddr)
+    if k == 7:
+        return VMExit(Exit.BREAK, epc=cpu.pc)
+    if k == 8:
+        return VMExit(Exit.WATCH, cause=(r >> 8) & 255, epc=cpu.pc, badaddr=r >> 32)
     return VMExit(Exit(k))
 
 

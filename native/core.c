@@ -39,6 +39,8 @@
 _Static_assert(NUM_STORED_CRS == 7, "struct hv_cpu.cr must have NUM_STORED_CRS entries (opcodes.h)");
 _Static_assert(HV_TLB_ENTRIES == 64, "struct hv_cpu.tlb must have HV_TLB_ENTRIES entries");
 _Static_assert(HV_PAGE_SIZE == 4096, "the page size is 4 KiB");
+_Static_assert(HV_MAX_BREAKPOINTS == 64, "struct hv_cpu.break_pc must have HV_MAX_BREAKPOINTS entries");
+_Static_assert(HV_MAX_WATCHPOINTS == 16, "struct hv_cpu.watch_* must have HV_MAX_WATCHPOINTS entries");
 
 #if defined(__GNUC__) && !defined(HV_NO_COMPUTED_GOTO)
 #define HV_CGOTO 1
@@ -279,12 +281,63 @@ static int span(struct hv_cpu *c, uint32_t va, unsigned n, int kind, uint32_t *p
     return 0;
 }
 
+/* --- debug support (refcore.py, "Debug support") ---------------------------------------
+ *
+ * Neither costs the hot loop anything while unset. Watchpoints: with any set, every data
+ * access takes the slow path (hv_run hands fast_ptr a memory size of 0), where the check
+ * below runs after the translation and before memory changes. Breakpoints: checked where
+ * the loop already does work -- at `boundary:` and when the fetch window is left -- and
+ * every fetch window is built so that it holds no breakpoint address (window_clip), so that
+ * sequential execution and jumps inside it cannot pass one unseen. */
+
+#define WATCHED (-1)          /* a slow access touched a watched range (not a fault cause) */
+
+/* an access of `kind` (HV_WATCH_* bits) to [va, va + n) touches a watched range */
+static int watched(const struct hv_cpu *c, uint32_t va, unsigned n, uint32_t kind)
+{
+    for (uint32_t i = 0; i < c->nwatch; i++)
+        if ((c->watch_mask[i] & kind) && va <= c->watch_last[i]
+                && c->watch_lo[i] < (uint64_t)va + n)
+            return 1;
+    return 0;
+}
+
+static int is_break(const struct hv_cpu *c, uint32_t pc)
+{
+    for (uint32_t i = 0; i < c->nbreak; i++)
+        if (c->break_pc[i] == pc)
+            return 1;
+    return 0;
+}
+
+/* Narrow the fetch window [*lo, *lo + *len), which holds pc, to the largest part around pc
+ * free of breakpoints. Returns 0 when pc itself is a breakpoint: its instruction (already
+ * checked) goes through the slow fetch, and the next one builds a window of its own. */
+static NOINLINE int window_clip(const struct hv_cpu *c, uint32_t pc, uint32_t *lo, uint32_t *len)
+{
+    uint64_t a = *lo, b = (uint64_t)*lo + *len;
+    for (uint32_t i = 0; i < c->nbreak; i++) {
+        uint32_t bp = c->break_pc[i];
+        if (bp == pc)
+            return 0;
+        if (bp < pc && (uint64_t)bp + 1 > a)
+            a = (uint64_t)bp + 1;
+        else if (bp > pc && bp < b)
+            b = bp;
+    }
+    *lo = (uint32_t)a;
+    *len = (uint32_t)(b - a);
+    return 1;
+}
+
 static NOINLINE int load_slow(struct hv_cpu *c, uint32_t va, unsigned n, uint32_t *out)
 {
     uint32_t pa[4];
     int f = span(c, va, n, K_READ, pa);
     if (f)
         return f;
+    if (c->nwatch && watched(c, va, n, HV_WATCH_READ))
+        return WATCHED;
     uint32_t v = 0;
     for (unsigned i = 0; i < n; i++)
         v |= (uint32_t)c->mem[pa[i]] << (8 * i);
@@ -299,6 +352,8 @@ static NOINLINE int xchg_slow(struct hv_cpu *c, uint32_t va, uint32_t v, uint32_
     int f = span(c, va, 4, K_WRITE, pa);
     if (f)
         return f;
+    if (c->nwatch && watched(c, va, 4, HV_WATCH_READ | HV_WATCH_WRITE))
+        return WATCHED;
     uint32_t o = 0;
     for (unsigned i = 0; i < 4; i++) {
         o |= (uint32_t)c->mem[pa[i]] << (8 * i);
@@ -314,6 +369,8 @@ static NOINLINE int store_slow(struct hv_cpu *c, uint32_t va, unsigned n, uint32
     int f = span(c, va, n, K_WRITE, pa);
     if (f)
         return f;
+    if (c->nwatch && watched(c, va, n, HV_WATCH_WRITE))
+        return WATCHED;
     for (unsigned i = 0; i < n; i++)
         c->mem[pa[i]] = (uint8_t)(v >> (8 * i));
     return 0;
@@ -462,7 +519,7 @@ static inline uint32_t sar32(uint32_t a, uint32_t s)
         uint32_t t_ = (t);                               \
         uint32_t o_ = t_ - flo;                          \
         if (UNLIKELY(++ic >= stop_at)) { pc = t_; goto boundary; } \
-        if (UNLIKELY(o_ >= wlen)) { pc = t_; goto fetch_pc; }      \
+        if (UNLIKELY(o_ >= wlen)) { pc = t_; goto fetch_new; }     \
         ip = fbase + o_;                                 \
         DISPATCH();                                      \
     } while (0)
@@ -489,21 +546,29 @@ static inline uint32_t sar32(uint32_t a, uint32_t s)
  * retired, for the host to emulate (as under trap-and-emulate) */
 #define GM_EXIT(len) do { pc = PC(); c->icount = ic; return gm_exit(c, pc, ip, (len)); } while (0)
 
+/* a data access touched a watched range: the instruction stops, not retired */
+#define WATCH_EXIT(kind, va) do { pc = PC(); c->pc = pc; c->icount = ic;        \
+        clear_exit(c, EXIT_WATCH); c->exit_cause = (kind); c->exit_epc = pc;    \
+        c->exit_badaddr = (va); return EXIT_WATCH; } while (0)
+
+/* data accesses: the fast path sees dsize, the memory size, or 0 with watchpoints set
+ * (which sends every access to the slow path and its watch check) */
 #define LOAD(va, n, dst, len) do {                                              \
         uint32_t va_ = (va);                                                    \
-        uint8_t *p_ = fast_ptr(c, M, msize, pg, ureq, va_, (n));                \
+        uint8_t *p_ = fast_ptr(c, M, dsize, pg, ureq, va_, (n));                \
         if (LIKELY(p_ != NULL)) {                                               \
             dst = (n) == 4 ? ld32(p_) : (n) == 2 ? ld16(p_) : (uint32_t)p_[0];  \
         } else {                                                                \
             int f_ = load_slow(c, va_, (n), &dst);                              \
             INVALIDATE();                                                       \
+            if (f_ == WATCHED) WATCH_EXIT(HV_WATCH_READ, va_);                  \
             if (f_) FAULT((uint32_t)f_, c->fault_addr, (len));                  \
         }                                                                       \
     } while (0)
 
 #define STORE(va, n, val, len) do {                                             \
         uint32_t va_ = (va), v_ = (val);                                        \
-        uint8_t *p_ = fast_ptr(c, M, msize, pg, ureq | W_BIT, va_, (n));        \
+        uint8_t *p_ = fast_ptr(c, M, dsize, pg, ureq | W_BIT, va_, (n));        \
         if (LIKELY(p_ != NULL)) {                                               \
             if ((n) == 4) st32(p_, v_);                                         \
             else if ((n) == 2) st16(p_, v_);                                    \
@@ -511,6 +576,7 @@ static inline uint32_t sar32(uint32_t a, uint32_t s)
         } else {                                                                \
             int f_ = store_slow(c, va_, (n), v_);                               \
             INVALIDATE();                                                       \
+            if (f_ == WATCHED) WATCH_EXIT(HV_WATCH_WRITE, va_);                 \
             if (f_) FAULT((uint32_t)f_, c->fault_addr, (len));                  \
         }                                                                       \
     } while (0)
@@ -553,6 +619,7 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     uint32_t *const R = c->regs;
     uint8_t *const M = c->mem;
     const uint64_t msize = c->mem_size;
+    const uint64_t dsize = c->nwatch ? 0 : msize;     /* the data accesses' fast path */
     uint64_t ic = c->icount;
     uint64_t end = ic + budget;
     uint64_t stop_at = 0;
@@ -566,7 +633,7 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
 
     if (end < ic)
         end = UINT64_MAX;
-    goto boundary;
+    goto boundary_first;      /* the boundary a run starts at is no breakpoint check */
 
     SWITCH_BEGIN
 
@@ -596,13 +663,15 @@ int hv_run(struct hv_cpu *c, uint64_t budget)
     OPCASE(STB) { STORE(R[FY] + IMM2, 1, R[FX], LEN(STB)); NEXT(LEN(STB)); }
     OPCASE(XCHG) {
         uint32_t va = R[FY] + IMM2, v = R[FX], old;
-        uint8_t *p = fast_ptr(c, M, msize, pg, ureq | W_BIT, va, 4);
+        uint8_t *p = fast_ptr(c, M, dsize, pg, ureq | W_BIT, va, 4);
         if (LIKELY(p != NULL)) {
             old = ld32(p);
             st32(p, v);
         } else {
             int f = xchg_slow(c, va, v, &old);
             INVALIDATE();
+            if (f == WATCHED)
+                WATCH_EXIT(HV_WATCH_READ | HV_WATCH_WRITE, va);
             if (f)
                 FAULT((uint32_t)f, c->fault_addr, LEN(XCHG));
         }
@@ -761,10 +830,21 @@ seq_boundary:
 
 seq_refetch:
     pc = PC();
+    /* fall through */
+
+fetch_new:
+    /* the window is left (sequentially or by a jump): a boundary whose only work is the
+     * breakpoint check */
+    if (UNLIKELY(c->nbreak) && is_break(c, pc))
+        goto break_exit;
     goto fetch_pc;
 
 boundary:
-    /* the work of an instruction boundary, in refcore's order; pc is the guest pc */
+    /* the work of an instruction boundary, in refcore's order; pc is the guest pc. First
+     * a breakpoint (this CPU got here by retiring an instruction or taking a trap) */
+    if (UNLIKELY(c->nbreak) && is_break(c, pc))
+        goto break_exit;
+boundary_first:
     if (ic >= end) {
         c->pc = pc;
         c->icount = ic;
@@ -808,8 +888,10 @@ fetch_pc: {
         if (!pg) {
             if (msize >= 6 && (uint64_t)pc + 6 <= msize) {
                 flo = 0;
-                fbase = M;
                 wlen = (uint32_t)(msize - 5);
+                if (UNLIKELY(c->nbreak) && !window_clip(c, pc, &flo, &wlen))
+                    goto fetch_slow;
+                fbase = M + flo;
                 fend = fbase + wlen;
                 ip = M + pc;
                 DISPATCH();
@@ -823,10 +905,12 @@ fetch_pc: {
                     avail = 0x1000;
                 if ((pc & 0xfffu) + 6 <= avail) {
                     flo = pc & ~0xfffu;
-                    fbase = M + e->frame;
                     wlen = (uint32_t)avail - 5;
+                    if (UNLIKELY(c->nbreak) && !window_clip(c, pc, &flo, &wlen))
+                        goto fetch_slow;
+                    fbase = M + e->frame + (flo & 0xfffu);
                     fend = fbase + wlen;
-                    ip = fbase + (pc & 0xfffu);
+                    ip = M + e->frame + (pc & 0xfffu);
                     DISPATCH();
                 }
             }
@@ -887,6 +971,14 @@ fault:
     INVALIDATE();
     goto boundary;
 
+break_exit:
+    /* a breakpoint: the CPU stands before the instruction at pc */
+    c->pc = pc;
+    c->icount = ic;
+    clear_exit(c, EXIT_BREAK);
+    c->exit_epc = pc;
+    return EXIT_BREAK;
+
 retire_trap:
     /* sys and brk: they retire, and epc is the next instruction */
     ++ic;
@@ -904,7 +996,8 @@ retire_trap:
 uint64_t hv_run_packed(struct hv_cpu *c, uint64_t budget)
 {
     uint64_t r = (uint64_t)hv_run(c, budget);
-    if (r == EXIT_TRAP)     /* cause, instruction length, badaddr; epc is the core's pc */
+    if (r == EXIT_TRAP || r == EXIT_WATCH)    /* cause, instruction length, badaddr; epc
+                                                 is the core's pc */
         return r | (uint64_t)(c->exit_cause & 0xff) << 8
             | (uint64_t)(c->exit_insn_len & 0xff) << 16 | (uint64_t)c->exit_badaddr << 32;
     return r | (uint64_t)(c->exit_port & 0xff) << 8 | (uint64_t)(c->exit_reg & 0xff) << 16
@@ -1007,7 +1100,7 @@ uint64_t hv_machine_run_packed(struct hv_machine *m, uint64_t budget)
     uint64_t r = (uint64_t)hv_machine_run(m, budget);
     const struct hv_cpu *c = &m->cpus[m->exit_cpu];
     uint64_t cpu = (uint64_t)(m->exit_cpu & 0xff) << 24;
-    if (r == EXIT_TRAP)
+    if (r == EXIT_TRAP || r == EXIT_WATCH)
         return r | cpu | (uint64_t)(c->exit_cause & 0xff) << 8
             | (uint64_t)(c->exit_insn_len & 0xff) << 16 | (uint64_t)c->exit_badaddr << 32;
     return r | cpu | (uint64_t)(c->exit_port & 0xff) << 8 | (uint64_t)(c->exit_reg & 0xff) << 16

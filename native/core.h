@@ -63,6 +63,16 @@ struct hv_cpu {
     uint8_t gm_con[256];      /* the posted console bytes (port 0x10 left to the core) */
     uint64_t tlb_misses;      /* page-table walks (TLB misses), bare and guest */
     uint64_t walk_refs;       /* memory references those walks made */
+
+    /* A debugger's breakpoints and watchpoints (refcore.py, "Debug support"): host
+     * settings, not architectural state (get_state/set_state leave them alone). With
+     * nbreak and nwatch 0 the hot loop is the same as without them. */
+    uint32_t nbreak;          /* breakpoint addresses in break_pc (at most HV_MAX_BREAKPOINTS) */
+    uint32_t break_pc[64];
+    uint32_t nwatch;          /* watched ranges (at most HV_MAX_WATCHPOINTS) */
+    uint32_t watch_lo[16];    /* range i is [watch_lo[i], watch_last[i]] (inclusive: a range */
+    uint32_t watch_last[16];  /* may end at 2**32) for the accesses in watch_mask[i] */
+    uint32_t watch_mask[16];  /* HV_WATCH_READ | HV_WATCH_WRITE */
 };
 
 /* Several CPUs on one memory (brief §11): they take turns 0, 1, ..., N-1 of `quantum`
@@ -99,7 +109,9 @@ int hv_machine_run(struct hv_machine *m, uint64_t budget);
 /* hv_machine_run, packed like hv_run_packed, with the exit's CPU in bits 24..31. */
 uint64_t hv_machine_run_packed(struct hv_machine *m, uint64_t budget);
 /* hv_run, with the exit packed into the result for a cheap return to Python:
- * bits 0..7 reason, 8..15 port, 16..23 reg (IO_IN), 32..63 value (IO_OUT). */
+ * bits 0..7 reason, 8..15 port, 16..23 reg (IO_IN), 32..63 value (IO_OUT); for EXIT_TRAP
+ * 8..15 cause, 16..23 instruction length, 32..63 badaddr; EXIT_WATCH likewise (length 0).
+ * The pc of TRAP, BREAK and WATCH is the CPU's pc. */
 uint64_t hv_run_packed(struct hv_cpu *c, uint64_t budget);
 /* Drop every TLB entry. */
 void hv_tlb_flush(struct hv_cpu *c);

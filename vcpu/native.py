@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .exits import VMExit
 from .isa import DEFAULT_QUANTUM, IRQ_MASK, STORED_CRS, STATUS_MASK, TLB_ENTRIES, Exit, Irq
-from .multi import MultiCore, check_cpus
+from .multi import MultiCore, check_cpus, check_debug
 
 from ._core import ffi, lib  # noqa: E402  (ImportError when the extension is not built)
 
@@ -29,6 +29,7 @@ _PROTO_BUDGET = VMExit(Exit.BUDGET).__dict__
 _PROTO_OUT = VMExit(Exit.IO_OUT).__dict__
 _PROTO_IN = VMExit(Exit.IO_IN).__dict__
 _PROTO_TRAP = VMExit(Exit.TRAP).__dict__
+_BREAK, _WATCH = int(Exit.BREAK), int(Exit.WATCH)
 
 
 class NativeCPU:
@@ -164,6 +165,22 @@ class NativeCPU:
                 t.valid = 1
             else:
                 t.vpn, t.frame, t.rights, t.valid = _TLB_EMPTY, 0, 0, 0
+
+    def set_debug(self, breakpoints=(), watchpoints=()) -> None:
+        """Set (or, with nothing, clear) this CPU's breakpoint addresses and watched
+        ranges, each (address, length, mask: WATCH_READ | WATCH_WRITE); RefCPU.set_debug
+        and refcore's docstring say what they do. Not part of get_state."""
+        breaks, watches = check_debug(breakpoints, watchpoints)
+        c = self._cpu
+        c.nbreak = c.nwatch = 0                 # nothing half-set if the writes fail
+        for i, pc in enumerate(sorted(breaks)):
+            c.break_pc[i] = pc
+        for i, (lo, hi, mask) in enumerate(watches):
+            c.watch_lo[i] = lo
+            c.watch_last[i] = hi - 1
+            c.watch_mask[i] = mask
+        c.nbreak = len(breaks)
+        c.nwatch = len(watches)
 
     def set_timer(self, period: int) -> None:
         """What `out 0x20, period` does: from the next instruction on, every `period`."""
@@ -325,4 +342,8 @@ class NativeCore(MultiCore):
         if k == 6:
             return VMExit(Exit.SHUTDOWN, cause=c.exit_cause, epc=c.exit_epc,
                           badaddr=c.exit_badaddr, cpu=cpu)
+        if k == _BREAK:
+            return VMExit(Exit.BREAK, epc=c.pc, cpu=cpu)
+        if k == _WATCH:
+            return VMExit(Exit.WATCH, cause=(r >> 8) & 255, epc=c.pc, badaddr=r >> 32, cpu=cpu)
         return VMExit(_EXITS[k], cpu=cpu)
