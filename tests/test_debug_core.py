@@ -239,3 +239,78 @@ def test_several_cpus_name_the_cpu_that_stopped(core_kind):
     # 5 slots, and a turn's end does not hide an arrival on its last slot
     assert [c for c, _ in stops] == [1, 2, 0, 1, 2, 0]
     assert all(b > a for (_, a), (_, b) in zip(stops, stops[1:]))
+
+
+# --- differential: random machines with random debug settings on both cores ------------------
+
+def _debug_settings(r, ms, state, cpus):
+    """Breakpoints near the code and the handler, watched ranges near the data edges."""
+    pc, evec = state["pc"], state["cr"][EV]
+    spots = [pc + r.int(0, 40), pc + r.int(0, 160), evec, evec + r.int(0, 12), r.int(0, ms)]
+    mode = r.int(0, 2)                  # breakpoints, watchpoints, both
+    breaks = {s & 0xFFFF_FFFF for s in spots if r.int(0, 2)} if mode != 1 else set()
+    watches = []
+    for _ in range(r.int(1, 3) if mode else 0):
+        lo = r.choice((0, r.int(0, ms), ms - r.int(1, 8), state["regs"][15] - r.int(0, 12),
+                       r.choice(state["regs"]) + r.int(-4, 4),
+                       r.int(0, ms // 4096) * 4096 - r.int(0, 3), 0xFFFF_FFFF - r.int(0, 3)))
+        watches.append((lo & 0xFFFF_FFFF, r.choice((1, 2, 4, 8, 64, 4096, ms // 2, 1 << 32)),
+                        r.choice((WATCH_READ, WATCH_WRITE, RW))))
+    return sorted(breaks), watches
+
+
+def _differential(seed, paging_loop=False, cpus=1):
+    import random
+    from tests.test_lockstep import RandomSource, machine as random_machine, paging_machine
+    r = RandomSource(random.Random(seed))
+    ms, mem, state, _steps, _budget = (paging_machine if paging_loop else random_machine)(r)
+    breaks, watches = _debug_settings(r, ms, state, cpus)
+    quantum = r.int(1, 9)
+    cores = [make_core(kind, mem_size=ms, cpus=cpus, quantum=quantum) for kind in ("c", "py")]
+    for core in cores:
+        core.mem[:] = mem
+        for i, c in enumerate(core.cpus):
+            s = dict(state)
+            if i:               # the other CPUs start a little further on
+                s["pc"] = (state["pc"] + 6 * i) & 0xFFFF_FFFF
+            c.set_state(s)
+        core.set_debug(breakpoints=breaks, watchpoints=watches)
+    seen = []
+    stepping = False
+    for step in range(80):
+        budget = 1 if stepping else r.choice((1, 7, 50, 400))
+        exits = [core.run(budget) for core in cores]
+        if stepping:            # the watched access done: the watches again
+            for core in cores:
+                core.set_debug(breakpoints=breaks, watchpoints=watches)
+            stepping = False
+        assert exits[0] == exits[1], (seed, step, exits)
+        a, b = cores
+        assert a.cur == b.cur and [c.get_state() for c in a.cpus] == \
+            [c.get_state() for c in b.cpus], (seed, step, exits[0])
+        assert a.mem == b.mem, (seed, step)
+        ex = exits[0]
+        seen.append(ex.reason)
+        if ex.reason in (Exit.HALT, Exit.WFI, Exit.SHUTDOWN, Exit.TRAP):
+            break
+        if ex.reason == Exit.IO_IN:
+            for core in cores:
+                core.cpus[ex.cpu].regs[ex.reg] = 0xFFFF_FFFF
+        elif ex.reason == Exit.WATCH:
+            # step over the access: no watches for one slot (of the CPU that stopped)
+            for core in cores:
+                core.set_debug(breakpoints=breaks)
+            stepping = True
+    return seen
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_differential_random_debug_settings(native, chunk):
+    """Random machines (tests/test_lockstep.py's generators: paging on and off, traps,
+    timers) with random breakpoints and watched ranges, one and several CPUs: both cores
+    give the same exits, states and memory, exit by exit."""
+    reasons = set()
+    for seed in range(900_000 + 100 * chunk, 900_000 + 100 * (chunk + 1)):
+        cpus = 1 + seed % 3
+        reasons.update(_differential(seed, paging_loop=seed % 4 == 0, cpus=cpus))
+    assert {Exit.BREAK, Exit.WATCH} <= reasons, reasons
