@@ -190,6 +190,12 @@ def section_migration(quick: bool, table) -> None:
     section(quick, table)
 
 
+def section_debug(quick: bool, table) -> None:
+    """debugger settings: native core speed with a breakpoint / watchpoint set, never hit"""
+    from .debug_bench import section
+    section(quick, table)
+
+
 def section_threads(quick: bool, table) -> None:
     """guests on host threads: 4 compute-bound guests, 1 host thread vs one per CPU"""
     rows = hv_bench.host_threads(per_guest=5_000_000 if quick else 50_000_000)
@@ -210,6 +216,7 @@ SECTIONS = {
     "migration": section_migration,
     "smp": section_smp,
     "threads": section_threads,
+    "debug": section_debug,
     "peers": section_peers,
 }
 OPT_IN = {"peers"}      # sections that run only when asked for (--peers, --only)
