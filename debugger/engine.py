@@ -16,8 +16,11 @@ reached it, before anything else happens there (a pending interrupt is taken on 
 the next position). Console output is shown once: replaying a part already seen prints
 nothing again.
 
-Breakpoints, watchpoints and catchpoints single-step the machine from Python (one `run(1)`
-per instruction); with none set, `continue` runs at full speed in long slices.
+`continue` and `reverse-continue` run at the core's full speed: breakpoints and watchpoints
+are set in the core (`set_debug`), which exits where one is reached, and catchpoints are
+traps sent to the debugger; each such event is then judged here exactly as a single step
+would judge it (conditions, ignore counts, whether a `watch` write changes the value).
+Line steps (`step`, `next`, `finish`, `until`) single-step from Python.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ import os
 from dataclasses import dataclass, field
 
 from vcpu.image import Image
-from vcpu.isa import CAUSE_TEXT, LENGTHS, SP, DecodeError, decode
+from vcpu.isa import (CAUSE_TEXT, LENGTHS, MAX_BREAKPOINTS, MAX_WATCHPOINTS, SP, WATCH_READ,
+                      WATCH_WRITE, DecodeError, decode)
 
 from .expr import Evaluator, ExprError
 from .target import CR_NAMES, Stopped, make_target
@@ -40,7 +44,8 @@ STORES = {0x34: 4, 0x35: 2, 0x36: 1}
 STEP_LIMIT = 50_000_000
 SHADOW_LIMIT = 2_000_000
 SWITCH_JUMP = 512             # an sp move at least this long is a change of stack
-LOOK_AHEAD_AFTER = 20_000      # steps before a breakpoint search switches to full speed       # longer runs: backtrace scans the stack instead of replaying        # a step/next/finish that runs this long stops anyway
+WATCH_MASK = {"watch": WATCH_WRITE, "rwatch": WATCH_READ, "awatch": WATCH_READ | WATCH_WRITE}
+NO_ACCESS = {"reads": [], "writes": []}
 
 
 class DebugError(ValueError):
@@ -447,8 +452,8 @@ class Debugger:
         """(instruction count, traps delivered since it was reached)."""
         return (self.icount, self.phase)
 
-    def goto_position(self, pos: tuple[int, int]) -> None:
-        self.goto(pos[0])
+    def goto_position(self, pos: tuple[int, int], replay: bool = False) -> None:
+        self.goto(pos[0], replay)
         try:
             while self.phase < pos[1] and self.running:
                 self._step1(catches=False)
@@ -502,8 +507,9 @@ class Debugger:
                     if self.icount >= nxt or self.icount % self.cp.interval == 0:
                         self.cp.take()
                     continue
-                if check is None and self._pc_only():
-                    stop = self._run_to_breakpoints(limit)
+                settings = self._core_settings() if check is None else None
+                if settings is not None and not self.skip_catch:
+                    stop = self._continue_fast(settings, limit)
                     if stop is not None:
                         return stop
                     continue
@@ -525,6 +531,8 @@ class Debugger:
                         self.t.thread = actor      # the CPU that traps, as gdb selects it
                     return Stop("catch", self._catch_text(c, ex), c.number,
                                 {"cause": ex.cause, "badaddr": ex.badaddr})
+                if not self.running:
+                    return self._exited()          # powered off: it arrives nowhere
                 stop = self._after_step(pre)
                 # With several CPUs a step of the selected thread is a slot it took: the
                 # others' slots in between run, and only breakpoints and watchpoints see them.
@@ -545,85 +553,58 @@ class Debugger:
         self.pause_requested = True
         self.t.interrupt = True
 
-    def _pc_only(self) -> bool:
-        return (not any(w.enabled for w in self.watchpoints.values())
-                and not any(c.enabled for c in self.catches.values()))
-
-    def _run_to_breakpoints(self, limit) -> Stop | None:
-        """Step to the next breakpoint (conditions checked there), up to the next
-        checkpoint boundary or `limit`; None to be called again."""
+    def _core_settings(self):
+        """The enabled breakpoints, watchpoints and catchpoints as the core and
+        `Target.run_fast` take them: (pcs, watches, catch mask, catch exits), or None
+        when there are more than the core holds (then everything steps)."""
         pcs = {b.address for b in self.breakpoints.values() if b.enabled}
+        watches = [(w.address, w.length, WATCH_MASK[w.kind])
+                   for w in self.watchpoints.values() if w.enabled]
+        if len(pcs) > MAX_BREAKPOINTS or len(watches) > MAX_WATCHPOINTS:
+            return None
+        mask, exits = self._catch_mask()
+        return pcs, watches, mask, exits
+
+    def _run_fast(self, settings, end: int, until=None):
+        pcs, watches, mask, exits = settings
+        ev, self.phase = self.t.run_fast(end, self.phase, pcs=pcs, watches=watches,
+                                         catch_mask=mask, catch_exits=exits,
+                                         catch=self._catch_matches, until=until)
+        return ev
+
+    def _continue_fast(self, settings, limit) -> Stop | None:
+        """Forward at the core's speed to the next event, up to the next checkpoint
+        boundary or `limit`, and judge it as a single step would. None: go on."""
         nxt = (self.icount // self.cp.interval + 1) * self.cp.interval
         end = min(nxt, limit) if limit is not None else nxt
-        # Step a while first (breakpoints hit often are found sooner so), then, if
-        # none was reached, look ahead at full speed for the rest of the interval.
-        hits, self.phase = self.t.run_to_pcs(pcs, min(end, self.icount + LOOK_AHEAD_AFTER),
-                                             self.phase)
-        if hits:
-            self._select_hit(hits[0])
-        if (not hits and self.icount < end and self.phase == 0 and self.running
-                and not self.multi and getattr(self.t, "scan_pcs_patched", None) is not None):
-            stop = self._look_ahead(pcs, end)
-            if stop is not False:
-                return stop
-            hits, self.phase = self.t.run_to_pcs(pcs, end, self.phase)
-            if hits:
-                self._select_hit(hits[0])
-        self._maybe_checkpoint()
-        if hits:
-            return self._after_step({"reads": [], "writes": []})
-        return None
-
-    def _look_ahead(self, pcs: set, end: int):
-        """Forward to the next breakpoint at the core's full speed (bare machine): run to
-        `end` unpatched for reference, then again from here with the breakpoints
-        patched in (`scan_pcs_patched`), which must end in the same state. Returns the
-        stop, None when no breakpoint stopped the machine before `end` (it is there),
-        or False when the patched run cannot be trusted (nothing changed: step)."""
-        t = self.t
-        start = self.position
-        s0 = t.save()
-        self._quiet = True
-        try:
-            try:
-                t.run_until(end)
-            except Stopped:
-                pass
-            ref = (self.icount, 0)
-            ref_fp = t.fingerprint()
-            ref_state = t.save()
-            t.restore(s0)
-            try:
-                hits = t.scan_pcs_patched(pcs, ref, 0, ref_fp, accept=self._condition_holds)
-            except Stopped:
-                hits = None
-            if hits is None:
-                t.restore(s0)
-                return False
-            for h in hits:
-                if h <= start:
-                    continue
-                self.goto_position(h)
-                stop = self._after_step({"reads": [], "writes": []})
-                if stop is not None:
-                    return stop
-            t.restore(ref_state)
-            self.phase = 0
+        ev = self._run_fast(settings, end)
+        if ev is None:
             self._maybe_checkpoint()
             return None
-        finally:
-            self._quiet = False
-            self._console()
-
-    def _condition_holds(self, pos) -> bool:
-        """Whether some enabled breakpoint at pc has its condition true here (the machine
-        stands at the position)."""
-        pc = self.t.pc
-        for b in self.breakpoints.values():
-            if b.enabled and b.address == pc:
-                if not b.condition or self._condition_true(b.condition):
-                    return True
-        return False
+        cpu, kind = ev["cpu"], ev["kind"]
+        # What a watchpoint last saw is what is there now: between events nothing the
+        # core watches was touched (a step would have updated it after every instruction).
+        self._resync_watch()
+        if kind == "break":
+            self.t.acted = cpu
+            return self._after_step(NO_ACCESS)
+        if kind == "watch":
+            # the instruction touches a watched range: run it, and judge it as a step
+            pre = self._pre_step(cpu if self.multi else None)
+            self._step1(catches=False)
+            return self._after_step(pre)
+        ex = ev["ex"]
+        c = self._catch_matches(ex)
+        c.hits += 1
+        if _is_interrupt(ex):
+            # The core took the interrupt out of `pending` on its way to the exit: the
+            # state before it is had again by replaying to the position.
+            self.goto_position(ev["pos"], replay=True)
+        self.skip_catch = True
+        if self.multi:
+            self.t.thread = cpu                  # the CPU that traps, as gdb selects it
+        return Stop("catch", self._catch_text(c, ex), c.number,
+                    {"cause": ex.cause, "badaddr": ex.badaddr})
 
     def _exited(self) -> Stop:
         return Stop("exited", self.t.stop_reason or "the machine is off",
@@ -833,11 +814,12 @@ class Debugger:
                 return self._done(stop)
 
     # --- going back ---------------------------------------------------------------------
-    def goto(self, n: int) -> Stop:
-        """Go to instruction count `n` (back or forward), with nothing checked on the way."""
+    def goto(self, n: int, replay: bool = False) -> Stop:
+        """Go to instruction count `n` (back or forward), with nothing checked on the way;
+        with `replay`, from a checkpoint even when the machine is already there."""
         if n < 0:
             raise DebugError("an instruction count is >= 0")
-        if n < self.icount or (n == self.icount and self.phase) or not self.running:
+        if n < self.icount or (n == self.icount and self.phase) or not self.running or replay:
             base = self.cp.at_or_before(n)
             self.cp.restore(base)
         self.skip_catch = False
@@ -923,43 +905,87 @@ class Debugger:
             hi = (lo, 0)
         return None
 
-    def _scan_back_pcs(self, pcs: set, now, found: dict):
-        """`_scan_back` for breakpoints only: the machine runs in a tight loop and only
-        positions at a breakpoint address are looked at (conditions evaluated there)."""
+    def _deliver_caught(self, ex) -> None:
+        """Take an interrupt that a catch event returned undelivered (the core has
+        already taken it out of `pending`), as the run would have."""
+        before = self.icount
+        moved = self.t._service(ex)
+        if self.icount != before:
+            self.phase = 0
+        elif moved == 2:
+            self.phase += 1
+
+    def _scan_back_fast(self, settings, now, found: dict):
+        """`_scan_back` for reverse-continue at the core's speed: each window is replayed
+        with `Target.run_fast`, and only its events are judged (by `_hit_at`, while the
+        machine stands there). Returns the last position before `now` where a forward
+        run would have stopped, or None."""
         first = min(self.cp.states)
         hi = now
         width = 4096
-        patched = getattr(self.t, "scan_pcs_patched", None)
-        expected = self.t.fingerprint() if patched else None
         while hi > (first, 0):
             if self.pause_requested:
                 raise _Paused(now)
             lo = max(first, hi[0] - width)
             width *= 4
             self.goto(lo)
-            here = self.t.fingerprint() if patched else None
-            hits = patched(pcs, hi, self.phase, expected,
-                           accept=self._condition_holds) if patched else None
-            if hits is None:
-                self.goto(lo)
-                try:
-                    hits, _ = self.t.run_to_pcs(pcs, 0, self.phase, until=hi)
-                except Stopped:
-                    hits = []
-            expected = here
+            hits = self._window_hits(settings, hi, now)
             if self.pause_requested:
                 raise _Paused(now)
-            for pos in reversed(hits):
-                if pos >= now or pos == (0, 0):
-                    continue
-                self.goto_position(pos)
-                self._select_hit(pos)
-                hit = self._hit_at({"pc": self.pc, "pos": pos})
-                if hit is not None:
-                    found["hit"] = hit
-                    return pos
+            if hits:
+                land, hit, cpu = max(hits, key=lambda h: h[0])
+                found["hit"], found["cpu"] = hit, cpu
+                return land
             hi = (lo, 0)
         return None
+
+    def _window_hits(self, settings, hi, now) -> list:
+        """Replay from here to position `hi`; every (landing position, hit, cpu) that a
+        forward run would have stopped at, before `now`."""
+        t = self.t
+        me = t.thread
+        hits = []
+
+        def judge(pre, cpu, breakpoints=True):
+            t.thread = cpu
+            try:
+                hit = self._hit_at(pre, breakpoints)
+            finally:
+                t.thread = me
+            if hit is not None:
+                land = hit[3] if len(hit) > 3 else pre["pos"]
+                if land < now:
+                    hits.append((land, hit, cpu))
+        try:
+            while self.running and self.position < hi and not self.pause_requested:
+                ev = self._run_fast(settings, 0, until=hi)
+                if ev is None:
+                    break
+                cpu, kind, pos = ev["cpu"], ev["kind"], ev["pos"]
+                if kind == "break":
+                    judge({"pc": t.core.cpus[cpu].pc, "pos": pos}, cpu)
+                    continue
+                if kind == "watch":
+                    pre = self._pre_step(cpu if self.multi else None)
+                    pre["pos"] = pos
+                    judge(pre, cpu, breakpoints=False)    # the CPU did not arrive here now
+                else:
+                    ex = ev["ex"]
+                    c = self._catch_matches(ex)
+                    if pos < now:
+                        hits.append((pos, ("catch", c.number, self._catch_text(c, ex)), cpu))
+                # step over the instruction (or trap) by itself, then look where it arrived
+                if kind == "catch" and _is_interrupt(ev["ex"]):
+                    self._deliver_caught(ev["ex"])
+                else:
+                    self._step1(catches=False)
+                if self.position <= hi:
+                    c = t.core.cpus[t.acted if self.multi else 0]
+                    if c.pc in settings[0] and not c.waiting:
+                        judge({"pc": c.pc, "pos": self.position}, t.acted if self.multi else 0)
+        except Stopped:
+            pass
+        return hits
 
     def _land(self, pos: int | None, what: str) -> Stop:
         if pos is None:
@@ -1128,12 +1154,11 @@ class Debugger:
                         found["cpu"] = pre.get("cpu")
                         return land
             return None
-        light = self._pc_only()
-        bps = {b.address for b in self.breakpoints.values() if b.enabled}
-        if light and not bps:
+        settings = self._core_settings()
+        if settings is not None and not any(settings):
             return self._land(None, "")
-        if light:
-            pos = self._scan_back_pcs(bps, now, found)
+        if settings is not None:
+            pos = self._scan_back_fast(settings, now, found)
         else:
             pos = self._scan_back(visit, now, probe=self._hit_at)
         if pos is None:
@@ -1150,13 +1175,13 @@ class Debugger:
             del self.breakpoints[number]
         return self._done(Stop(kind, text, number))
 
-    def _hit_at(self, pre: dict):
+    def _hit_at(self, pre: dict, breakpoints: bool = True):
         """Would a forward run have stopped at this position (the machine stands there)?
         Breakpoints: pc is at one and its condition holds. Watchpoints: going backwards,
         as gdb does, the stop is before the instruction that reads or writes the watched
         bytes. Catchpoints: before a `sys`."""
         pc = pre["pc"]
-        for b in self.breakpoints.values():
+        for b in self.breakpoints.values() if breakpoints else ():
             if b.enabled and b.address == pc and pre["pos"] > (0, 0):
                 if b.condition:
                     try:
@@ -1413,6 +1438,11 @@ class Debugger:
 
 
 _DECODED: dict = {}
+
+
+def _is_interrupt(ex) -> bool:
+    from vcpu.isa import Exit
+    return ex.reason == Exit.TRAP and ex.cause >= 16
 
 
 def _overlap(a: int, n: int, b: int, m: int) -> bool:

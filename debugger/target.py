@@ -34,8 +34,8 @@ FAULTS = frozenset(int(c) for c in FAULT_CAUSES)
 # The IPI (18) too: under the hypervisor it is injected as a position of its own, and the
 # bare machine must stop at the same places.
 TRAPS_TO_SEE = sum(1 << c for c in FAULTS) | (1 << 16) | (1 << 17) | (1 << 18)
-PATCH = 0x00                       # an undefined opcode: fetching it is an illegal-instruction trap
-PATCH_TRAPS = (1 << 4) | (1 << 16) | (1 << 17) | (1 << 18)
+RETIRING_TRAPS = (int(Cause.SYSCALL), int(Cause.BREAKPOINT))    # sys and brk retire first
+SYS_LENGTH = 5
 
 
 def _unpack(core, r: int):
@@ -206,13 +206,14 @@ class Target(abc.ABC):
             phase = phase + 1 if n == before else 0
             if self.stop_reason:
                 return hits, phase
+            here = core.pc in pcs and not core.waiting
             if until is not None:
                 if (n, phase) >= until:
                     return hits, phase
-                if core.pc in pcs:
+                if here:
                     hits.append((n, phase))
                 continue
-            if core.pc in pcs:
+            if here:
                 return [(n, phase)], phase
             if n >= end:
                 return hits, phase
@@ -235,7 +236,8 @@ class Target(abc.ABC):
             if self.stop_reason:
                 return hits, phase
             pos = (n, phase)
-            hit = core.cpus[self.acted].pc in pcs
+            c = core.cpus[self.acted]
+            hit = c.pc in pcs and not c.waiting     # a wfi that waits arrives nowhere
             if hit:
                 self.hit_cpu[pos] = self.acted
                 if len(self.hit_cpu) > 100_000:
@@ -253,6 +255,110 @@ class Target(abc.ABC):
                 return [pos], phase
             if n >= end:
                 return hits, phase
+
+    # --- running at the core's speed to the next event -----------------------------------
+    def run_fast(self, end: int, phase: int, *, pcs=(), watches=(), catch_mask: int = 0,
+                 catch_exits: bool = False, catch=None, until=None):
+        """Run at the core's full speed, with the breakpoints and watchpoints set in the
+        core (`set_debug`), to the next *event*, the count reaching `end` or, with
+        `until`, position `until` = (icount, phase). Returns (event, phase); the event is
+        None (the end, a pause, the machine off) or a dict with "kind", "pos", "cpu", "ex":
+
+          break  a CPU arrived at an address in `pcs` (it stands before that instruction);
+          watch  the next instruction of "cpu" accesses a range of `watches`, each
+                 (address, length, mask), and has not run;
+          catch  a trap whose cause is in `catch_mask` (or, with `catch_exits`, any exit
+                 to the hypervisor) is about to be taken, and `catch(ex)` is true: the
+                 machine stands before it (before a `sys`, not after).
+
+        Arrivals the core makes are its to report; those the debugger makes by serving an
+        exit (a trap delivered, an instruction emulated) are checked here. Faults and
+        interrupts come here to be delivered (as `step_exact` does), so positions and
+        their phases are the same as stepping gives. Set nothing in the core once
+        it returns: `step_exact` and plain runs never see the settings."""
+        if self.stop_reason:
+            raise Stopped(self.stop_reason)
+        core = self.core
+        traps = core.host_traps
+        core.set_debug(pcs, watches)
+        self._fast_traps(catch_mask)
+        at = self.icount
+        try:
+            while True:
+                if self.interrupt:
+                    return None, phase
+                if until is not None:
+                    if (at, phase) >= until:
+                        return None, phase
+                    budget = until[0] - at if at < until[0] else 1
+                elif at >= end:
+                    return None, phase
+                else:
+                    budget = end - at
+                start, start_phase = at, phase
+                ex = self._run_core(budget)
+                n = self.icount
+                if n != at:
+                    phase, at = 0, n
+                r = ex.reason
+                if r == Exit.BUDGET:
+                    continue
+                cpu = ex.cpu
+                if r == Exit.BREAK:
+                    self._settle_turn()
+                    return {"kind": "break", "pos": (n, phase), "cpu": cpu, "ex": ex}, phase
+                if r == Exit.WATCH:
+                    return {"kind": "watch", "pos": (n, phase), "cpu": cpu, "ex": ex}, phase
+                if self._caught(ex, catch_mask, catch_exits) and (catch is None or catch(ex)):
+                    if r == Exit.TRAP and ex.cause in RETIRING_TRAPS:
+                        # the trap of a retired sys/brk: stand before the instruction again
+                        c = core.cpus[cpu]
+                        c.pc = (c.pc - (SYS_LENGTH if ex.cause == Cause.SYSCALL else 1)) & M32
+                        c.icount -= 1
+                        at = self.icount
+                        phase = start_phase if at == start else 0
+                    return {"kind": "catch", "pos": (at, phase), "cpu": cpu, "ex": ex}, phase
+                moved = self._service(ex)
+                if self.stop_reason:
+                    return None, phase
+                n = self.icount
+                if n != at:
+                    phase, at = 0, n
+                elif moved == 2:
+                    phase += 1
+                if moved and pcs and core.cpus[cpu].pc in pcs and not core.cpus[cpu].waiting:
+                    if until is None or (at, phase) <= until:
+                        return {"kind": "break", "pos": (at, phase), "cpu": cpu, "ex": ex}, phase
+        finally:
+            core.set_debug()
+            core.host_traps = traps
+
+    def _settle_turn(self) -> None:
+        """A breakpoint exit on the last slot of a CPU's turn leaves the turn unswitched;
+        a run that ends there by its budget switches it (the machine's loop looks at the
+        turn before the budget). Switch it too, so that the same position is the same
+        state however it was reached."""
+        core = self.core
+        n = getattr(core, "ncpus", 1)
+        if n > 1 and core.cpus[core.cur].icount >= core.turn_end:
+            nxt = (core.cur + 1) % n
+            core._set_sched(nxt, core.cpus[nxt].icount + core.quantum, core.quantum)
+
+    def _fast_traps(self, catch_mask: int) -> None:
+        """Send the traps `run_fast` must see to the host."""
+
+    def _run_core(self, budget: int):
+        return self.core.run(budget)
+
+    @abc.abstractmethod
+    def _caught(self, ex, catch_mask: int, catch_exits: bool) -> bool:
+        """Whether exit `ex` is a trap (or exit) a catchpoint asks to stop before."""
+
+    @abc.abstractmethod
+    def _service(self, ex) -> int:
+        """Serve one exit as a run would. Returns 0 when the machine is still at the
+        same position (a shadow fill), 1 when it moved on (an instruction retired), 2 when
+        a trap was delivered without retiring anything (a new phase of the position)."""
 
     def write_virt(self, va: int, data: bytes) -> bool:
         for i, b in enumerate(data):
@@ -414,117 +520,34 @@ class BareTarget(Target):
                     core.host_traps = TRAPS_TO_SEE
                     if self.stop_reason:
                         return hits, phase
-                pc = raw.pc
+                here = raw.pc in pcs and not raw.waiting
                 if until is not None:
                     n = raw.icount
                     if (n, phase) >= until:
                         return hits, phase
-                    if pc in pcs:
+                    if here:
                         hits.append((n, phase))
                     continue
-                if pc in pcs:
+                if here:
                     return [(raw.icount, phase)], phase
                 if raw.icount >= end:
                     return hits, phase
         finally:
             core.host_traps = 0
 
-    def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected,
-                         accept=None):
-        """The positions up to `until` where pc is in `pcs`, found at the core's full
-        speed: each breakpoint's byte is replaced by an undefined opcode, so reaching it
-        exits (an illegal-instruction trap sent to the host) instead of running. Only
-        with paging off (addresses are physical). Interrupts exit too, so that a
-        breakpoint where an interrupt is taken is seen as a stepped run sees it.
+    def _fast_traps(self, catch_mask: int) -> None:
+        self.core.host_traps = TRAPS_TO_SEE | catch_mask
 
-        The patch is only safe if the program never reads or writes those bytes: the run
-        must end with every patch byte still in place and in exactly `expected` (the
-        state the unpatched machine has at `until`, from `fingerprint`). Returns the hits,
-        or None when anything is doubtful (the caller then steps the window). With
-        `accept`, a position is a hit only if `accept(position)` is true, called while the
-        machine stands there (a breakpoint's condition)."""
-        core = self.core
-        mem = self.mem
-        if (self.stop_reason or until[1] != 0 or getattr(core, "ncpus", 1) > 1
-                or core.cr[ST] & PG or any(not 0 <= a < core.mem_size for a in pcs)):
-            return None
-        saved = {a: mem[a] for a in pcs}
-        hits = []
-        seen = set()
+    def _caught(self, ex, catch_mask: int, catch_exits: bool) -> bool:
+        return ex.reason == Exit.TRAP and bool(catch_mask >> ex.cause & 1)
 
-        def add(pos):
-            if pos < until and pos not in seen:
-                seen.add(pos)
-                if accept is None or accept(pos):
-                    hits.append(pos)
-        # `phase` counts trap deliveries at instruction count `at`; once the count moves
-        # on, the position's phase is 0.
-        at = core.icount
-        if core.pc in pcs:
-            add((core.icount, phase))
-        for a in pcs:
-            mem[a] = PATCH
-        ok = True
-        try:
-            while core.icount < until[0]:
-                if self.interrupt:
-                    ok = False
-                    break
-                core.host_traps = PATCH_TRAPS
-                ex = core.run(until[0] - core.icount)
-                core.host_traps = 0
-                r = ex.reason
-                if core.icount != at:
-                    phase, at = 0, core.icount
-                if r == Exit.BUDGET:
-                    continue
-                if r != Exit.TRAP:
-                    self._count(ex)
-                    self._handle(ex)
-                    if self.stop_reason:
-                        break
-                    if core.icount != at:
-                        phase, at = 0, core.icount
-                    if core.pc in pcs:
-                        add((core.icount, phase))
-                    continue
-                pc = core.pc
-                if ex.cause == 4 and pc in pcs:
-                    add((core.icount, phase))
-                    # Run the real instruction once, then put the patch back.
-                    mem[pc] = saved[pc]
-                    self.step_exact()
-                    if core.icount == at:
-                        phase += 1
-                    else:
-                        phase, at = 0, core.icount
-                    if mem[pc] != saved[pc]:
-                        ok = False          # the instruction wrote its own first byte
-                        break
-                    mem[pc] = PATCH
-                    if core.pc in pcs and not self.stop_reason:
-                        add((core.icount, phase))
-                    continue
-                if ex.cause in (16, 17, 18) and pc in pcs:
-                    add((core.icount, phase))
-                self._deliver(ex)
-                phase += 1
-                at = core.icount
-                if core.pc in pcs:
-                    add((core.icount, phase))
-        finally:
-            core.host_traps = 0
-            for a, b in saved.items():
-                if mem[a] != PATCH:
-                    ok = False              # the program wrote there: patches were lost
-                mem[a] = b
-        if core.icount != at:
-            phase = 0
-        if not ok or core.cr[ST] & PG or (core.icount, phase) != until:
-            return None
-        if self.fingerprint() != expected:
-            return None                     # the program read a patched byte
-        return hits
+    def _service(self, ex) -> int:
+        if ex.reason == Exit.TRAP:
+            self._deliver(ex)
+            return 1 if ex.cause in RETIRING_TRAPS else 2
+        self._count(ex)
+        self._handle(ex)
+        return 1
 
     def _deliver(self, ex) -> None:
         """A trap taken the way the core takes it (vcpu/refcore.py `_take_trap`)."""
@@ -840,113 +863,34 @@ class HvTarget(Target):
             if raw.icount >= end:
                 return hits, phase
 
-    def scan_pcs_patched(self, pcs, until: tuple[int, int], phase: int, expected,
-                         accept=None):
-        """BareTarget.scan_pcs_patched under the hypervisor, with or without the guest's
-        paging. The patch goes where the real CPU fetches each breakpoint address from:
-        through the shadow tables (or the guest-physical view), to a host byte. Those
-        tables and the real CPU's view change only in the hypervisor (a fill, a flush, a
-        mode switch: all exits or injections, handled here), so after each the patches
-        are moved to where the addresses now lead. A patched byte's fetch is an
-        illegal-instruction trap, which comes to the hypervisor like every trap and is
-        caught here first. The same end checks decide whether the result is trusted."""
+    def _run_core(self, budget: int):
+        self.vm.refill_io()
+        ex = self.core.run(budget)
+        if ex.reason == Exit.BUDGET:
+            self.vm.stats.exits["budget"] += 1
+        return ex
+
+    def _caught(self, ex, catch_mask: int, catch_exits: bool) -> bool:
+        if catch_exits:
+            return ex.reason not in (Exit.BREAK, Exit.WATCH)
+        return (ex.reason == Exit.TRAP and bool(catch_mask >> ex.cause & 1)
+                and self._guest_sees(ex))
+
+    def _service(self, ex) -> int:
         vm = self.vm
         core = self.core
-        mem = vm.pool.mem
-        if not vm.running or until[1] != 0 or vm.smp:
-            return None
-        patched: dict[int, int] = {}          # host address -> the byte it holds
-        ok = True
-
-        def where(va):
-            if not vm.vcr[ST] & PG:
-                return vm._host(va) if 0 <= va < vm.mem_size else None
-            return self.real_walk(va).get("pa")
-
-        def repatch():
-            nonlocal ok
-            want = {h for h in map(where, pcs) if h is not None}
-            for h in [h for h in patched if h not in want]:
-                if mem[h] != PATCH:
-                    ok = False                # the guest wrote over a patch
-                mem[h] = patched.pop(h)
-            for h in want - patched.keys():
-                patched[h] = mem[h]
-                mem[h] = PATCH
-
-        hits, seen = [], set()
-        at = core.icount
-        checked = None
-
-        def add(pos):
-            nonlocal checked
-            checked = pos
-            if core.pc in pcs and pos < until and pos not in seen:
-                seen.add(pos)
-                if accept is None or accept(pos):
-                    hits.append(pos)
-        add((core.icount, phase))
-        repatch()
-        try:
-            while vm.running and ok:
-                if self.interrupt:
-                    ok = False
-                    break
-                if core.icount != at:
-                    phase, at = 0, core.icount
-                if (core.icount, phase) != checked:
-                    add((core.icount, phase))
-                now = core.icount
-                if now >= until[0]:
-                    break
-                b = until[0] - now
-                vm.refill_io()
-                ex = core.run(b)
-                if core.icount != at:
-                    phase, at = 0, core.icount
-                if ex.reason == Exit.BUDGET:
-                    continue
-                h = where(core.pc) if ex.reason == Exit.TRAP and ex.cause == 4 else None
-                if h is not None and h in patched:
-                    add((core.icount, phase))
-                    original = patched.pop(h)
-                    mem[h] = original
-                    self.run_until(core.icount + 1, exact=True)
-                    if core.icount == at:
-                        phase += 1
-                    else:
-                        phase, at = 0, core.icount
-                    if mem[h] != original:
-                        ok = False            # the instruction wrote its own first byte
-                        break
-                    repatch()
-                    if vm.running:
-                        add((core.icount, phase))
-                    continue
-                pc_before = core.pc
-                if ex.reason == Exit.TRAP and ex.cause in (16, 17, 18):
-                    add((core.icount, phase))  # an interrupt taken where pc is a breakpoint
-                self.host.handle_exit(vm, ex)
-                repatch()
-                if not vm.running:
-                    break
-                if core.icount != at:
-                    phase, at = 0, core.icount
-                elif ex.reason == Exit.TRAP and core.pc == vm.vcr[EV] and vm.vcr[EPC] == pc_before:
-                    phase += 1                 # reflected into the guest: a position
-                    add((core.icount, phase))
-        finally:
-            for h, original in patched.items():
-                if mem[h] != PATCH:
-                    ok = False
-                mem[h] = original
-        if core.icount != at:
-            phase = 0
-        if not ok or (vm.running and (core.icount, phase) != until):
-            return None
-        if self.fingerprint() != expected:
-            return None
-        return hits
+        c = core.cpus[ex.cpu]
+        before, pc0 = self.icount, c.pc
+        self.host.handle_exit(vm, ex)
+        if not vm.running:
+            return 0
+        if self.icount != before:
+            return 1                   # emulated: retired
+        if ex.reason == Exit.TRAP:
+            vcr = vm.vcpus[ex.cpu].vcr if vm.smp else vm.vcr
+            if c.pc == vcr[EV] and vcr[EPC] == pc0:
+                return 1 if ex.cause in RETIRING_TRAPS else 2    # reflected into the guest
+        return 0                       # a shadow fill: the instruction runs again
 
     def _guest_sees(self, ex) -> bool:
         """Whether the hypervisor will reflect this trap into the guest (what a bare

@@ -108,7 +108,7 @@ def test_worked_example_of_the_docs(hv, monkeypatch, capsys):
     assert status == 0 and err == ""
     assert "panic: trap cause 5 at pc 0x00000100, address 0xffffffff" in out
     assert "[machine stopped: powered off (status 1)]" in out
-    assert ("Catchpoint 1 (trap: page fault on read)\n"
+    assert ("Catchpoint 1 (trap: page fault on read, badaddr 0xffffffff)\n"
             "0x00000100 in write_loop+0x3 at panic.s:101  [icount 350]") in out
     assert "$ = 0xffffffff" in out and "-> fault: directory entry not present" in out
     # The shadow call stack goes through the system call into the user program.

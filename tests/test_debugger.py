@@ -292,63 +292,88 @@ def test_backtrace_through_an_interrupt(image, core, hv):
     assert [f[1] for f in d.frames()][1] == "loop+0x2"
 
 
+def fast_hits(d, pcs, until):
+    """The breakpoint positions up to `until` that the core reports (Target.run_fast)."""
+    hits = []
+    while True:
+        ev, d.phase = d.t.run_fast(0, d.phase, pcs=pcs, until=until)
+        if ev is None:
+            return hits
+        hits.append(ev["pos"])
+
+
+def stepped_hits(d, pcs, until):
+    """The same, found by stepping one instruction at a time (run_to_pcs), in the same
+    range: after the start, up to and including `until`."""
+    start = d.position
+    hits, _ = d.t.run_to_pcs(pcs, 0, d.phase, until=until)
+    d.phase = until[1]
+    here = d.t.core.cpus[d.t.acted].pc if d.multi else d.pc
+    if d.position == until and here in pcs:
+        hits.append(until)
+    return [h for h in hits if h > start]
+
+
 @pytest.mark.parametrize("core,hv", MODES, ids=IDS)
-def test_patched_scan_finds_what_stepping_finds(image, core, hv):
-    """The fast backward scan (breakpoint bytes patched to an undefined opcode) reports
-    exactly the positions that stepping reports, for random breakpoint sets."""
+def test_core_breakpoints_find_what_stepping_finds(image, core, hv):
+    """The core's breakpoints report exactly the positions that stepping reports, for
+    random breakpoint sets (interrupt handler entries included), and leave the machine
+    in the same state."""
     rng = random.Random(5)
     d = make(image, core, hv)
     code_end = image.symbol_map()["counter"].value
     starts = sorted({r.address for r in image.lines if r.address < code_end})
     for _ in range(6):
-        pcs = set(rng.sample(starts, 3))
+        pcs = set(rng.sample(starts, 3)) | {image.symbol_map()["handler"].value}
         end = (rng.randrange(50, 600), 0)
-        d.goto(end[0])
+        start = rng.randrange(0, end[0])
+        d.goto(start)
+        fast = fast_hits(d, pcs, end)
+        assert d.position == end
         expected = d.t.fingerprint()
-        d.goto(0)
-        fast = d.t.scan_pcs_patched(pcs, end, 0, expected)
-        assert fast is not None
+        d.goto(start)
+        slow = stepped_hits(d, pcs, end)
+        assert fast == slow and fast
         assert d.t.fingerprint() == expected
-        d.goto(0)
-        slow, _ = d.t.run_to_pcs(pcs, 0, 0, until=end)
-        assert fast == slow
-    # A "breakpoint" on data the program reads: the patch shows, the scan gives way.
-    d.goto(300)
-    expected = d.t.fingerprint()
-    d.goto(0)
-    assert d.t.scan_pcs_patched({code_end}, (300, 0), 0, expected) is None
 
 
-def test_patched_scan_gives_way_when_the_program_reads_its_code():
+def test_breakpoints_leave_the_code_as_it_is():
+    """A program that reads its own code at a breakpoint address sees its own bytes, and
+    reverse-continue finds the last hit a forward run makes."""
     src = PROGRAM.replace("    mov r1, r10\n    call work\n",
                           "    mov r1, r10\n    li r6, work\n    ldb r7, [r6]\n"
                           "    add r1, r1, r7\n    call work\n")
     im = assemble(src, "prog.s")
-    d = make(im, "py", False)
-    d.cont()
-    end = d.position
-    expected = d.t.fingerprint()
-    d.goto(0)
-    assert d.t.scan_pcs_patched({d.lookup("work")}, end, 0, expected) is None
-    fwd = make(im, "py", False)
-    fwd.add_breakpoint("work")
-    hits = []
-    while fwd.cont().reason == "breakpoint":
-        hits.append(fwd.position)
-    d.goto(end[0])
-    d.add_breakpoint("work")
-    assert d.reverse_continue().reason == "breakpoint" and d.position == hits[-1]
+    for core in available_kinds():
+        fwd = Debugger(im, core=core, interval=64)
+        fwd.add_breakpoint("work")
+        hits = []
+        while fwd.cont().reason == "breakpoint":
+            hits.append(fwd.position)
+        plain = Debugger(im, core=core, interval=64)
+        plain.cont()
+        assert fwd.t.output == plain.t.output and fwd.position == plain.position
+        d = Debugger(im, core=core, interval=64)
+        d.cont()
+        d.add_breakpoint("work")
+        assert d.reverse_continue().reason == "breakpoint" and d.position == hits[-1]
+
+
+def stepping_only(d):
+    """Make `d` search by single steps, as it does beyond the core's limits."""
+    d._core_settings = lambda: None
+    return d
 
 
 @pytest.mark.parametrize("core", available_kinds())
-def test_continue_looks_ahead_at_full_speed_and_finds_what_stepping_finds(core):
+def test_continue_at_full_speed_finds_what_stepping_finds(core):
     from debugger.bench import program
     im = program(40_000)
     runs = []
     for fast in (True, False):
         d = Debugger(im, core=core, interval=1 << 15)
         if not fast:
-            d.t.scan_pcs_patched = None          # plain stepping
+            stepping_only(d)
         d.add_breakpoint("loop", condition="r1 == 7777")
         d.add_breakpoint("marker")
         stops = []
@@ -362,30 +387,62 @@ def test_continue_looks_ahead_at_full_speed_and_finds_what_stepping_finds(core):
     assert [s[0] for s in runs[0]] == [2, 1]
 
 
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_watch_and_catch_at_full_speed_stop_where_stepping_stops(image, core, hv):
+    """Watchpoints (each kind) and catchpoints found by the core's events stop at the
+    same positions, with the same reports and machine states, as single steps find them,
+    forwards and backwards."""
+    setups = [
+        lambda d: d.add_watchpoint("counter"),
+        lambda d: d.add_watchpoint("ticks", kind="rwatch"),
+        lambda d: d.add_watchpoint("counter", kind="awatch"),
+        lambda d: d.add_catch("trap", frozenset({16})),
+        lambda d: (d.add_watchpoint("ticks"), d.add_breakpoint("work", condition="r1 == 5")),
+    ]
+    for setup in setups:
+        runs = []
+        for fast in (True, False):
+            d = make(image, core, hv)
+            if not fast:
+                stepping_only(d)
+            setup(d)
+            stops = []
+            for _ in range(8):
+                stop = d.cont()
+                if stop.reason == "exited":
+                    break
+                stops.append((stop.reason, stop.number, stop.text, d.position,
+                              d.t.fingerprint()))
+            # and back from there: reverse-continue three times
+            for _ in range(3):
+                stop = d.reverse_continue()
+                stops.append((stop.reason, stop.number, stop.text, d.position,
+                              d.t.fingerprint()))
+            runs.append(stops)
+        assert runs[0] == runs[1]
+        assert len([s for s in runs[0] if s[0] in ("watchpoint", "catch", "breakpoint")]) >= 6
+
+
 @pytest.mark.parametrize("core", available_kinds())
-def test_patched_scan_under_the_hypervisor_with_the_guests_paging(core):
-    """Under the hypervisor the patches follow the shadow tables: the sample kernel (a
-    page table per task, timer preemption) gives the same breakpoint positions either way."""
+def test_core_breakpoints_under_the_hypervisor_with_the_guests_paging(core):
+    """Under the hypervisor, with the guest's paging on (the sample kernel: a page table
+    per task, timer preemption), the core's breakpoints give the positions stepping gives."""
     from asm.loader import load_program
     im = load_program(str(ROOT / "guests" / "kernel.s"))
     rng = random.Random(11)
     code = sorted({r.address for r in im.lines})
-    d = Debugger(im, core=core, hv=True)
-    used = 0
-    for _ in range(4):
-        pcs = set(rng.sample(code, 4))
-        end = (rng.randrange(2000, 12000), 0)
-        d.goto(end[0])
-        expected = d.t.fingerprint()
-        start = rng.randrange(0, end[0])
-        d.goto(start)
-        fast = d.t.scan_pcs_patched(pcs, end, 0, expected)
-        d.goto(start)
-        slow, _ = d.t.run_to_pcs(pcs, 0, 0, until=end)
-        if fast is not None:
-            used += 1
-            assert fast == slow
-    assert used >= 2
+    for hv in (True, False):
+        d = Debugger(im, core=core, hv=hv)
+        for _ in range(3):
+            pcs = set(rng.sample(code, 4))
+            end = (rng.randrange(2000, 12000), 0)
+            start = rng.randrange(0, end[0])
+            d.goto(start)
+            fast = fast_hits(d, pcs, end)
+            expected = d.t.fingerprint()
+            d.goto(start)
+            assert stepped_hits(d, pcs, end) == fast
+            assert d.t.fingerprint() == expected
 
 
 SMP = """
