@@ -596,10 +596,10 @@ class Debugger:
         ex = ev["ex"]
         c = self._catch_matches(ex)
         c.hits += 1
-        if _is_interrupt(ex):
-            # The core took the interrupt out of `pending` on its way to the exit: the
-            # state before it is had again by replaying to the position.
-            self.goto_position(ev["pos"], replay=True)
+        # The core went some way into the trap before it exited (an interrupt taken out
+        # of `pending`, the TLB filled by the fetch of a faulting instruction): the state
+        # at the position, before all that, is had again by replaying to it.
+        self.goto_position(ev["pos"], replay=True)
         self.skip_catch = True
         if self.multi:
             self.t.thread = cpu                  # the CPU that traps, as gdb selects it

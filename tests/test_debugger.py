@@ -678,3 +678,45 @@ def test_backtrace_follows_the_kernels_task_switches(core, hv):
     names = [w.split("+")[0] for _, w, _ in d.frames()]
     assert names == ["sys_write", "u_end", "task_sleeper", "user_start"]
     assert "[syscall 1, user mode]" in d.frames()[1][1]
+
+
+@pytest.mark.parametrize("core", available_kinds())
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_reverse_continue_to_a_hypervisor_exit_matches_forward(image, core, cpus):
+    """`catch exit` under the hypervisor: reverse-continue lands before each exit a
+    forward run stopped before, newest first, with the same machine state."""
+    im = image if cpus == 1 else assemble(SMP, "smp.s")
+    fwd = Debugger(im, core=core, hv=True, cpus=cpus, quantum=5, interval=64)
+    fwd.add_catch("exit")
+    hits = []
+    while fwd.cont().reason == "catch":
+        hits.append((fwd.position, fwd.thread, fwd.last_stop.text, fwd.t.fingerprint()))
+    assert len(hits) >= 5
+    d = Debugger(im, core=core, hv=True, cpus=cpus, quantum=5, interval=64)
+    d.cont()
+    d.add_catch("exit")
+    for want in reversed(hits[-6:]):
+        stop = d.reverse_continue()
+        assert stop.reason == "catch"
+        assert (d.position, d.thread, stop.text, d.t.fingerprint()) == want
+
+
+@pytest.mark.parametrize("core", available_kinds())
+def test_more_breakpoints_than_the_core_holds_still_stop(image, core):
+    """Beyond MAX_BREAKPOINTS the debugger steps: the same stops, forwards and back."""
+    from vcpu.isa import MAX_BREAKPOINTS
+    code_end = image.symbol_map()["counter"].value
+    starts = sorted({r.address for r in image.lines if r.address < code_end})
+    runs = []
+    for many in (False, True):
+        d = make(image, core, False)
+        d.add_breakpoint("handler")
+        if many:                               # never reached: past the program's end
+            for i in range(MAX_BREAKPOINTS):
+                d.add_breakpoint(f"*0x{0x4000 + 8 * i:x}")
+            assert d._core_settings() is None
+        stops = [(d.cont().reason, d.position) for _ in range(4)]
+        stops += [(d.reverse_continue().reason, d.position) for _ in range(2)]
+        runs.append(stops)
+    assert runs[0] == runs[1] and runs[0][0][0] == "breakpoint"
+    assert starts
