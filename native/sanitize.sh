@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the native core with AddressSanitizer + UndefinedBehaviorSanitizer into a scratch
-# copy of the sources and run the core tests (tests/test_native.py, tests/test_lockstep.py)
-# against it. The installed package is not touched.
+# copy of the sources and run the core tests (tests/test_native.py, tests/test_lockstep.py,
+# tests/test_debug_core.py) against it. The installed package is not touched.
 #
 #   native/sanitize.sh [pytest args...]        e.g. native/sanitize.sh -x -k paging
 #
@@ -21,7 +21,7 @@ echo "sanitize: scratch tree $SCRATCH"
 
 # A copy of what the tests import; no prebuilt extension in it.
 mkdir -p "$SCRATCH/src"
-cp -r "$ROOT/vcpu" "$ROOT/native" "$ROOT/tests" "$SCRATCH/src/"
+cp -r "$ROOT/vcpu" "$ROOT/native" "$ROOT/asm" "$ROOT/tests" "$SCRATCH/src/"
 cp "$ROOT/pyproject.toml" "$SCRATCH/src/"
 find "$SCRATCH/src" \( -name '_core*.so' -o -name '_core.c' -o -name '*.o' -o -name __pycache__ \) \
     -prune -exec rm -rf {} +
@@ -51,7 +51,8 @@ export PYTHONDONTWRITEBYTECODE=1
 sys.exit(0 if f.startswith('$SCRATCH') else 'not the sanitized module: ' + f)"
 
 status=0
-"$PY" -m pytest -s -q -p no:cacheprovider tests/test_native.py tests/test_lockstep.py "$@" || status=$?
+"$PY" -m pytest -s -q -p no:cacheprovider tests/test_native.py tests/test_lockstep.py \
+    tests/test_debug_core.py "$@" || status=$?
 if ls "$SCRATCH"/asan* "$SCRATCH"/ubsan* > /dev/null 2>&1; then
     echo "sanitize: sanitizer reports:"
     cat "$SCRATCH"/asan* "$SCRATCH"/ubsan* 2>/dev/null
