@@ -46,6 +46,7 @@ SHADOW_LIMIT = 2_000_000
 SWITCH_JUMP = 512             # an sp move at least this long is a change of stack
 WATCH_MASK = {"watch": WATCH_WRITE, "rwatch": WATCH_READ, "awatch": WATCH_READ | WATCH_WRITE}
 NO_ACCESS = {"reads": [], "writes": []}
+ARRIVED = {"reads": [], "writes": [], "op": None, "sp": None}    # a breakpoint event's `pre`
 
 
 class DebugError(ValueError):
@@ -482,9 +483,14 @@ class Debugger:
         return None
 
     # --- running forward ----------------------------------------------------------------
-    def _forward(self, check=None, limit: int | None = None, machine: bool = False) -> Stop:
+    def _forward(self, check=None, limit: int | None = None, machine: bool = False,
+                 target=None) -> Stop:
         """Run until a breakpoint, watchpoint or catchpoint, `check()` returns a Stop,
-        `limit` instructions have retired, the machine stops or a pause is asked for."""
+        `limit` instructions have retired, the machine stops or a pause is asked for.
+        `target` = (addresses, watched range or None) says where `check` can become true:
+        only where the selected CPU arrives at one of the addresses, or right after an
+        instruction of it that reads the range. The run then goes at the core's speed
+        with those as breakpoints and watchpoints, and `check` is asked at those events."""
         t = self.t
         self.pause_requested = False
         t.interrupt = False
@@ -507,9 +513,10 @@ class Debugger:
                     if self.icount >= nxt or self.icount % self.cp.interval == 0:
                         self.cp.take()
                     continue
-                settings = self._core_settings() if check is None else None
+                settings = (self._core_settings(target)
+                            if check is None or target is not None else None)
                 if settings is not None and not self.skip_catch:
-                    stop = self._continue_fast(settings, limit)
+                    stop = self._continue_fast(settings, limit, check)
                     if stop is not None:
                         return stop
                     continue
@@ -553,13 +560,18 @@ class Debugger:
         self.pause_requested = True
         self.t.interrupt = True
 
-    def _core_settings(self):
+    def _core_settings(self, target=None):
         """The enabled breakpoints, watchpoints and catchpoints as the core and
         `Target.run_fast` take them: (pcs, watches, catch mask, catch exits), or None
-        when there are more than the core holds (then everything steps)."""
+        when there are more than the core holds (then everything steps). A `target`'s
+        addresses are breakpoints too."""
         pcs = {b.address for b in self.breakpoints.values() if b.enabled}
         watches = [(w.address, w.length, WATCH_MASK[w.kind])
                    for w in self.watchpoints.values() if w.enabled]
+        if target is not None:
+            pcs |= target[0]
+            if target[1] is not None:
+                watches.append(target[1])
         if len(pcs) > MAX_BREAKPOINTS or len(watches) > MAX_WATCHPOINTS:
             return None
         mask, exits = self._catch_mask()
@@ -572,7 +584,7 @@ class Debugger:
                                          catch=self._catch_matches, until=until)
         return ev
 
-    def _continue_fast(self, settings, limit) -> Stop | None:
+    def _continue_fast(self, settings, limit, check=None) -> Stop | None:
         """Forward at the core's speed to the next event, up to the next checkpoint
         boundary or `limit`, and judge it as a single step would. None: go on."""
         nxt = (self.icount // self.cp.interval + 1) * self.cp.interval
@@ -587,12 +599,12 @@ class Debugger:
         self._resync_watch()
         if kind == "break":
             self.t.acted = cpu
-            return self._after_step(NO_ACCESS)
+            return self._after_step(NO_ACCESS) or self._check_at(check, cpu, ARRIVED)
         if kind == "watch":
             # the instruction touches a watched range: run it, and judge it as a step
             pre = self._pre_step(cpu if self.multi else None)
             self._step1(catches=False)
-            return self._after_step(pre)
+            return self._after_step(pre) or self._check_at(check, self.t.acted, pre)
         ex = ev["ex"]
         c = self._catch_matches(ex)
         c.hits += 1
@@ -605,6 +617,19 @@ class Debugger:
             self.t.thread = cpu                  # the CPU that traps, as gdb selects it
         return Stop("catch", self._catch_text(c, ex), c.number,
                     {"cause": ex.cause, "badaddr": ex.badaddr})
+
+    def _check_at(self, check, cpu: int, pre: dict) -> Stop | None:
+        """A line step's `check` at an event, where a step would ask it: only after the
+        selected CPU's own slots."""
+        if check is None or (self.multi and cpu != self.t.thread):
+            return None
+        return check(pre)
+
+    def _run_to_return(self, ret: int, sp0: int) -> Stop:
+        """Forward until the selected CPU is back at `ret` with sp at `sp0`: the return
+        from a call made there, whatever the callee does on the way."""
+        return self._forward(check=lambda pre: Stop("step") if (
+            self.pc == ret and self.t.regs[SP] == sp0) else None, target=({ret}, None))
 
     def _exited(self) -> Stop:
         return Stop("exited", self.t.stop_reason or "the machine is off",
@@ -753,9 +778,7 @@ class Debugger:
         d = self.insn_at(self.pc)
         if d is None or d.instr.opcode not in (OP_CALL_I, OP_CALL_R):
             return self._forward(check=lambda pre: Stop("step"))
-        ret, sp0 = (self.pc + d.instr.length) & M32, self.t.regs[SP]
-        return self._forward(check=lambda pre: Stop("step") if (
-            self.pc == ret and self.t.regs[SP] == sp0) else None)
+        return self._run_to_return((self.pc + d.instr.length) & M32, self.t.regs[SP])
 
     def step(self, n: int = 1, over: bool = False) -> Stop:
         stop = None
@@ -776,9 +799,8 @@ class Debugger:
             op = pre["op"]
             if over and op in (OP_CALL_I, OP_CALL_R):
                 # Run the callee to its return as one step.
-                ret = (pre["pc"] + pre["insn"].instr.length) & M32
-                inner = self._forward(check=lambda p: Stop("step") if (
-                    self.pc == ret and self.t.regs[SP] == pre["sp"]) else None)
+                inner = self._run_to_return((pre["pc"] + pre["insn"].instr.length) & M32,
+                                            pre["sp"])
                 if inner.reason != "step":
                     return inner
             key = self.line_key(self.pc)
@@ -799,14 +821,17 @@ class Debugger:
             if pre["op"] == OP_RET and pre["sp"] >= sp0:
                 return Stop("step", f"Run till exit from {here}")
             return None
-        return self._done(self._forward(check=check))
+        # Such a `ret` reads its return address at sp0 or above: the core looks for
+        # reads there (every CPU's; each is judged here).
+        return self._done(self._forward(check=check, target=(
+            set(), (sp0, (1 << 32) - sp0, WATCH_READ))))
 
     def until(self, spec: str | None = None) -> Stop:
         if spec:
             addrs = {a for a, _ in self.resolve(spec)}
             sp0 = self.t.regs[SP]
             return self._done(self._forward(check=lambda pre: Stop("step") if (
-                self.pc in addrs and self.t.regs[SP] >= sp0) else None))
+                self.pc in addrs and self.t.regs[SP] >= sp0) else None, target=(addrs, None)))
         start_pc = self.pc
         while True:
             stop = self._line_step(over=True)

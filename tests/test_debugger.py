@@ -361,7 +361,7 @@ def test_breakpoints_leave_the_code_as_it_is():
 
 def stepping_only(d):
     """Make `d` search by single steps, as it does beyond the core's limits."""
-    d._core_settings = lambda: None
+    d._core_settings = lambda target=None: None
     return d
 
 
@@ -720,3 +720,51 @@ def test_more_breakpoints_than_the_core_holds_still_stop(image, core):
         runs.append(stops)
     assert runs[0] == runs[1] and runs[0][0][0] == "breakpoint"
     assert starts
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_next_until_and_nexti_over_calls_run_at_full_speed_as_stepping_does(image, core, hv):
+    """`next`, `nexti` over a call and `until LOC` run the machine with the return address
+    (or LOC) as a breakpoint in the core: the same stops as stepping, a breakpoint or a
+    watchpoint inside the callee included."""
+    def session(d):
+        out = []
+        d.add_breakpoint("loop")
+        for cmd in ("c", "n", "n", "ni", "si", "ni", "until 20", "c", "n", "n"):
+            stop = {"c": d.cont, "n": lambda: d.step(over=True), "ni": d.nexti,
+                    "si": d.stepi}.get(cmd, lambda: d.until(cmd.split()[1]))()
+            out.append((cmd, stop.reason, d.position, d.t.fingerprint()))
+        d.add_breakpoint("work", condition="r1 == 7")
+        d.add_watchpoint("ticks")
+        for _ in range(6):
+            stop = d.step(over=True)
+            out.append(("n", stop.reason, stop.number, d.position, d.t.fingerprint()))
+        return out
+    fast = session(make(image, core, hv))
+    slow = session(stepping_only(make(image, core, hv)))
+    assert fast == slow
+    assert {s[1] for s in fast} >= {"breakpoint", "step"}
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_finish_at_full_speed_as_stepping_does(image, core, hv):
+    """`finish` runs with the stack above sp watched for reads by the core: it ends after
+    the same `ret` as stepping, from the callee and from the interrupt handler's frame."""
+    def session(d):
+        out = []
+        for where in ("work", "handler", "work"):
+            d.add_breakpoint(where)
+            d.cont()
+            d.delete()
+            d.stepi(2)
+            stop = d.finish()
+            out.append((where, stop.reason, stop.text, d.position, d.t.fingerprint()))
+        d.add_watchpoint("counter")
+        d.add_breakpoint("work")
+        d.cont()
+        stop = d.finish()
+        out.append((stop.reason, stop.text, d.position, d.t.fingerprint()))
+        return out
+    fast = session(make(image, core, hv))
+    slow = session(stepping_only(make(image, core, hv)))
+    assert fast == slow
