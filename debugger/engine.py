@@ -1038,6 +1038,119 @@ class Debugger:
             self.goto_position(start)
             return self._done(Stop("pause", "paused"))
 
+    # --- going back over calls at the core's speed ----------------------------------------
+    def _scan_back_to(self, addrs: set, cond, now):
+        """The last position before `now` where the CPU arrives at one of `addrs` with
+        `cond()` true (asked while it stands there), found by replaying windows at the
+        core's speed, newest first; None when the history holds none. One CPU."""
+        first = min(self.cp.states)
+        hi = now
+        width = 4096
+        while hi > (first, 0):
+            if self.pause_requested:
+                raise _Paused(now)
+            lo = max(first, hi[0] - width)
+            width *= 4
+            self.goto(lo)
+            last = None
+            if lo == first and self.pc in addrs and cond():
+                last = self.position          # the history's first position
+            try:
+                while self.running and self.position < hi:
+                    ev, self.phase = self.t.run_fast(0, self.phase, pcs=addrs, until=hi)
+                    if ev is None:
+                        break
+                    if ev["pos"] < now and cond():
+                        last = ev["pos"]
+            except Stopped:
+                pass
+            if self.pause_requested:
+                raise _Paused(now)
+            if last is not None:
+                return last
+            hi = (lo, 0)
+        return None
+
+    def _previous(self, now):
+        """(position, its instruction) just before `now`, the machine left there; None
+        when it cannot be had cheaply (a trap delivered at `now`, a wfi that slept)."""
+        if now[1] or now <= (min(self.cp.states), 0):
+            return None
+        self.goto(now[0] - 1)
+        last = None
+        try:
+            while self.icount == now[0] - 1 and self.running:
+                last = (self.position, self.insn_at(self.pc))
+                self._step1(catches=False)
+        except Stopped:
+            return None
+        if last is None or self.position != now:
+            return None
+        self.goto_position(last[0])
+        return last
+
+    def _call_returned_from(self, now):
+        """If the instruction before `now` was a `ret` back to just after a call, the
+        position of that call (found at the core's speed: the last time the CPU stood
+        at the call with the stack pointer it has now). None otherwise."""
+        if self.multi:
+            return None
+        pc, sp = self.pc, self.t.regs[SP]
+        prev = self._previous(now)
+        if prev is None or prev[1] is None or prev[1].instr.opcode != OP_RET:
+            self.goto_position(now)
+            return None
+        self.goto_position(now)
+        for n, op in ((5, OP_CALL_I), (2, OP_CALL_R)):
+            d = self.insn_at((pc - n) & M32)
+            if d is not None and d.instr.opcode == op:
+                site = (pc - n) & M32
+                return self._scan_back_to({site}, lambda: self.t.regs[SP] == sp, prev[0])
+        return None
+
+    def _entering_call(self, now):
+        """The position of the call that entered the current function, found at the
+        core's speed: the innermost word above sp that is a return address names the
+        call site and the stack pointer it ran with; the last time the CPU stood there
+        so is the call, if its frame is still open at `now` (checked by replaying to
+        `now` with that word watched). None when that cannot be settled. One CPU."""
+        if self.multi:
+            return None
+        sp = self.t.regs[SP]
+        calls = self._call_sites()
+        for k in range(64):
+            slot = (sp + 4 * k) & M32
+            v = self.read_word(slot)
+            if v is None:
+                return None
+            if v not in calls:
+                continue
+            site = (v - calls[v]) & M32
+            pos = self._scan_back_to({site}, lambda: self.t.regs[SP] == slot + 4, now)
+            if pos is not None and self._frame_open(pos, slot, now):
+                return pos
+            self.goto_position(now)
+            return None
+        return None
+
+    def _frame_open(self, pos, slot: int, now) -> bool:
+        """Whether the call at `pos` (its return address at `slot`) is not returned from
+        before `now`: no `ret` reads the slot with sp at it on the way."""
+        self.goto_position(pos)
+        try:
+            while self.position < now:
+                ev, self.phase = self.t.run_fast(0, self.phase,
+                                                 watches=[(slot, 4, WATCH_READ)], until=now)
+                if ev is None:
+                    return True
+                d = self.insn_at(self.pc)
+                if d is not None and d.instr.opcode == OP_RET and self.t.regs[SP] == slot:
+                    return False
+                self._step1(catches=False)
+        except Stopped:
+            return False
+        return True
+
     def reverse_stepi(self, n: int = 1) -> Stop:
         stop = Stop("step", "")
         for _ in range(n):
@@ -1085,6 +1198,9 @@ class Debugger:
 
     def _reverse_over_one_impl(self) -> Stop:
         now = self.position
+        call = self._call_returned_from(now)
+        if call is not None:
+            return self._land(call, "")
         depth_now = [0]
 
         def visit(seg):
@@ -1109,6 +1225,20 @@ class Debugger:
         `over`, reverse-next)."""
         now = self.position
         cur = self.line_key(self.pc)
+        if over:
+            # Back over a call that just returned: its line, if the call begins it.
+            call_at = None
+            for n, op in ((5, OP_CALL_I), (2, OP_CALL_R)):
+                d = self.insn_at((self.pc - n) & M32)
+                if d is not None and d.instr.opcode == op:
+                    call_at = (self.pc - n) & M32
+            row = self.image.line_at(call_at) if call_at is not None else None
+            if (row is not None and row.address == call_at
+                    and self.line_key(call_at) != cur):
+                call = self._call_returned_from(now)
+                if call is not None:
+                    return self._land(call, "")
+            self.goto_position(now)
         state = {"d": 0, "line": None, "cand": None}
 
         def visit(seg):
@@ -1145,6 +1275,10 @@ class Debugger:
     def _reverse_finish_impl(self) -> Stop:
         """Back to the call that entered the current function."""
         now = self.position
+        call = self._entering_call(now)
+        if call is not None:
+            return self._land(call, "")
+        self.goto_position(now)
         state = {"d": 0}
 
         def visit(seg):

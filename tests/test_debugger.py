@@ -768,3 +768,55 @@ def test_finish_at_full_speed_as_stepping_does(image, core, hv):
     fast = session(make(image, core, hv))
     slow = session(stepping_only(make(image, core, hv)))
     assert fast == slow
+
+
+RECURSIVE = """
+.entry main
+main:
+    li   r1, 6
+    call fact
+    mov  r9, r1
+    li   r1, 3
+    call fact
+    halt
+fact:
+    li   r2, 1
+    bge  r2, r1, fact_done
+    push r1
+    sub  r1, r1, 1
+    call fact
+    pop  r2
+    mul  r1, r1, r2
+    ret
+fact_done:
+    li   r1, 1
+    ret
+"""
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_reverse_line_steps_over_calls_land_where_stepping_lands(image, core, hv):
+    """reverse-next and reverse-nexti over a call that returned, and reverse-finish, find
+    the call at the core's speed: the same positions and states as the stepping search,
+    through recursion and interrupts."""
+    def session(d, breaks):
+        out = []
+        for b in breaks:
+            d.add_breakpoint(b)
+        for i in range(12):
+            d.cont() if i % 3 == 0 else d.step(over=True)
+            here = d.position
+            for cmd in ("rn", "rni", "rf"):
+                d.goto_position(here)
+                stop = {"rn": lambda: d.reverse_step(over=True), "rni": d.reverse_nexti,
+                        "rf": d.reverse_finish}[cmd]()
+                out.append((i, cmd, stop.reason, d.position, d.t.fingerprint()))
+            d.goto_position(here)
+        return out
+    for im, breaks in ((image, ["work", "handler"]),
+                       (assemble(RECURSIVE, "fact.s"), ["fact_done"])):
+        fast = session(make(im, core, hv), breaks)
+        slow = make(im, core, hv)
+        slow._call_returned_from = lambda now: None
+        slow._entering_call = lambda now: None
+        assert fast == session(slow, breaks)
