@@ -7,7 +7,10 @@ side in one process:
   - reverse-stepi at random points of the run (the machine is first taken there; the
     reverse-stepi alone is timed), median and worst;
   - reverse-continue from the end back to a breakpoint at the start, N instructions back;
-  - continue from the start to a breakpoint at the end, N instructions ahead.
+  - continue from the start to a breakpoint at the end, N instructions ahead;
+  - reverse-continue from the end back to a watchpoint on the first call's stack word;
+  - (one CPU) `next` over a call of N instructions, `finish` out of it, `reverse-next`.
+Options: --paging (the loop runs with paging on), --cpus N (every CPU runs it).
 """
 from __future__ import annotations
 
@@ -63,6 +66,22 @@ map:
     mtcr ptbr, r1
     li   r1, 5              ; kernel mode, paging on
     mtcr status, r1
+"""
+
+
+# A call that runs the whole loop: what `next`, `finish` and `reverse-next` go over.
+LONG_CALL = """
+.entry main
+main:
+    call long
+    halt
+long:
+    li   r1, 0
+    li   r2, {iters}
+again:
+    add  r1, r1, 1
+    blt  r1, r2, again
+    ret
 """
 
 
@@ -156,7 +175,31 @@ def main(argv=None) -> int:
     dt = time.perf_counter() - t
     assert stop.reason == "watchpoint" and d.icount < 200 + a.cpus * DEFAULT_QUANTUM, (stop, d.icount)
     print(f"reverse-continue {end - d.icount} instructions back to a watchpoint: {dt:.2f} s")
+    if a.cpus == 1:
+        line_steps(a)
     return 0
+
+
+def line_steps(a) -> None:
+    """`next` over a call of N instructions, `finish` out of it, `reverse-next` back."""
+    image = assemble(LONG_CALL.format(iters=max(1, (a.n - 4) // 2)), "long.s")
+    d = Debugger(image, core=a.core, hv=a.hv)
+    t = time.perf_counter()
+    stop = d.step(over=True)
+    t_next = time.perf_counter() - t
+    assert stop.reason == "step" and d.icount > a.n // 2, (stop, d.icount)
+    n = d.icount
+    t = time.perf_counter()
+    stop = d.reverse_step(over=True)
+    t_rnext = time.perf_counter() - t
+    assert stop.reason == "step" and d.icount == 0, (stop, d.icount)
+    d.stepi(3)
+    t = time.perf_counter()
+    stop = d.finish()
+    t_finish = time.perf_counter() - t
+    assert stop.reason == "step" and d.icount == n, (stop, d.icount)
+    print(f"over a call of {n} instructions: next {t_next:.2f} s, finish {t_finish:.2f} s, "
+          f"reverse-next {t_rnext:.2f} s")
 
 
 if __name__ == "__main__":

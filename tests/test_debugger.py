@@ -254,6 +254,11 @@ def test_bench_runs_small(capsys):
     assert main(["--n", "3000", "--points", "2", "--core", available_kinds()[0]]) == 0
     out = capsys.readouterr().out
     assert "reverse-continue 2998 instructions back" in out and "recording overhead" in out
+    assert "back to a watchpoint" in out and "over a call of 3000 instructions" in out
+    assert main(["--n", "4000", "--points", "2", "--cpus", "2", "--paging", "--hv",
+                 "--core", available_kinds()[0]]) == 0
+    out = capsys.readouterr().out
+    assert "2 CPUs, paging on" in out and "back to a breakpoint" in out
 
 
 @pytest.mark.parametrize("core,hv", MODES, ids=IDS)
