@@ -296,7 +296,8 @@ class Target(abc.ABC):
                 else:
                     budget = end - at
                 start, start_phase = at, phase
-                ex = self._run_core(budget)
+                # in slices, so that a pause is seen within a few milliseconds
+                ex = self._run_core(min(budget, 1 << 20 if self.core_kind == "c" else 1 << 14))
                 n = self.icount
                 if n != at:
                     phase, at = 0, n
