@@ -940,11 +940,10 @@ class Debugger:
         elif moved == 2:
             self.phase += 1
 
-    def _scan_back_fast(self, settings, now, found: dict):
-        """`_scan_back` for reverse-continue at the core's speed: each window is replayed
-        with `Target.run_fast`, and only its events are judged (by `_hit_at`, while the
-        machine stands there). Returns the last position before `now` where a forward
-        run would have stopped, or None."""
+    def _back_in_windows(self, now, search):
+        """Replay windows growing four-fold from 4,096 instructions back from `now`,
+        newest first: `search(lo, hi)` runs with the machine at `lo` and returns what it
+        found, or None to look further back. None when the history is exhausted."""
         first = min(self.cp.states)
         hi = now
         width = 4096
@@ -954,15 +953,27 @@ class Debugger:
             lo = max(first, hi[0] - width)
             width *= 4
             self.goto(lo)
-            hits = self._window_hits(settings, hi, now)
+            result = search(lo, hi)
             if self.pause_requested:
                 raise _Paused(now)
-            if hits:
-                land, hit, cpu = max(hits, key=lambda h: h[0])
-                found["hit"], found["cpu"] = hit, cpu
-                return land
+            if result is not None:
+                return result
             hi = (lo, 0)
         return None
+
+    def _scan_back_fast(self, settings, now, found: dict):
+        """`_scan_back` for reverse-continue at the core's speed: each window is replayed
+        with `Target.run_fast`, and only its events are judged (by `_hit_at`, while the
+        machine stands there). Returns the last position before `now` where a forward
+        run would have stopped, or None."""
+        def search(lo, hi):
+            hits = self._window_hits(settings, hi, now)
+            if not hits:
+                return None
+            land, hit, cpu = max(hits, key=lambda h: h[0])
+            found["hit"], found["cpu"] = hit, cpu
+            return land
+        return self._back_in_windows(now, search)
 
     def _window_hits(self, settings, hi, now) -> list:
         """Replay from here to position `hi`; every (landing position, hit, cpu) that a
@@ -1043,17 +1054,11 @@ class Debugger:
         """The last position before `now` where the CPU arrives at one of `addrs` with
         `cond()` true (asked while it stands there), found by replaying windows at the
         core's speed, newest first; None when the history holds none. One CPU."""
-        first = min(self.cp.states)
-        hi = now
-        width = 4096
-        while hi > (first, 0):
-            if self.pause_requested:
-                raise _Paused(now)
-            lo = max(first, hi[0] - width)
-            width *= 4
-            self.goto(lo)
+        first = (min(self.cp.states), 0)
+
+        def search(lo, hi):
             last = None
-            if lo == first and self.pc in addrs and cond():
+            if (lo, 0) == first and self.pc in addrs and cond():
                 last = self.position          # the history's first position
             try:
                 while self.running and self.position < hi:
@@ -1064,12 +1069,8 @@ class Debugger:
                         last = ev["pos"]
             except Stopped:
                 pass
-            if self.pause_requested:
-                raise _Paused(now)
-            if last is not None:
-                return last
-            hi = (lo, 0)
-        return None
+            return last
+        return self._back_in_windows(now, search)
 
     def _previous(self, now):
         """(position, its instruction) just before `now`, the machine left there; None
