@@ -20,7 +20,9 @@ nothing again.
 are set in the core (`set_debug`), which exits where one is reached, and catchpoints are
 traps sent to the debugger; each such event is then judged here exactly as a single step
 would judge it (conditions, ignore counts, whether a `watch` write changes the value).
-Line steps (`step`, `next`, `finish`, `until`) single-step from Python.
+Line steps single-step from Python, except where they can run long: `next` over a call,
+`until`/`advance`, `finish`, and going back over a call (`reverse-next`, `reverse-finish`)
+find their end with the core's breakpoints and watchpoints too, judged by the same checks.
 """
 from __future__ import annotations
 
