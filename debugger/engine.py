@@ -181,7 +181,6 @@ class Debugger:
         self._label_addrs = [a for a, _ in labels]
         self._label_names = [n for _, n in labels]
         self.last_stop: Stop | None = Stop("entry", "at the entry point")
-        self._quiet = False
         self.phase = 0
         # position -> {cpu: its shadow call stack}
         self._shadow_known: dict = {(0, 0): {}}
@@ -202,18 +201,8 @@ class Debugger:
     def multi(self) -> bool:
         return self.t.ncpus > 1
 
-    def _select_hit(self, pos) -> None:
-        """With several CPUs, select the CPU that arrived at `pos` (as gdb switches to
-        the thread that hit a breakpoint)."""
-        if self.multi:
-            cpu = getattr(self.t, "hit_cpu", {}).get(pos)
-            if cpu is not None:
-                self.t.thread = cpu
-
     # --- console -----------------------------------------------------------------------
     def _console(self, data: bytes = b"") -> None:
-        if self._quiet:
-            return                  # a look-ahead run: shown once the machine is there
         n = len(self.t.output)
         if n > self.shown:
             new = self.t.output[self.shown:n]

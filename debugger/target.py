@@ -38,28 +38,6 @@ RETIRING_TRAPS = (int(Cause.SYSCALL), int(Cause.BREAKPOINT))    # sys and brk re
 SYS_LENGTH = 5
 
 
-def _unpack(core, r: int):
-    """The VMExit that NativeCore.run would have made of packed exit `r` (vcpu/native.py)."""
-    from vcpu.exits import VMExit
-    k = r & 255
-    cpu = core._cpu
-    if k == 2:
-        return VMExit(Exit.IO_OUT, port=(r >> 8) & 255, value=r >> 32)
-    if k == 3:
-        return VMExit(Exit.IO_IN, port=(r >> 8) & 255, reg=(r >> 16) & 255)
-    if k == 5:
-        return VMExit(Exit.TRAP, cause=(r >> 8) & 255, epc=cpu.pc, badaddr=r >> 32,
-                      insn=core._insn_buf[:(r >> 16) & 255])
-    if k == 6:
-        return VMExit(Exit.SHUTDOWN, cause=cpu.exit_cause, epc=cpu.exit_epc,
-                      badaddr=cpu.exit_badaddr)
-    if k == 7:
-        return VMExit(Exit.BREAK, epc=cpu.pc)
-    if k == 8:
-        return VMExit(Exit.WATCH, cause=(r >> 8) & 255, epc=cpu.pc, badaddr=r >> 32)
-    return VMExit(Exit(k))
-
-
 def _double_fault(cause: int, epc: int, status: int, evec: int) -> bool:
     """The trap that stops the machine instead of entering the handler (vcpu/isa.py has
     the rule when it defines it; this is the rule of the cores that do not)."""
@@ -185,77 +163,6 @@ class Target(abc.ABC):
             va, n = (va + k) & M32, n - k
         return bytes(out)
 
-    def run_to_pcs(self, pcs, end: int, phase: int, until=None):
-        """Step exactly (instructions and trap deliveries) until pc is in `pcs` (after at
-        least one step), the count reaches `end`, or position `until` = (icount, phase)
-        is reached. Returns (hits, phase): with `until`, every position on the way where
-        pc was in `pcs` (including the start), else the stop position if pc is in `pcs`."""
-        hits = []
-        core = self.core
-        step = self.step_exact
-        if until is not None and core.pc in pcs:
-            hits.append((core.icount, phase))
-        count = 0
-        while True:
-            count += 1
-            if count & 4095 == 0 and self.interrupt:
-                return hits, phase
-            before = core.icount
-            step()
-            n = core.icount
-            phase = phase + 1 if n == before else 0
-            if self.stop_reason:
-                return hits, phase
-            here = core.pc in pcs and not core.waiting
-            if until is not None:
-                if (n, phase) >= until:
-                    return hits, phase
-                if here:
-                    hits.append((n, phase))
-                continue
-            if here:
-                return [(n, phase)], phase
-            if n >= end:
-                return hits, phase
-
-    def _run_to_pcs_multi(self, pcs, end: int, phase: int, until=None):
-        """run_to_pcs with several CPUs: a position is a hit when the CPU that did the
-        step leading to it stands at a breakpoint (`hit_cpu` remembers which). With
-        `until`, the positions after the start up to and including `until`."""
-        core = self.core
-        hits = []
-        count = 0
-        while True:
-            count += 1
-            if count & 4095 == 0 and self.interrupt:
-                return hits, phase
-            before = self.icount
-            self.step_exact()
-            n = self.icount
-            phase = phase + 1 if n == before else 0
-            if self.stop_reason:
-                return hits, phase
-            pos = (n, phase)
-            c = core.cpus[self.acted]
-            hit = c.pc in pcs and not c.waiting     # a wfi that waits arrives nowhere
-            if hit:
-                self.hit_cpu[pos] = self.acted
-                if len(self.hit_cpu) > 100_000:
-                    self.hit_cpu.clear()
-                    self.hit_cpu[pos] = self.acted
-            if until is not None:
-                if pos > until:
-                    return hits, phase
-                if hit:
-                    hits.append(pos)
-                if pos == until:
-                    return hits, phase
-                continue
-            if hit:
-                return [pos], phase
-            if n >= end:
-                return hits, phase
-
     # --- running at the core's speed to the next event -----------------------------------
     def run_fast(self, end: int, phase: int, *, pcs=(), watches=(), catch_mask: int = 0,
                  catch_exits: bool = False, catch=None, until=None):
@@ -379,7 +286,6 @@ class BareTarget(Target):
         extra = {} if quantum is None else {"quantum": quantum}
         self.machine = Machine(image, mem_size=mem_size, core=core, cpus=cpus, **extra,
                                console_write=self._console, console_input=ConsoleInput(input))
-        self.hit_cpu: dict = {}                  # position -> the CPU that arrived there
         self.core = self.machine.core
         self.mem = self.core.mem
         self.core_kind = self.core.name
@@ -472,69 +378,6 @@ class BareTarget(Target):
             return ex
         self._deliver(ex)
         return None
-
-    def run_to_pcs(self, pcs, end: int, phase: int, until=None):
-        """Target.run_to_pcs in a tight loop: the host-trap mask stays set, and the C
-        core's registers are read straight from its struct."""
-        core = self.core
-        if self.stop_reason:
-            raise Stopped(self.stop_reason)
-        if getattr(core, "ncpus", 1) > 1:
-            return self._run_to_pcs_multi(pcs, end, phase, until)
-        raw = getattr(core, "_cpu", core)        # cdata struct (C core) or the RefCore
-        hits = []
-        if until is not None and raw.pc in pcs:
-            hits.append((raw.icount, phase))
-        packed = getattr(core, "_run", None)     # the C core's packed-exit entry point
-        run = core.run
-        budget = Exit.BUDGET
-        core.host_traps = TRAPS_TO_SEE
-        count = 0
-        try:
-            while True:
-                count += 1
-                if count & 4095 == 0 and self.interrupt:
-                    return hits, phase
-                if packed is not None:
-                    r = packed(core._m, 1)       # the machine: its turns, one slot
-                    if r & 255 == 0:
-                        phase = 0
-                        ex = None
-                    else:
-                        # Anything but a retired instruction: let the wrapper decode the
-                        # same exit (a run of 0 instructions would lose it, so rebuild).
-                        ex = _unpack(core, r)
-                else:
-                    ex = run(1)
-                    if ex.reason is budget:
-                        phase = 0
-                        ex = None
-                if ex is not None:
-                    core.host_traps = 0
-                    if ex.reason == Exit.TRAP:
-                        self._deliver(ex)
-                        phase += 1
-                    else:
-                        self._count(ex)
-                        self._handle(ex)
-                        phase = 0
-                    core.host_traps = TRAPS_TO_SEE
-                    if self.stop_reason:
-                        return hits, phase
-                here = raw.pc in pcs and not raw.waiting
-                if until is not None:
-                    n = raw.icount
-                    if (n, phase) >= until:
-                        return hits, phase
-                    if here:
-                        hits.append((n, phase))
-                    continue
-                if here:
-                    return [(raw.icount, phase)], phase
-                if raw.icount >= end:
-                    return hits, phase
-        finally:
-            core.host_traps = 0
 
     def _fast_traps(self, catch_mask: int) -> None:
         self.core.host_traps = TRAPS_TO_SEE | catch_mask
@@ -642,7 +485,6 @@ class HvTarget(Target):
         self.vm = self.host.add("guest", image, mem_size=mem_size, core=core, cpus=cpus,
                                 **extra, console_write=self._console,
                                 console_input=ConsoleInput(input))
-        self.hit_cpu: dict = {}                  # position -> the CPU that arrived there
         self.core = self.vm.core
         self.core_kind = self.core.name
         self.status = 0
@@ -804,65 +646,6 @@ class HvTarget(Target):
                     vm.vcr[EPC] == saved["pc"]):
                 break                  # a fault reflected into the guest: stop at its handler
         return None
-
-    def run_to_pcs(self, pcs, end: int, phase: int, until=None):
-        """Target.run_to_pcs in a tight loop: `run_until`'s exact step (one instruction,
-        or one trap reflected into the guest; shadow fills and emulation inside it),
-        with the C core's registers read straight from its struct."""
-        vm = self.vm
-        core = self.core
-        if not vm.running:
-            raise Stopped(self.stop_reason)
-        if vm.smp:
-            return self._run_to_pcs_multi(pcs, end, phase, until)
-        raw = getattr(core, "_cpu", core)
-        packed = getattr(core, "_run", None)
-        vcr = vm.vcr
-        handle = self.host.handle_exit
-        hits = []
-        if until is not None and raw.pc in pcs:
-            hits.append((raw.icount, phase))
-        count = 0
-        while True:
-            count += 1
-            if count & 4095 == 0 and self.interrupt:
-                return hits, phase
-            start = raw.icount
-            while True:                      # one exact step
-                pc0 = raw.pc
-                if packed is not None:
-                    r = packed(core._m, 1)       # the machine: its turns, one slot
-                    ex = None if r & 255 == 0 else _unpack(core, r)
-                else:
-                    ex = core.run(1)
-                    if ex.reason == Exit.BUDGET:
-                        ex = None
-                if ex is None:
-                    phase = 0
-                    break
-                handle(vm, ex)
-                if not vm.running:
-                    return hits, phase
-                if raw.icount != start:
-                    phase = 0                # emulated: retired
-                    break
-                if raw.pc == vcr[EV] and vcr[EPC] == pc0 and ex.reason == Exit.TRAP:
-                    phase += 1               # reflected into the guest
-                    break
-                # a shadow fill: the instruction runs again
-            vm.refill_io()
-            pc = raw.pc
-            if until is not None:
-                n = raw.icount
-                if (n, phase) >= until:
-                    return hits, phase
-                if pc in pcs:
-                    hits.append((n, phase))
-                continue
-            if pc in pcs:
-                return [(raw.icount, phase)], phase
-            if raw.icount >= end:
-                return hits, phase
 
     def _run_core(self, budget: int):
         self.vm.refill_io()
