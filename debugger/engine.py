@@ -176,6 +176,7 @@ class Debugger:
         self.next_number = 1
         self.pause_requested = False
         self.skip_catch = False           # the next step goes past a catch we stopped at
+        self.idle_step = False            # the last step was a slot spent waiting in wfi
         self.symbols = {s.name: s for s in image.symbols}
         labels = sorted((s.value, s.name) for s in image.symbols if s.kind != 2)
         self._label_addrs = [a for a, _ in labels]
@@ -430,10 +431,16 @@ class Debugger:
         mask, exits = self._catch_mask() if catches and not self.skip_catch else (0, False)
         self.skip_catch = False
         before = self.icount
+        cpus = self.t.core.cpus
+        idle = [c.idle for c in cpus]
         if self.hv:
             ex = self.t.step_exact(mask, exits)
         else:
             ex = self.t.step_exact(mask)
+        # A slot passed waiting in wfi arrives nowhere (the breakpoint after the wfi was
+        # seen when it retired, as the cores see it).
+        self.idle_step = cpus[self.t.acted if self.multi else 0].idle != idle[
+            self.t.acted if self.multi else 0]
         if ex is None:
             self.phase = self.phase + 1 if self.icount == before else 0
         self._maybe_checkpoint()
@@ -590,6 +597,7 @@ class Debugger:
         self._resync_watch()
         if kind == "break":
             self.t.acted = cpu
+            self.idle_step = False
             return self._after_step(NO_ACCESS) or self._check_at(check, cpu, ARRIVED)
         if kind == "watch":
             # the instruction touches a watched range: run it, and judge it as a step
@@ -698,6 +706,8 @@ class Debugger:
                     self.t.thread = self.t.acted    # the CPU whose access it was
                 return Stop("watchpoint", self._watch_text(w, old, new, hit_r), w.number,
                             {"old": old, "new": new})
+        if self.idle_step:
+            return None
         if self.multi and self.t.acted != self.t.thread:
             # a breakpoint stops the CPU that arrives there: look at its pc
             me = self.t.thread
@@ -1008,7 +1018,7 @@ class Debugger:
                     self._step1(catches=False)
                 if self.position <= hi:
                     c = t.core.cpus[t.acted if self.multi else 0]
-                    if c.pc in settings[0] and not c.waiting:
+                    if c.pc in settings[0] and not self.idle_step:
                         judge({"pc": c.pc, "pos": self.position}, t.acted if self.multi else 0)
         except Stopped:
             pass

@@ -234,7 +234,7 @@ class Target(abc.ABC):
                     phase, at = 0, n
                 elif moved == 2:
                     phase += 1
-                if moved and pcs and core.cpus[cpu].pc in pcs and not core.cpus[cpu].waiting:
+                if moved and pcs and core.cpus[cpu].pc in pcs:
                     if until is None or (at, phase) <= until:
                         return {"kind": "break", "pos": (at, phase), "cpu": cpu, "ex": ex}, phase
         finally:

@@ -1088,6 +1088,15 @@ int hv_machine_run(struct hv_machine *m, uint64_t budget)
             continue;
         if (r == EXIT_WFI) {
             c->waiting = 1;
+            if (UNLIKELY(c->nbreak) && is_break(c, c->pc)) {
+                /* the wfi retired onto a breakpoint: reported now, as the CPU starts to
+                 * wait (its wake-up begins a run, and a run's first boundary is not
+                 * checked) */
+                clear_exit(c, EXIT_BREAK);
+                c->exit_epc = c->pc;
+                m->exit_cpu = m->cur;
+                return EXIT_BREAK;
+            }
             continue;
         }
         m->exit_cpu = m->cur;

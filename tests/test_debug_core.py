@@ -314,3 +314,64 @@ def test_differential_random_debug_settings(native, chunk):
         cpus = 1 + seed % 3
         reasons.update(_differential(seed, paging_loop=seed % 4 == 0, cpus=cpus))
     assert {Exit.BREAK, Exit.WATCH} <= reasons, reasons
+
+
+WFI = """
+start:
+    li   r1, 40
+    out  0x20, r1               ; a tick in 40 instructions; interrupts stay off
+    wfi                         ; waits, then wakes with nothing delivered
+after:
+    nop
+    halt
+"""
+
+
+def test_breakpoint_after_a_wfi_that_waits(core_kind):
+    """The wfi retires onto the breakpoint: reported then, the CPU waiting; its wake-up
+    (interrupts off: nothing is delivered) does not report it again."""
+    core, sym = machine(core_kind, WFI)
+    core.set_debug(breakpoints=[sym["after"]])
+    ex = core.run(1000)
+    assert ex.reason == Exit.IO_OUT
+    core.set_timer(ex.value)
+    ex = core.run(1000)
+    assert ex.reason == Exit.BREAK and core.pc == sym["after"] and core.icount == 3
+    assert core.cpus[0].waiting
+    ex = core.run(1000)
+    assert ex.reason == Exit.HALT and core.icount == 2 + 40 + 2
+
+
+SMP_WFI = """
+start:
+    mfcr r1, cpuid
+    li   r2, 0
+    bne  r1, r2, secondary
+    li   r4, 10
+delay:
+    sub  r4, r4, 1              ; CPU 1 is in wfi by the end of this
+    bne  r4, r2, delay
+    li   r3, 1
+    out  0x21, r3               ; CPU 0 wakes CPU 1 with an IPI
+spin:
+    jmp  spin
+secondary:
+    wfi                         ; CPU 1 waits, interrupts off
+woken:
+    halt
+"""
+
+
+def test_breakpoint_after_a_wfi_with_several_cpus(core_kind):
+    core, sym = machine(core_kind, SMP_WFI, cpus=2, quantum=3)
+    core.set_debug(breakpoints=[sym["woken"]])
+    seen = []
+    while True:
+        ex = core.run(1000)
+        if ex.reason == Exit.IO_OUT:
+            core.send_ipi(ex.value)
+            continue
+        seen.append((ex.reason, ex.cpu, core.cpus[1].waiting))
+        if ex.reason != Exit.BREAK:
+            break
+    assert seen == [(Exit.BREAK, 1, True), (Exit.HALT, 1, False)]

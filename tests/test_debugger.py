@@ -309,12 +309,12 @@ def fast_hits(d, pcs, until):
 
 def stepped_hits(d, pcs, until):
     """The same, found by single steps: after each, the CPU that took it stands at a
-    breakpoint address (and is not waiting in `wfi`)."""
+    breakpoint address (a slot it spent waiting in `wfi` arrives nowhere)."""
     hits = []
     while d.position < until and d.running:
         d._step1(catches=False)
         c = d.t.core.cpus[d.t.acted if d.multi else 0]
-        if c.pc in pcs and not c.waiting and d.position <= until:
+        if c.pc in pcs and not d.idle_step and d.position <= until:
             hits.append(d.position)
     return hits
 
@@ -825,3 +825,46 @@ def test_reverse_line_steps_over_calls_land_where_stepping_lands(image, core, hv
         slow._call_returned_from = lambda now: None
         slow._entering_call = lambda now: None
         assert fast == session(slow, breaks)
+
+
+WFI_PROGRAM = """
+.entry start
+start:
+    mfcr r1, cpuid
+    li   r2, 0
+    bne  r1, r2, secondary
+    li   r1, 30
+    out  0x20, r1               ; CPU 0: a tick every 30 instructions, interrupts off
+    li   r5, 3
+again:
+    wfi                         ; waits for the tick; nothing is delivered
+woken:
+    sub  r5, r5, 1
+    bne  r5, r2, again
+    halt
+secondary:
+    jmp  secondary
+"""
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_breakpoint_after_a_wfi_stops_as_stepping_does(core, hv, cpus):
+    """A breakpoint on the instruction after a `wfi` that waits (woken with interrupts
+    off) stops once per wfi, when it retires: fast and stepping alike, forwards and back."""
+    im = assemble(WFI_PROGRAM, "wfi.s")
+    runs = []
+    for fast in (True, False):
+        d = Debugger(im, core=core, hv=hv, cpus=cpus, quantum=4, interval=64)
+        if not fast:
+            stepping_only(d)
+        d.add_breakpoint("woken")
+        stops = []
+        while (stop := d.cont()).reason == "breakpoint":
+            stops.append((d.position, d.thread, d.t.fingerprint()))
+        for _ in range(2):
+            stop = d.reverse_continue()
+            stops.append((stop.reason, d.position, d.thread, d.t.fingerprint()))
+        runs.append(stops)
+    assert runs[0] == runs[1]
+    assert len([s for s in runs[0] if len(s) == 3]) == 3

@@ -18,8 +18,9 @@ Debug support (`set_debug`, for a debugger; none is set on a machine nobody debu
     the current `run` (retiring an instruction, or taking a trap through evec), before
     step 1: pc at a breakpoint address -> exit BREAK, the CPU standing before that
     instruction. The boundary a run starts at is not checked (so resuming at a breakpoint
-    goes on), nor is the one after an exit (the host saw the CPU there) or after a `wfi`
-    that waits.
+    goes on), nor is the one after an exit (the host saw the CPU there). A `wfi` that
+    waits ends the CPU's run; the machine (`RefCore.run`) checks where it retired to, as
+    the CPU starts waiting, and its wake-up is not checked again.
   - a *watchpoint* is checked at every data access, after its translation succeeded (an
     access that faults faults) and before anything is changed: an access of a kind in the
     range's mask (loads read, stores write, xchg both) overlapping the range -> exit WATCH
@@ -740,6 +741,9 @@ class RefCore(MultiCore):
                 continue
             if r is Exit.WFI:
                 c.waiting = True
+                if c.breaks and c.pc in c.breaks:
+                    # the wfi retired onto a breakpoint: reported as the CPU starts to wait
+                    return VMExit(Exit.BREAK, epc=c.pc, cpu=self.cur)
                 continue
             ex.cpu = self.cur
             return ex
