@@ -425,10 +425,13 @@ class Debugger:
                 or any(c.enabled for c in self.catches.values()))
 
     # --- one step -----------------------------------------------------------------------
-    def _step1(self, catches: bool = True):
+    def _step1(self, catches: bool = True, exits_only: bool = False):
         """One instruction (through whatever traps and exits it causes). Returns a
-        caught exit (the machine then stands before it) or None."""
+        caught exit (the machine then stands before it) or None. With `exits_only`,
+        only exits to the hypervisor are caught."""
         mask, exits = self._catch_mask() if catches and not self.skip_catch else (0, False)
+        if exits_only:
+            mask, exits = 0, True
         self.skip_catch = False
         before = self.icount
         cpus = self.t.core.cpus
@@ -524,7 +527,12 @@ class Debugger:
                     pre = self._pre_step(actor)
                 else:
                     pre = {"reads": [], "writes": []}   # another CPU's slot: not looked at
+                before = self.icount
                 ex = self._step1()
+                if ex is None and (self.icount == before or self.idle_step):
+                    # a trap was taken instead, or the CPU waited: the instruction did
+                    # not run, so it read and wrote nothing
+                    pre = dict(pre, op=None, reads=[], writes=[])
                 if ex is not None:
                     c = self._catch_matches(ex)
                     if c is None:
@@ -690,6 +698,7 @@ class Debugger:
         return info
 
     def _after_step(self, pre: dict) -> Stop | None:
+        stop = None
         for w in self.watchpoints.values():
             if not w.enabled:
                 continue
@@ -698,14 +707,16 @@ class Debugger:
             hit_r = any(_overlap(a, n, w.address, w.length) for a, n in pre["reads"])
             hit_w = any(_overlap(a, n, w.address, w.length) for a, n in pre["writes"])
             old = w.old
-            w.old = new
-            if ((w.kind == "watch" and changed) or (w.kind == "rwatch" and hit_r)
-                    or (w.kind == "awatch" and (hit_r or hit_w or changed))):
+            w.old = new                  # every watchpoint sees the step, even after a stop
+            if stop is None and ((w.kind == "watch" and changed) or (w.kind == "rwatch" and hit_r)
+                                 or (w.kind == "awatch" and (hit_r or hit_w or changed))):
                 w.hits += 1
                 if self.multi:
                     self.t.thread = self.t.acted    # the CPU whose access it was
-                return Stop("watchpoint", self._watch_text(w, old, new, hit_r), w.number,
+                stop = Stop("watchpoint", self._watch_text(w, old, new, hit_r), w.number,
                             {"old": old, "new": new})
+        if stop is not None:
+            return stop
         if self.idle_step:
             return None
         if self.multi and self.t.acted != self.t.thread:
@@ -867,7 +878,7 @@ class Debugger:
             pass
 
     def _scan_back(self, visit, now=None, probe=None, light: bool = False,
-                   mine: bool = False):
+                   mine: bool = False, arrivals: bool = False):
         """Replay backwards in windows that grow four-fold, newest first: the machine goes
         to the window's start (restoring a checkpoint and running forward at full speed)
         and is stepped through it. `visit(segment)` gets the window's positions, up to
@@ -878,7 +889,12 @@ class Debugger:
 
         With several CPUs each position's dict is that of the CPU that takes the next
         step ('cpu'; the probe runs with it selected); with `mine`, only the positions
-        where the selected CPU does are visited (the reverse line and call steps)."""
+        where the selected CPU does are visited (the reverse line and call steps).
+
+        With `arrivals` (reverse-continue by steps), breakpoints are judged where a CPU
+        arrives, after its step, as the cores judge them, and each arrival that stops
+        adds an entry {'pos', 'hit', 'cpu'}; under `--hv` a caught exit's step gets a
+        'hit' too."""
         now = self.position if now is None else now
         first = min(self.cp.states)
         hi = now
@@ -886,6 +902,9 @@ class Debugger:
         t = self.t
         me = t.thread
         multi = self.multi and not light
+        bps = {b.address for b in self.breakpoints.values() if b.enabled} if arrivals else ()
+        exit_catch = next((c for c in self.catches.values() if c.enabled and c.kind == "exit"),
+                          None) if arrivals and self.hv else None
         while hi > (first, 0):
             if self.pause_requested:
                 raise _Paused(now)
@@ -908,19 +927,35 @@ class Debugger:
                             pre["hit"] = probe(pre)
                         finally:
                             t.thread = me
-                    self._step1(catches=False)
+                    ex = self._step1(exits_only=True) if exit_catch is not None else None
+                    if ex is not None:            # the machine stands before the exit
+                        pre["hit"] = pre.get("hit") or (
+                            "catch", exit_catch.number, self._catch_text(exit_catch, ex))
+                    if exit_catch is None or ex is not None:
+                        self._step1(catches=False)
                     if multi and mine and pre["cpu"] != me:
                         continue                # another CPU's slot
-                    if not light and self.icount == pre["pos"][0]:
-                        # A trap was delivered instead: the instruction did not run here
-                        # (it runs when the handler returns to it).
+                    if not light and (self.icount == pre["pos"][0] or self.idle_step):
+                        # A trap was delivered instead, or the CPU waited in wfi: the
+                        # instruction did not run here (it runs later).
                         pre["op"] = None
                         pre["reads"], pre["writes"] = [], []
                         hit = pre.get("hit")
                         if hit is not None and (hit[0] == "watchpoint" or (
-                                hit[0] == "catch" and len(hit) == 3)):
+                                hit[0] == "catch" and len(hit) == 3 and not (
+                                    exit_catch is not None and hit[1] == exit_catch.number))):
                             pre["hit"] = None
                     segment.append(pre)
+                    if bps and not self.idle_step:
+                        cpu = t.acted if self.multi else me
+                        if t.core.cpus[cpu].pc in bps:
+                            t.thread = cpu
+                            try:
+                                hit = self._hit_at({"pc": t.pc, "pos": self.position})
+                            finally:
+                                t.thread = me
+                            if hit is not None:
+                                segment.append({"pos": self.position, "hit": hit, "cpu": cpu})
             except Stopped:
                 pass
             if self.pause_requested:
@@ -1026,8 +1061,7 @@ class Debugger:
 
     def _land(self, pos: int | None, what: str) -> Stop:
         if pos is None:
-            self.cp.restore(min(self.cp.states))
-            self._run_to(min(self.cp.states))
+            self.goto(min(self.cp.states), replay=True)
             self._resync_watch()
             return self._done(Stop("history-start", "No more reverse-execution history."))
         self.goto_position(pos)
@@ -1321,7 +1355,8 @@ class Debugger:
         if settings is not None:
             pos = self._scan_back_fast(settings, now, found)
         else:
-            pos = self._scan_back(visit, now, probe=self._hit_at)
+            pos = self._scan_back(visit, now, probe=lambda pre: self._hit_at(pre, False),
+                                  arrivals=True)
         if pos is None:
             return self._land(None, "")
         self.goto_position(pos)

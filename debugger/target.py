@@ -388,7 +388,12 @@ class BareTarget(Target):
     def _service(self, ex) -> int:
         if ex.reason == Exit.TRAP:
             self._deliver(ex)
-            return 1 if ex.cause in RETIRING_TRAPS else 2
+            if ex.cause in RETIRING_TRAPS:
+                # the core delivers these itself when nobody catches them, and then a
+                # turn that ends there is switched: as a single step leaves it
+                self._settle_turn()
+                return 1
+            return 2
         self._count(ex)
         self._handle(ex)
         return 1
@@ -629,9 +634,10 @@ class HvTarget(Target):
             if now >= end:
                 break
             b = end - now
+            pc0 = core.pc
             if stepping:
                 b = 1
-                saved = core.get_state() if (catch_mask or catch_exits) else {"pc": core.pc}
+                saved = core.get_state() if (catch_mask or catch_exits) else None
             vm.refill_io()
             ex = core.run(b)
             if ex.reason == Exit.BUDGET:
@@ -643,7 +649,7 @@ class HvTarget(Target):
                 return ex
             self.host.handle_exit(vm, ex)
             if exact and core.icount == start and vm.core.pc == vm.vcr[EV] and (
-                    vm.vcr[EPC] == saved["pc"]):
+                    vm.vcr[EPC] == pc0):
                 break                  # a fault reflected into the guest: stop at its handler
         return None
 

@@ -13,7 +13,6 @@ reads and writes itself, paging, several CPUs taking turns.
 from __future__ import annotations
 
 import random
-import re
 
 import pytest
 
@@ -189,11 +188,6 @@ def seen(d: Debugger, stop) -> tuple:
     else:
         head = (stop.reason, stop.number, stop.text)
     machine = d.t.fingerprint()
-    if d.multi:
-        # Whose turn it is, as the CPU that takes the next slot: a turn that has just
-        # ended can be held either way (test_a_trap_at_the_end_of_a_turn below).
-        machine = (re.sub(r"'cur': \d+", f"'cur': {d.t.next_actor()}", machine[0]),
-                   *machine[1:])
     return head + (d.position, d.thread, machine)
 
 
@@ -207,18 +201,12 @@ class Session:
                                             else [sym["total"].value])
         end = min(s.value for s in image.symbols if s.name in ("counter", "total"))
         code = sorted({r.address for r in image.lines if r.address < end})
-        text = src.splitlines()
-        # The instruction after a `wfi` that sleeps is where a stepping search stops at
-        # every idle slot (test_a_breakpoint_after_a_sleeping_wfi below): left out.
-        after_wfi = {code[i + 1] for i, a in enumerate(code[:-1])
-                     if any(r.address == a and text[r.line - 1].split(";")[0].strip() == "wfi"
-                            for r in image.lines)}
-        self.code = [a for a in code if a not in after_wfi]
+        self.code = code
         first = {}
         for r in image.lines:
             if r.address < end:
                 first.setdefault(r.line, r.address)
-        self.lines = sorted(n for n, a in first.items() if a not in after_wfi)
+        self.lines = sorted(first)
         self.handler = sym["handler"].value
         self.sym = sym
         # the stack words the calls and the handler push (CPU 0's stack, or the only one)
@@ -237,27 +225,14 @@ class Session:
             cond = r.choice([None, None, "r1 == 3", "r10 == 2", "r1 != 0"])
             return ("break", f"*{where:#x}", cond, r.random() < 0.25)
         if kind == "watch":
-            # one watchpoint a word: of two on the same bytes, the one that does not
-            # stop reports the write later (test_two_watchpoints_on_one_word below)
-            watched = {w.address for w in self.fast.watchpoints.values()}
-            free = [a for a in self.data + self.stack if a not in watched]
-            if not free:
-                return ("delete", 0.0)
-            addr = r.choice(free)
+            addr = r.choice(self.data + self.stack)
             return ("watch", f"{addr:#x}", r.choice(["watch", "rwatch", "awatch"]))
         if kind == "catch":
             opts = [("trap", [r.choice([1, 8, 16])]), ("trap", None), ("syscall", [5]),
                     ("syscall", [6]), ("syscall", None)]
             if self.hv:
-                # a catchpoint that lets some traps through makes a single step under
-                # the hypervisor fail (test_hv_step_past_an_uncaught_trap below)
-                opts = [("trap", None), ("exit", None)]
+                opts.append(("exit", None))
             return ("catch",) + r.choice(opts)
-        if kind == "rc" and (any(c.kind == "exit" for c in self.fast.catches.values())
-                             or (self.cpus > 1 and self.fast.breakpoints)):
-            # test_reverse_continue_to_an_exit_by_stepping and
-            # test_several_cpus_reverse_continue_to_a_breakpoint_by_stepping below
-            kind = "rsi"
         if kind == "delete":
             return ("delete", r.random())
         if kind == "goto":
@@ -338,20 +313,20 @@ for core in available_kinds():
                          ids=[f"{c}-{'hv' if h else 'bare'}-{n}cpu-{'pg' if p else 'flat'}"
                               for c, h, n, p in CONFIGS])
 def test_fast_searches_stop_where_stepping_stops(core, hv, cpus, paging):
-    """Sessions of random commands; the differences found so far are pinned by the tests
-    below, and the sessions steer clear of them (the comments in Session say where).
-    Seeds whose sessions still run into one (an interrupt taken just before a watched
-    read, test_a_read_watchpoint_and_an_interrupt_before_the_read) are not among these."""
+    """Sessions of random commands, eight seeds per configuration."""
     py = core == "py"
-    for seed in (4, 5, 6, 7):
+    for seed in range(1, 9):
         run_session(seed * 1000 + cpus * 10 + hv * 2 + paging, core, hv, cpus, paging,
                     iters=4 if py else 8, period=23 + 4 * seed, quantum=3 + seed % 5,
                     commands=20 if py else 40)
 
 
-# --- differences found, each cut down to a few commands --------------------------------
-# Stepping is the reference, except where it plainly contradicts docs/debugging.md; the
-# reason says which side is right. Each test passes once both sides agree.
+# --- cases that once differed, each cut down to a few commands -------------------------
+# A crash under --hv (a single step past a trap a catchpoint lets through), and places
+# where the stepping search judged differently from the cores (a breakpoint or `sys` after
+# a wfi that sleeps, two watchpoints on one word, a trap in a turn's last slot, several
+# CPUs going back to a breakpoint, a watched read preempted by an interrupt, reverse-
+# continue to an exit): both sides now agree, as docs/debugging.md says they should.
 
 def both(image, session, **kw):
     """`session(d)` on a debugger as it is and on one made to step: what each saw."""
@@ -367,10 +342,6 @@ def stops(d, commands):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "under --hv, a single step with a trap or syscall catchpoint set that lets the trap "
-    "through (`catch syscall 6`, then a `sys 5`) raises KeyError('pc') in "
-    "HvTarget.run_until: `saved` is core.get_state(), which has no 'pc' key"))
 def test_hv_step_past_an_uncaught_trap():
     _, image = build(False, False, 8, 30)
     seen_ = []
@@ -382,10 +353,6 @@ def test_hv_step_past_an_uncaught_trap():
     assert seen_[0] == seen_[1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`catch exit` (under --hv): reverse-continue by stepping never finds an exit and goes "
-    "to the start of history; at the core's speed it lands before the last exit a forward "
-    "run stopped at (the right answer)"))
 def test_reverse_continue_to_an_exit_by_stepping():
     _, image = build(False, False, 8, 30)
 
@@ -414,12 +381,6 @@ handler:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a `wfi` that sleeps leaves pc at the next instruction through its idle slots: "
-    "reverse-continue by stepping takes each idle slot for a stop before that `sys` "
-    "(`catch syscall`), or for an arrival at that address (`break`), and forward "
-    "stepping stops at every idle slot at a breakpoint there; at the core's speed the "
-    "CPU arrives only when it runs again (docs/debugging.md, Limits), which is right"))
 @pytest.mark.parametrize("what", ["catch", "break"])
 def test_a_breakpoint_after_a_sleeping_wfi(what):
     image = assemble(WFI_SYS, "prog.s")
@@ -435,11 +396,6 @@ def test_a_breakpoint_after_a_sleeping_wfi(what):
     assert fast == slow
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "two watchpoints on one word: a write stops at the first; the second keeps the old "
-    "value and reports the same write at the next instruction, where nothing touches "
-    "the word. Stepping does so after `continue`; at the core's speed `continue` "
-    "resynchronizes (right), but a `stepi` after such a stop shows it too"))
 def test_two_watchpoints_on_one_word():
     _, image = build(False, False, 8, 30)
 
@@ -451,11 +407,6 @@ def test_two_watchpoints_on_one_word():
     assert fast == slow
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "several CPUs: when a trap the core sends to the debugger (`catch syscall 6`, a "
-    "`sys 5`) is delivered in the last slot of a CPU's turn, the full-speed run leaves "
-    "the scheduler's `cur` at that CPU (its turn used up) where stepping moves it to "
-    "the next; the next slot is the same CPU's either way, but the machines differ"))
 def test_a_trap_at_the_end_of_a_turn():
     _, image = build(True, False, 8, 30)
 
@@ -469,12 +420,6 @@ def test_a_trap_at_the_end_of_a_turn():
     assert fast == slow
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "several CPUs, reverse-continue by stepping judges a breakpoint by the pc of the CPU "
-    "whose slot comes next: a CPU that only stands at the address when its turn comes "
-    "round is taken for a new arrival (a stop no forward run makes), and one that "
-    "arrives in the last slot of its turn is missed; the core's BREAK events find "
-    "exactly the forward run's stops (right)"))
 @pytest.mark.parametrize("case", ["standing", "arriving"])
 def test_several_cpus_reverse_continue_to_a_breakpoint_by_stepping(case):
     if case == "standing":
@@ -523,11 +468,6 @@ handler:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rwatch/awatch by stepping judge the accesses the next instruction would make: when "
-    "an interrupt is taken before it (or it faults) the stop is reported at the "
-    "handler's first instruction though nothing read the word; at the core's speed the "
-    "stop comes after the read that happens (right)"))
 def test_a_read_watchpoint_and_an_interrupt_before_the_read():
     image = assemble(PREEMPTED_POP, "prog.s")
 
