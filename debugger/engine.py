@@ -1006,7 +1006,9 @@ class Debugger:
             hits = self._window_hits(settings, hi, now)
             if not hits:
                 return None
-            land, hit, cpu = max(hits, key=lambda h: h[0])
+            # the last in forward order: at one position a breakpoint (the arrival)
+            # comes before a catchpoint (before the instruction traps)
+            land, hit, cpu = max(enumerate(hits), key=lambda e: (e[1][0], e[0]))[1]
             found["hit"], found["cpu"] = hit, cpu
             return land
         return self._back_in_windows(now, search)
@@ -1340,23 +1342,36 @@ class Debugger:
         found = {}
 
         def visit(seg):
-            for pre in reversed(seg):
+            # the stop a forward run makes last: the latest landing position, and of two
+            # at one position the later in the run (a catch after the arrival)
+            best = None
+            for i, pre in enumerate(seg):
                 hit = pre["hit"]
                 if hit is not None:
                     land = hit[3] if len(hit) > 3 else pre["pos"]
-                    if land < now:
-                        found["hit"] = hit
-                        found["cpu"] = pre.get("cpu")
-                        return land
-            return None
+                    if land < now and (best is None or (land, i) > best[0]):
+                        best = ((land, i), hit, pre.get("cpu"))
+            if best is None:
+                return None
+            found["hit"], found["cpu"] = best[1], best[2]
+            return best[0][0]
         settings = self._core_settings()
         if settings is not None and not any(settings):
             return self._land(None, "")
         if settings is not None:
             pos = self._scan_back_fast(settings, now, found)
         else:
-            pos = self._scan_back(visit, now, probe=lambda pre: self._hit_at(pre, False),
-                                  arrivals=True)
+            pos = None
+            if now[1] and not self.multi:
+                # just after a trap was taken: a catchpoint on it stops right before
+                pre = self._pre_step()
+                pre["pos"] = now
+                hit = self._hit_at(pre, False)
+                if hit is not None and len(hit) > 3:
+                    found["hit"], found["cpu"], pos = hit, self.thread, hit[3]
+            if pos is None:
+                pos = self._scan_back(visit, now, probe=lambda pre: self._hit_at(pre, False),
+                                      arrivals=True)
         if pos is None:
             return self._land(None, "")
         self.goto_position(pos)

@@ -477,3 +477,34 @@ def test_a_read_watchpoint_and_an_interrupt_before_the_read():
     fast, slow = both(image, session)
     assert fast[0][3] == (12, 0)                 # after the pop, past the handler
     assert fast == slow
+
+
+def test_reverse_continue_right_after_a_caught_trap():
+    """Standing at a handler's first instruction just after a trap was taken, the last
+    stop a forward run with `catch trap` made is right before it."""
+    _, image = build(False, False, 8, 30)
+
+    def session(d):
+        d.add_catch("trap", [8])                  # the divide fault
+        return stops(d, [Debugger.cont, Debugger.stepi, Debugger.reverse_continue])
+    fast, slow = both(image, session)
+    assert fast == slow
+    assert fast[1][3][1] == 1                     # the handler, the fault just taken
+    assert fast[2][0] == "catch" and fast[2][3] == fast[0][3]
+
+
+def test_reverse_continue_to_a_breakpoint_and_a_catch_at_one_instruction():
+    """A `sys` at a breakpoint, and a handler's first instruction at a breakpoint right
+    after a caught fault: a forward run stops at the breakpoint first and at the catch
+    second (sys), or at the catch first and the breakpoint second (the fault);
+    reverse-continue lands on the later of the two."""
+    _, image = build(False, False, 8, 30)
+
+    def session(d):
+        d.add_breakpoint("handler")
+        d.add_catch("trap", [1, 8])
+        forward = stops(d, [Debugger.cont] * 6)
+        return forward + stops(d, [Debugger.reverse_continue] * 4)
+    fast, slow = both(image, session)
+    assert fast == slow
+    assert {s[0] for s in fast} == {"breakpoint", "catch"}
