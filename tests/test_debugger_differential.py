@@ -17,28 +17,9 @@ import random
 import pytest
 
 from asm.assembler import assemble
+from debugger.bench import PAGING  # identity-maps the 64 KiB and turns paging on
 from debugger.engine import DebugError, Debugger
 from vcpu.cores import available_kinds
-
-# Identity-maps the first 16 pages (the whole 64 KiB) and turns paging on.
-PAGING = """
-    li   r1, 0x8000         ; the page directory
-    li   r2, 0x9003         ; entry 0 -> the page table at 0x9000
-    st   r2, [r1]
-    li   r3, 0
-    li   r4, 0x9000
-map:
-    shl  r5, r3, 12
-    or   r5, r5, 3          ; page r3 -> frame r3, present + writable
-    st   r5, [r4]
-    add  r4, r4, 4
-    add  r3, r3, 1
-    li   r6, 16
-    blt  r3, r6, map
-    mtcr ptbr, r1
-    li   r1, 5              ; kernel mode, paging on
-    mtcr status, r1
-"""
 
 # One CPU: a timer, `sys 5` and `sys 6`, a divide fault the handler steps over, `wfi`,
 # a recursive function, and a loop that reads a byte of its own code and rewrites the
