@@ -1088,10 +1088,11 @@ class Debugger:
 
     # --- going back over calls at the core's speed ----------------------------------------
     def _scan_back_to(self, addrs: set, cond, now):
-        """The last position before `now` where the CPU arrives at one of `addrs` with
-        `cond()` true (asked while it stands there), found by replaying windows at the
-        core's speed, newest first; None when the history holds none. One CPU."""
+        """The last position before `now` where the selected CPU arrives at one of
+        `addrs` with `cond()` true (asked while it stands there), found by replaying
+        windows at the core's speed, newest first; None when the history holds none."""
         first = (min(self.cp.states), 0)
+        me = self.thread
 
         def search(lo, hi):
             last = None
@@ -1102,16 +1103,43 @@ class Debugger:
                     ev, self.phase = self.t.run_fast(0, self.phase, pcs=addrs, until=hi)
                     if ev is None:
                         break
-                    if ev["pos"] < now and cond():
+                    if ev["pos"] < now and (not self.multi or ev["cpu"] == me) and cond():
                         last = ev["pos"]
             except Stopped:
                 pass
             return last
         return self._back_in_windows(now, search)
 
+    def _my_turn(self, pos):
+        """From `pos` (where the selected CPU arrived somewhere) to the first position
+        where it takes the next slot: where its reverse steps land (several CPUs)."""
+        self.goto_position(pos)
+        me = self.thread
+        try:
+            while self.multi and self.t.next_actor() != me and self.running:
+                self._step1(catches=False)
+        except Stopped:
+            pass
+        return self.position
+
     def _previous(self, now):
-        """(position, its instruction) just before `now`, the machine left there; None
-        when it cannot be had cheaply (a trap delivered at `now`, a wfi that slept)."""
+        """(position, its instruction) of the selected CPU's slot just before `now`, the
+        machine left there; None when it cannot be had cheaply (a trap delivered at
+        `now`, a wfi that slept)."""
+        if self.multi:
+            last = {}
+
+            def visit(seg):
+                if not seg:
+                    return None
+                last["pre"] = seg[-1]
+                return seg[-1]["pos"]
+            self._scan_back(visit, now, mine=True)
+            pre = last.get("pre")
+            if pre is None:
+                return None
+            self.goto_position(pre["pos"])
+            return pre["pos"], pre["insn"] if pre["op"] is not None else None
         if now[1] or now <= (min(self.cp.states), 0):
             return None
         self.goto(now[0] - 1)
@@ -1131,8 +1159,6 @@ class Debugger:
         """If the instruction before `now` was a `ret` back to just after a call, the
         position of that call (found at the core's speed: the last time the CPU stood
         at the call with the stack pointer it has now). None otherwise."""
-        if self.multi:
-            return None
         pc, sp = self.pc, self.t.regs[SP]
         prev = self._previous(now)
         if prev is None or prev[1] is None or prev[1].instr.opcode != OP_RET:
@@ -1143,7 +1169,8 @@ class Debugger:
             d = self.insn_at((pc - n) & M32)
             if d is not None and d.instr.opcode == op:
                 site = (pc - n) & M32
-                return self._scan_back_to({site}, lambda: self.t.regs[SP] == sp, prev[0])
+                pos = self._scan_back_to({site}, lambda: self.t.regs[SP] == sp, prev[0])
+                return None if pos is None else self._my_turn(pos)
         return None
 
     def _entering_call(self, now):
@@ -1151,9 +1178,7 @@ class Debugger:
         core's speed: the innermost word above sp that is a return address names the
         call site and the stack pointer it ran with; the last time the CPU stood there
         so is the call, if its frame is still open at `now` (checked by replaying to
-        `now` with that word watched). None when that cannot be settled. One CPU."""
-        if self.multi:
-            return None
+        `now` with that word watched). None when that cannot be settled."""
         sp = self.t.regs[SP]
         calls = self._call_sites()
         for k in range(64):
@@ -1166,15 +1191,16 @@ class Debugger:
             site = (v - calls[v]) & M32
             pos = self._scan_back_to({site}, lambda: self.t.regs[SP] == slot + 4, now)
             if pos is not None and self._frame_open(pos, slot, now):
-                return pos
+                return self._my_turn(pos)
             self.goto_position(now)
             return None
         return None
 
     def _frame_open(self, pos, slot: int, now) -> bool:
         """Whether the call at `pos` (its return address at `slot`) is not returned from
-        before `now`: no `ret` reads the slot with sp at it on the way."""
+        before `now`: no `ret` of the selected CPU reads the slot with sp at it on the way."""
         self.goto_position(pos)
+        me = self.thread
         try:
             while self.position < now:
                 ev, self.phase = self.t.run_fast(0, self.phase,
@@ -1182,7 +1208,8 @@ class Debugger:
                 if ev is None:
                     return True
                 d = self.insn_at(self.pc)
-                if d is not None and d.instr.opcode == OP_RET and self.t.regs[SP] == slot:
+                if ((not self.multi or ev["cpu"] == me) and d is not None
+                        and d.instr.opcode == OP_RET and self.t.regs[SP] == slot):
                     return False
                 self._step1(catches=False)
         except Stopped:

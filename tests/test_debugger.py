@@ -868,3 +868,48 @@ def test_breakpoint_after_a_wfi_stops_as_stepping_does(core, hv, cpus):
         runs.append(stops)
     assert runs[0] == runs[1]
     assert len([s for s in runs[0] if len(s) == 3]) == 3
+
+
+@pytest.mark.parametrize("core,hv", MODES, ids=IDS)
+def test_reverse_line_steps_over_calls_with_several_cpus(core, hv):
+    """With several CPUs the selected CPU's reverse-next, reverse-nexti and
+    reverse-finish find its call at the core's speed too, and land where stepping lands:
+    just before the selected CPU's call, its turn come."""
+    im = assemble(SMP, "smp.s")
+    used = {"returned": 0, "entering": 0}
+
+    def session(d, count):
+        out = []
+        for i in range(6):
+            d.add_breakpoint("work")
+            d.cont()
+            d.delete()
+            d.stepi(2 + i % 3)
+            here = d.position
+            stop = d.reverse_finish()
+            out.append(("rf", stop.reason, d.position, d.thread, d.t.fingerprint()))
+            d.goto_position(here)
+            d.finish()
+            here = d.position
+            for cmd in (d.reverse_nexti, lambda: d.reverse_step(over=True)):
+                d.goto_position(here)
+                stop = cmd()
+                out.append(("rn", stop.reason, d.position, d.thread, d.t.fingerprint()))
+            d.goto_position(here)
+        return out
+    fast_d = Debugger(im, core=core, hv=hv, cpus=2, quantum=5, interval=64)
+    real_r, real_e = fast_d._call_returned_from, fast_d._entering_call
+
+    def counted(f, key):
+        def g(now):
+            pos = f(now)
+            used[key] += pos is not None
+            return pos
+        return g
+    fast_d._call_returned_from = counted(real_r, "returned")
+    fast_d._entering_call = counted(real_e, "entering")
+    slow = Debugger(im, core=core, hv=hv, cpus=2, quantum=5, interval=64)
+    slow._call_returned_from = lambda now: None
+    slow._entering_call = lambda now: None
+    assert session(fast_d, True) == session(slow, False)
+    assert used["returned"] >= 4 and used["entering"] >= 4
