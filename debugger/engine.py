@@ -1165,12 +1165,19 @@ class Debugger:
             self.goto_position(now)
             return None
         self.goto_position(now)
-        for n, op in ((5, OP_CALL_I), (2, OP_CALL_R)):
-            d = self.insn_at((pc - n) & M32)
+        site = self._call_before(pc)
+        if site is None:
+            return None
+        pos = self._scan_back_to({site}, lambda: self.t.regs[SP] == sp, prev[0])
+        return None if pos is None else self._my_turn(pos)
+
+    def _call_before(self, pc: int) -> int | None:
+        """The address of a call instruction that ends where `pc` begins, or None."""
+        for op in (OP_CALL_I, OP_CALL_R):
+            at = (pc - LENGTHS[op]) & M32
+            d = self.insn_at(at)
             if d is not None and d.instr.opcode == op:
-                site = (pc - n) & M32
-                pos = self._scan_back_to({site}, lambda: self.t.regs[SP] == sp, prev[0])
-                return None if pos is None else self._my_turn(pos)
+                return at
         return None
 
     def _entering_call(self, now):
@@ -1292,11 +1299,7 @@ class Debugger:
         cur = self.line_key(self.pc)
         if over:
             # Back over a call that just returned: its line, if the call begins it.
-            call_at = None
-            for n, op in ((5, OP_CALL_I), (2, OP_CALL_R)):
-                d = self.insn_at((self.pc - n) & M32)
-                if d is not None and d.instr.opcode == op:
-                    call_at = (self.pc - n) & M32
+            call_at = self._call_before(self.pc)
             row = self.image.line_at(call_at) if call_at is not None else None
             if (row is not None and row.address == call_at
                     and self.line_key(call_at) != cur):

@@ -17,8 +17,8 @@ import copy
 
 from vcpu.devices import ConsoleInput
 from vcpu.image import Image
-from vcpu.isa import (CR, DEFAULT_MEMORY, FAULT_CAUSES, PAGE_SIZE, STORED_CRS, Cause, Exit, Status,
-                      status_on_trap)
+from vcpu.isa import (BY_MNEMONIC, CR, DEFAULT_MEMORY, FAULT_CAUSES, PAGE_SIZE, STORED_CRS, Cause,
+                      Exit, Status, status_on_trap)
 from vcpu.machine import Machine, PowerOff, WFI_FOREVER, stop_message
 
 M32 = 0xFFFF_FFFF
@@ -35,7 +35,9 @@ FAULTS = frozenset(int(c) for c in FAULT_CAUSES)
 # bare machine must stop at the same places.
 TRAPS_TO_SEE = sum(1 << c for c in FAULTS) | (1 << 16) | (1 << 17) | (1 << 18)
 RETIRING_TRAPS = (int(Cause.SYSCALL), int(Cause.BREAKPOINT))    # sys and brk retire first
-SYS_LENGTH = 5
+# the length of the instruction whose retiring trap it is (to stand before it again)
+RETIRED_LENGTH = {int(Cause.SYSCALL): BY_MNEMONIC["sys"][0].length,
+                  int(Cause.BREAKPOINT): BY_MNEMONIC["brk"][0].length}
 
 
 def _double_fault(cause: int, epc: int, status: int, evec: int) -> bool:
@@ -181,8 +183,8 @@ class Target(abc.ABC):
         Arrivals the core makes are its to report; those the debugger makes by serving an
         exit (a trap delivered, an instruction emulated) are checked here. Faults and
         interrupts come here to be delivered (as `step_exact` does), so positions and
-        their phases are the same as stepping gives. Set nothing in the core once
-        it returns: `step_exact` and plain runs never see the settings."""
+        their phases are the same as stepping gives. Nothing stays set in the core when it
+        returns: `step_exact` and plain runs never see the settings."""
         if self.stop_reason:
             raise Stopped(self.stop_reason)
         core = self.core
@@ -221,7 +223,7 @@ class Target(abc.ABC):
                     if r == Exit.TRAP and ex.cause in RETIRING_TRAPS:
                         # the trap of a retired sys/brk: stand before the instruction again
                         c = core.cpus[cpu]
-                        c.pc = (c.pc - (SYS_LENGTH if ex.cause == Cause.SYSCALL else 1)) & M32
+                        c.pc = (c.pc - RETIRED_LENGTH[ex.cause]) & M32
                         c.icount -= 1
                         at = self.icount
                         phase = start_phase if at == start else 0
