@@ -240,6 +240,11 @@ class Adapter:
         text = args.get("input", "")
         if not isinstance(text, str):
             raise RequestError("launch: 'input' is a string")
+        virt, paging = args.get("virt", "trap"), args.get("paging", "shadow")
+        if virt not in ("trap", "hw") or paging not in ("shadow", "nested") or (
+                paging == "nested" and virt != "hw"):
+            raise RequestError("launch: 'virt' is 'trap' or 'hw', 'paging' is 'shadow' or "
+                               "'nested' (nested needs 'virt': 'hw')")
         from asm.errors import AsmError
         from asm.loader import load_program
         from vcpu.image import ImageError
@@ -252,7 +257,7 @@ class Adapter:
         try:
             self.d = Debugger(image, hv=bool(args.get("hypervisor", False)), core=core,
                               cpus=cpus, input=text.encode(), output=self._console,
-                              program=program, quantum=quantum)
+                              program=program, quantum=quantum, virt=virt, paging=paging)
         except (ValueError, DebugError) as e:
             raise RequestError(f"launch: {e}") from None
         self.stop_on_entry = bool(args.get("stopOnEntry", False))

@@ -155,7 +155,8 @@ class Debugger:
     def __init__(self, image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
                  input: bytes = b"", mem_size: int | None = None, output=None,
                  budget: int = DEFAULT_BUDGET, interval: int | None = None,
-                 program: str | None = None, quantum: int | None = None):
+                 program: str | None = None, quantum: int | None = None,
+                 virt: str = "trap", paging: str = "shadow"):
         kw = {} if mem_size is None else {"mem_size": mem_size}
         if quantum is not None:
             kw["quantum"] = quantum
@@ -163,7 +164,8 @@ class Debugger:
         self.program = program
         self.out = output                 # callable(bytes) for the guest's console
         self.shown = 0                    # console bytes already shown
-        self.t = make_target(image, hv=hv, core=core, cpus=cpus, input=input,
+        self.t = make_target(image, hv=hv, core=core, cpus=cpus, input=input, virt=virt,
+                             paging=paging,
                              console_write=self._console, **kw)
         if interval is None:
             interval = 1 << 20 if self.t.core_kind == "c" else 1 << 15
@@ -1515,7 +1517,7 @@ class Debugger:
     def pagetable(self, va: int) -> dict:
         out = {"guest": self.t.walk(va & M32)}
         if self.hv:
-            out["shadow"] = self.t.real_walk(va & M32)
+            out["nested" if self.t.paging == "nested" else "shadow"] = self.t.real_walk(va & M32)
         return out
 
     def frames(self) -> list[tuple[int, str, int | None]]:

@@ -457,7 +457,10 @@ class Repl:
 
     def info_tlb(self, arg: str) -> None:
         rows = self.d.tlb()
-        label = "real TLB (the shadow tables' translations)" if self.d.hv else "TLB"
+        label = ("TLB" if not self.d.hv else
+                 "real TLB (guest-virtual to host-physical, walked through the host's table)"
+                 if self.d.t.paging == "nested" else
+                 "real TLB (the shadow tables' translations)")
         self.say(f"{label}: {len(rows)} of 64 entries valid")
         for slot, vpn, frame, rights in rows:
             self.say(f"  [{slot:2}] va 0x{vpn << 12:08x} -> pa 0x{frame:08x}  "
@@ -477,9 +480,13 @@ class Repl:
         if "shadow" in walks:
             self._walk("shadow tables (what the real CPU walks)", walks["shadow"],
                        "host-physical")
+        if "nested" in walks:
+            self._walk("nested paging: the host's table of guest frames", walks["nested"],
+                       "host-physical")
 
     def _walk(self, head: str, w: dict, space: str) -> None:
-        self.say(f"{head}: va 0x{w['va']:08x}  (directory index {w['va'] >> 22}, "
+        what = "guest-physical" if w.get("what") == "gpa" else "va"
+        self.say(f"{head}: {what} 0x{w['va']:08x}  (directory index {w['va'] >> 22}, "
                  f"table index {(w['va'] >> 12) & 0x3ff}, offset 0x{w['va'] & 0xfff:x})")
         if "pde" in w:
             self.say(f"  PDE @ 0x{w['pde_addr']:08x} = 0x{w['pde']:08x}  {_rights(w['pde'])}")

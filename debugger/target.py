@@ -479,11 +479,13 @@ class BareTarget(Target):
 
 
 class HvTarget(Target):
-    """One guest under the hypervisor (trap-and-emulate, shadow paging), alone on a host."""
+    """One guest under the hypervisor, alone on a host: trap-and-emulate with shadow paging
+    (the default), or guest mode (`virt="hw"`) with shadow or nested paging."""
     hv = True
 
     def __init__(self, image: Image, *, core: str = "c", mem_size: int = DEFAULT_MEMORY,
-                 input: bytes = b"", console_write=None, cpus: int = 1, quantum=None):
+                 input: bytes = b"", console_write=None, cpus: int = 1, quantum=None,
+                 virt: str = "trap", paging: str = "shadow"):
         from hypervisor.host import Host, frames_needed
         self.image = image
         self.console_write = console_write
@@ -491,7 +493,14 @@ class HvTarget(Target):
         extra = {} if quantum is None else {"quantum": quantum}
         self.vm = self.host.add("guest", image, mem_size=mem_size, core=core, cpus=cpus,
                                 **extra, console_write=self._console,
-                                console_input=ConsoleInput(input))
+                                console_input=ConsoleInput(input), virt=virt, paging=paging)
+        if self.vm.hw:
+            # Guest mode (`--virt hw`): every privileged instruction, trap and interrupt
+            # exits, as when it is traced, so that each is a position the debugger sees
+            # (the same positions as the bare machine's), handled by the same code.
+            self.vm.exit_all = True
+            self.vm.configure_exits()
+        self.virt, self.paging = virt, paging
         self.core = self.vm.core
         self.core_kind = self.core.name
         self.status = 0
@@ -545,21 +554,40 @@ class HvTarget(Target):
         return True
 
     def real_walk(self, va: int) -> dict:
-        """The walk the real CPU does: through the shadow tables, host-physical."""
+        """The walk the real CPU does for `va`: through the shadow tables (trap-and-emulate,
+        or guest mode with shadow paging), host-physical; with nested paging, the host's
+        table of guest frames walked for the guest-physical address the guest's own walk
+        gives ("what": "gpa")."""
+        vm = self.vm
+        if not vm.hw:
+            return self._host_table_walk(self.real_cr()[PTBR] & ~0xFFF, va, "va")
+        cpu = self.core.cpus[self.thread] if vm.smp else self.core.cpu
+        if vm.paging != "nested":
+            return self._host_table_walk(cpu.gm_root, va, "va")
+        guest = self.walk(va)
+        if "pa" not in guest:
+            return {"va": va, "what": "gpa", "fault": "the guest's own walk faults: no "
+                    "guest-physical address to translate"}
+        return self._host_table_walk(cpu.gm_root, guest["pa"], "gpa")
+
+    def _host_table_walk(self, root: int, addr: int, what: str) -> dict:
+        """A two-level walk of a table the hypervisor keeps, in host memory."""
         mem = self.vm.pool.mem
-        ptbr = self.real_cr()[PTBR] & ~0xFFF
-        out = {"va": va, "pde_addr": ptbr + (va >> 22) * 4}
+        nested = what == "gpa"
+        missing = ("" if nested else " (filled on first touch)")
+        out = {"va": addr, "what": what, "pde_addr": (root & ~0xFFF) + (addr >> 22) * 4}
         pde = out["pde"] = int.from_bytes(mem[out["pde_addr"]:out["pde_addr"] + 4], "little")
+        table = "host table" if nested else "shadow"
         if not pde & P_BIT:
-            out["fault"] = "shadow directory entry not present (filled on first touch)"
+            out["fault"] = f"{table} directory entry not present{missing}"
             return out
-        out["pte_addr"] = (pde & ~0xFFF) + ((va >> 12) & 0x3FF) * 4
+        out["pte_addr"] = (pde & ~0xFFF) + ((addr >> 12) & 0x3FF) * 4
         pte = out["pte"] = int.from_bytes(mem[out["pte_addr"]:out["pte_addr"] + 4], "little")
         if not pte & P_BIT:
-            out["fault"] = "shadow table entry not present (filled on first touch)"
+            out["fault"] = f"{table} table entry not present{missing}"
             return out
         out["rights"] = pde & pte & (W_BIT | U_BIT) | P_BIT
-        out["pa"] = (pte & 0xFFFF_F000) | (va & 0xFFF)
+        out["pa"] = (pte & 0xFFFF_F000) | (addr & 0xFFF)
         return out
 
     # --- running --------------------------------------------------------------------------
@@ -691,6 +719,8 @@ class HvTarget(Target):
         c = ex.cause
         if c == int(Cause.PRIVILEGED) and vm.vcr[ST] & KM:
             return False
+        if c in (5, 6, 7) and vm.hw and vm.paging == "nested":
+            return True                # the core walked the guest's tables: its own fault
         if c in (5, 6, 7) and vm.vcr[ST] & PG:
             w = vm.shadow.guest_walk(ex.badaddr)
             if w is not None:
@@ -705,24 +735,36 @@ class HvTarget(Target):
     _VM_FIELDS = ("vcr", "vtimer_period", "vtimer_next", "vpending", "state", "stop_kind",
                   "status", "reason")
 
+    @property
+    def _vm_fields(self) -> tuple:
+        # in guest mode the virtual control registers are the core's (in its state)
+        return self._VM_FIELDS[1:] if self.vm.hw else self._VM_FIELDS
+
     def save(self) -> dict:
         vm = self.vm
         sh = vm.shadow
         cin = vm.bus.devices[0].input
         disk = vm.bus.devices[3]
         return {"core": self.core.get_state(), "mem": bytes(vm.pool.mem),
-                "vm": {k: copy.copy(getattr(vm, k)) for k in self._VM_FIELDS},
+                "vm": {k: copy.copy(getattr(vm, k)) for k in self._vm_fields},
                 "shadow": (list(sh._free_tables), sh.fills, sh.flushes),
                 "vcpus": [(list(v.vcr), list(v.shadow._free_tables), v.shadow.fills,
                            v.shadow.flushes) for v in vm.vcpus],
                 "stats": copy.deepcopy(vm.stats), "bus": vm.bus.save(),
                 "input_pos": cin.pos, "input": bytes(cin.data),
                 "disk": bytes(disk.data) if disk.dirty else None,
-                "out": len(vm.output)}
+                "out": len(vm.output), "gm_roots": self._gm_roots()}
+
+    def _gm_roots(self) -> list:
+        """In guest mode, the table each CPU walks (shadow or host table): hypervisor
+        state outside the core's get_state, which a checkpoint must hold too."""
+        return [c.gm_root for c in self.core.cpus] if self.vm.hw else []
 
     def restore(self, s: dict) -> None:
         vm = self.vm
         self.core.set_state(s["core"])
+        for c, root in zip(self.core.cpus, s["gm_roots"]):
+            c.gm_root = root
         vm.pool.mem[:] = s["mem"]
         for k, v in s["vm"].items():
             setattr(vm, k, copy.copy(v))
@@ -746,8 +788,9 @@ class HvTarget(Target):
     def fingerprint(self) -> tuple:
         vm = self.vm
         return (repr(_plain(self.core.get_state())), bytes(vm.pool.mem),
-                repr({k: getattr(vm, k) for k in self._VM_FIELDS}),
-                repr([(v.vcr, v.shadow._free_tables) for v in vm.vcpus]),
+                repr({k: getattr(vm, k) for k in self._vm_fields}),
+                repr([(list(v.vcr), v.shadow._free_tables) for v in vm.vcpus]),
+                repr(self._gm_roots()),
                 repr(vm.bus.save()),
                 vm.bus.devices[0].input.pos)
 
@@ -757,13 +800,17 @@ class HvTarget(Target):
 
 def make_target(image: Image, *, hv: bool = False, core: str = "c", cpus: int = 1,
                 mem_size: int = DEFAULT_MEMORY, input: bytes = b"", console_write=None,
-                quantum: int | None = None):
+                quantum: int | None = None, virt: str = "trap", paging: str = "shadow"):
     if not 1 <= cpus <= 16:
         raise ValueError(f"--cpus {cpus}: a machine has 1 to 16 CPUs")
     if quantum is not None and quantum < 1:
         raise ValueError(f"--quantum {quantum}: at least 1")
+    if (virt, paging) != ("trap", "shadow") and not hv:
+        raise ValueError("--virt and --paging choose how the hypervisor runs the guest: "
+                         "they need --hv")
     if hv:
         return HvTarget(image, core=core, mem_size=mem_size, input=input,
-                        console_write=console_write, cpus=cpus, quantum=quantum)
+                        console_write=console_write, cpus=cpus, quantum=quantum,
+                        virt=virt, paging=paging)
     return BareTarget(image, core=core, mem_size=mem_size, input=input,
                       console_write=console_write, cpus=cpus, quantum=quantum)

@@ -127,6 +127,7 @@ class HwVM(VM):
 
     def __init__(self, name, image, pool, *, paging: str = "shadow", **kw):
         self.paging = paging
+        self.exit_all = False        # every control set, as for tracing (a debugger's choice)
         super().__init__(name, image, pool, **kw)
         for v, cpu in zip(self.vcpus, self.core.cpus):
             # The guest-state area starts in the bare machine's boot state: kernel mode,
@@ -148,14 +149,14 @@ class HwVM(VM):
 
     def configure_exits(self) -> None:
         """The exit controls: what the hypervisor must see for this paging mode, or
-        everything when the guest is traced."""
+        everything when the guest is traced or debugged (`exit_all`)."""
         shadow = self.paging == "shadow"
         cpus = self.core.cpus
         # Ports the core handles: the guest's timer; console output, posted to a buffer the
         # host drains at every exit (one CPU only: CPUs' buffers would lose their order).
         in_core = {PORT_TIMER} | ({PORT_CONSOLE_OUT} if len(cpus) == 1 else set())
         for cpu in cpus:
-            if self.tracing:
+            if self.tracing or self.exit_all:
                 cpu.host_traps = ALL_TRAPS
                 cpu.gm_ctl = GM_EXIT_ALL
                 cpu.gm_io_exit = io_bitmap(range(256))

@@ -411,3 +411,24 @@ def test_threads_are_cpus(hv, adapter, tmp_path):
         assert c.ok("evaluate", expression="cpuid")["result"].endswith(f"({tid - 1})")
     assert not c.request("stackTrace", threadId=3)["success"]
     c.ok("disconnect")
+
+
+def test_launch_in_guest_mode_with_nested_paging(adapter, prog):
+    """`"virt": "hw", "paging": "nested"` (an extension of the launch arguments): the guest
+    runs in the cores' guest mode, and the debug console shows the nested walk."""
+    c = adapter()
+    launch(c, prog, hypervisor=True, virt="hw", paging="nested", stopOnEntry=True)
+    c.ok("setBreakpoints", source={"path": prog}, breakpoints=[{"line": 24}])
+    c.ok("configurationDone")
+    assert c.wait_event("stopped")["body"]["reason"] == "entry"
+    c.ok("continue", threadId=1)
+    assert c.wait_event("stopped")["body"]["reason"] == "breakpoint"
+    out = c.ok("evaluate", expression="info pagetable sp", context="repl")["result"]
+    assert "nested paging: the host's table of guest frames" in out
+    c.ok("stepBack", threadId=1)
+    assert c.wait_event("stopped")["body"]["reason"] == "step"
+    c.ok("disconnect")
+    bad = adapter()
+    bad.ok("initialize", adapterID="hv")
+    r = bad.request("launch", program=prog, virt="trap", paging="nested")
+    assert not r["success"] and "nested needs" in r["message"]

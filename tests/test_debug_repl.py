@@ -94,17 +94,22 @@ def test_bad_program_and_cpus_are_one_line_errors(tmp_path):
 PANIC = str(ROOT / "guests" / "debug" / "panic.s")
 
 
-@pytest.mark.parametrize("hv", [False, True], ids=["bare", "hv"])
-def test_worked_example_of_the_docs(hv, monkeypatch, capsys):
+@pytest.mark.parametrize("mode", [[], ["--hv"], ["--hv", "--virt", "hw"],
+                                  ["--hv", "--virt", "hw", "--paging", "nested"]],
+                         ids=["bare", "hv", "hw-shadow", "hw-nested"])
+def test_worked_example_of_the_docs(mode, monkeypatch, capsys):
     """docs/debugging.md: a kernel that crashes in a user program's system call, found by
-    reverse-continue from the crash."""
+    reverse-continue from the crash; the same under each way of virtualizing it."""
     script = "\n".join([
         "continue", "catch trap pagefault", "reverse-continue", "print/x r1",
         "info pagetable r6", "backtrace", "delete", "catch syscall 2", "reverse-continue",
         "print/x r10", "x/5xw messages", "reverse-step", "quit"])
     core = available_kinds()[0]
-    status, out, err = debug([PANIC, "--core", core] + (["--hv"] if hv else []), script,
-                             monkeypatch, capsys)
+    status, out, err = debug([PANIC, "--core", core] + mode, script, monkeypatch, capsys)
+    if "nested" in mode:
+        # the guest's walk faults: there is no guest-physical address to look up
+        assert "nested paging: the host's table of guest frames" in out
+        assert "no guest-physical address" in out
     assert status == 0 and err == ""
     assert "panic: trap cause 5 at pc 0x00000100, address 0xffffffff" in out
     assert "[machine stopped: powered off (status 1)]" in out
@@ -187,3 +192,11 @@ def test_several_cpus_are_threads(hv, tmp_path, monkeypatch, capsys):
     assert "work+0x2 at smp.s:30" in out            # step: the selected CPU's next line
     assert "Run till exit from" in out and "Hardware watchpoint 2: total" in out
     assert ("guest (virtual)" in out) == hv        # virtual and real, per vCPU
+
+
+def test_guest_mode_options_need_hv(prog, monkeypatch, capsys):
+    status, out, err = debug([prog, "--virt", "hw"], "quit\n", monkeypatch, capsys)
+    assert status != 0 and "give --hv too" in err and "Traceback" not in err
+    status, out, err = debug([prog, "--hv", "--paging", "nested"], "quit\n", monkeypatch,
+                             capsys)
+    assert status != 0 and "--paging nested needs --virt hw" in err

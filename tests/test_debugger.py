@@ -913,3 +913,71 @@ def test_reverse_line_steps_over_calls_with_several_cpus(core, hv):
     slow._entering_call = lambda now: None
     assert session(fast_d, True) == session(slow, False)
     assert used["returned"] >= 4 and used["entering"] >= 4
+
+
+GUEST_MODES = [(core, virt, paging, cpus) for core in available_kinds()
+               for virt, paging in (("hw", "shadow"), ("hw", "nested")) for cpus in (1, 2)]
+
+
+@pytest.mark.parametrize("core,virt,paging,cpus", GUEST_MODES,
+                         ids=[f"{c}-{v}-{p}-{n}cpu" for c, v, p, n in GUEST_MODES])
+def test_debugging_in_guest_mode(core, virt, paging, cpus):
+    """`hv debug --hv --virt hw [--paging nested]`: the same stops as the bare machine,
+    reverse-stepi k then stepi k byte-identical, reverse-continue back to the forward
+    run's last stops, and the core-driven searches where stepping finds them."""
+    src, name = (SMP, "smp.s") if cpus > 1 else (PROGRAM, "prog.s")
+    im = assemble(src, name)
+    kw = dict(core=core, cpus=cpus, quantum=5, interval=64)
+
+    def stops(d):
+        d.add_breakpoint("work")
+        out = []
+        while d.cont().reason == "breakpoint":
+            out.append((d.position, d.thread, d.evaluate("r1")))
+        return out, d.position
+    bare, end = stops(Debugger(im, **kw))
+    fwd = Debugger(im, hv=True, virt=virt, paging=paging, **kw)
+    hits, end_hw = stops(fwd)
+    assert hits == bare and end_hw == end and len(hits) >= 12
+    # forward again, keeping the last stops' machines, then back to each of them
+    fwd = Debugger(im, hv=True, virt=virt, paging=paging, **kw)
+    fwd.add_breakpoint("work")
+    want = []
+    for i in range(len(hits)):
+        fwd.cont()
+        if i >= len(hits) - 3:
+            want.append((fwd.position, fwd.thread, fwd.t.fingerprint()))
+    d = Debugger(im, hv=True, virt=virt, paging=paging, **kw)
+    d.goto(end[0])
+    d.add_breakpoint("work")
+    for w in reversed(want):
+        assert d.reverse_continue().reason == "breakpoint"
+        assert (d.position, d.thread, d.t.fingerprint()) == w
+    d.delete()
+    rng = random.Random(4)
+    for _ in range(3):
+        d.goto(rng.randrange(10, end[0] - 10))
+        before = d.t.fingerprint()
+        k = rng.randrange(1, 8)
+        d.reverse_stepi(k)
+        d.stepi(k)
+        assert d.t.fingerprint() == before
+    # watch and catch at the core's speed, as stepping finds them
+    runs = []
+    for fast in (True, False):
+        d = Debugger(im, hv=True, virt=virt, paging=paging, **kw)
+        if not fast:
+            stepping_only(d)
+        d.add_watchpoint("total" if cpus > 1 else "counter")
+        d.add_catch("trap", frozenset({16}))
+        runs.append([(d.cont().reason, d.position, d.thread, d.t.fingerprint())
+                     for _ in range(5)] +
+                    [(d.reverse_continue().reason, d.position, d.t.fingerprint())
+                     for _ in range(2)])
+    assert runs[0] == runs[1]
+
+
+def test_guest_mode_options_need_the_hypervisor():
+    im = assemble(PROGRAM, "prog.s")
+    with pytest.raises(ValueError, match="need --hv"):
+        Debugger(im, virt="hw")

@@ -17,6 +17,11 @@ def register(sub) -> None:
     p.add_argument("program", metavar="IMAGE|SOURCE.s")
     p.add_argument("--hv", action="store_true",
                    help="run the program as a guest under the hypervisor")
+    p.add_argument("--virt", choices=("trap", "hw"), default="trap",
+                   help="with --hv: trap-and-emulate (default) or the cores' guest mode")
+    p.add_argument("--paging", choices=("shadow", "nested"), default="shadow",
+                   help="with --hv: shadow page tables (default) or nested paging "
+                        "(needs --virt hw)")
     p.add_argument("--cpus", type=positive_int, default=1, metavar="N",
                    help="number of CPUs (threads in the debugger)")
     p.add_argument("--quantum", type=positive_int, default=None, metavar="Q",
@@ -49,6 +54,11 @@ def program_input(args) -> bytes:
 def cmd_debug(args) -> int:
     from debugger.engine import Debugger
     from debugger.repl import Repl
+    if (args.virt, args.paging) != ("trap", "shadow") and not args.hv:
+        raise CLIError("--virt and --paging choose how the hypervisor runs the guest: "
+                       "give --hv too")
+    if args.paging == "nested" and args.virt != "hw":
+        raise CLIError("--paging nested needs --virt hw")
     image = load_program(args.program)
 
     def out(data: bytes) -> None:
@@ -57,7 +67,8 @@ def cmd_debug(args) -> int:
         sys.stdout.buffer.flush()
     d = Debugger(image, hv=args.hv, core=args.core, cpus=args.cpus, mem_size=args.mem,
                  input=program_input(args), output=out, budget=args.history_budget,
-                 program=args.program, quantum=args.quantum)
+                 program=args.program, quantum=args.quantum, virt=args.virt,
+                 paging=args.paging)
     repl = Repl(d)
     if args.script:
         try:
