@@ -1142,6 +1142,13 @@ class Debugger:
                 return None
             self.goto_position(pre["pos"])
             return pre["pos"], pre["insn"] if pre["op"] is not None else None
+        return self._previous_slot(now)
+
+    def _previous_slot(self, now):
+        """(position, its instruction) of the machine's slot just before `now` (position
+        now-1, then whatever trap deliveries lie between it and now), the machine left
+        there; None when `now` is not reached so (a trap delivered at `now`, a wfi that
+        slept, the start of history)."""
         if now[1] or now <= (min(self.cp.states), 0):
             return None
         self.goto(now[0] - 1)
@@ -1243,17 +1250,9 @@ class Debugger:
             return self._land(None, "")
         if now[1]:
             return self._land((now[0], now[1] - 1), "")
-        # Position now-1, then whatever trap deliveries lie between it and now.
-        self.goto(now[0] - 1)
-        last = None
-        try:
-            while self.icount == now[0] - 1 and self.running:
-                last = self.position
-                self._step1(catches=False)
-        except Stopped:
-            pass
-        if last is not None and self.position == now:
-            return self._land(last, "")
+        prev = self._previous_slot(now)
+        if prev is not None:
+            return self._land(prev[0], "")
         # A wfi that slept skipped counts: find the position before by replaying.
         return self._land(self._scan_back(lambda seg: seg[-1]["pos"] if seg else None,
                                           now, light=True), "")
